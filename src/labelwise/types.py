@@ -1,0 +1,77 @@
+"""Core data types passed between the stages of the pipeline (shapes documented)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import torch
+
+
+class Task(str, Enum):
+    """The label structure of a dataset."""
+
+    MULTICLASS = "multiclass"  # exactly one label per document, softmax
+    MULTILABEL = "multilabel"  # any number of labels, sigmoid + thresholds
+    HIERARCHICAL = "hierarchical"  # labels are tree nodes, per-level outputs
+    EXTREME = "extreme"  # multi-label with thousands of labels, top-k ranking
+
+
+@dataclass(frozen=True)
+class Example:
+    """One document. ``source`` is "file:line" where it came from (for error messages)."""
+
+    text: str
+    labels: tuple[str, ...] = ()
+    source: str | None = None
+
+
+@dataclass
+class Batch:
+    """A padded batch of token ids.
+
+    input_ids: (B, T) long; attention_mask: (B, T) bool, True on real tokens.
+    targets: (B,) long class ids (multi-class) or (B, L) float multi-hot, or None at inference.
+    """
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    targets: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(
+            self.input_ids.to(device),
+            self.attention_mask.to(device),
+            None if self.targets is None else self.targets.to(device),
+        )
+
+    def __len__(self) -> int:
+        return int(self.input_ids.shape[0])
+
+
+@dataclass
+class EncoderOutput:
+    """token_states: (B, T, d); mask: (B, T) bool; pooled: (B, d)."""
+
+    token_states: torch.Tensor
+    mask: torch.Tensor
+    pooled: torch.Tensor
+
+
+@dataclass
+class ModelOutput:
+    """logits: (B, L). ``embeddings`` (B, p) optional, for contrastive losses;
+    ``extras`` holds anything else a head wants to expose (e.g. attention weights)."""
+
+    logits: torch.Tensor
+    embeddings: torch.Tensor | None = None
+    pooled: torch.Tensor | None = None
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class LossOutput:
+    """total: scalar to back-propagate; parts: each named, unweighted term (detached)."""
+
+    total: torch.Tensor
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)
