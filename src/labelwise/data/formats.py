@@ -1,0 +1,295 @@
+"""File readers: each yields ``Example(text, labels, source="path:line")``.
+
+Conventions shared by every reader:
+
+* Compression is read from the content: gzip data (magic bytes ``1f 8b``) is decompressed
+  whatever the name; a name ending in ``.gz`` whose content is not gzip is an error.
+* Files are UTF-8 (a byte-order mark at the start is accepted); blank lines are skipped.
+* A label is a non-empty string; JSON integers are accepted and turned into strings
+  (numeric label ids), other types are errors. A record may have no labels (``[]``).
+  The same label twice in one record is an error (it usually means a conversion bug).
+* CSV and TSV need a header row with ``text`` and ``labels`` columns (others are ignored);
+  the labels cell is split on ``label_sep`` (default ``"|"``, e.g. ``sports|politics``).
+  CSV follows RFC 4180 quoting; TSV is read without quote processing, so a field may not
+  hold tabs or newlines.
+* LibMultiLabel text: ``label1 label2<TAB>text`` (or ``id<TAB>labels<TAB>text``).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import json
+import sys
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from labelwise.data.errors import DataError
+from labelwise.registry import FORMATS
+from labelwise.types import Example
+
+GZIP_MAGIC = b"\x1f\x8b"
+SUFFIX_FORMATS = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "libmultilabel",
+}
+_FIND_HINT = (
+    "Check the path; for a named dataset run `labelwise data show NAME` and check "
+    "--data-dir (or $LABELWISE_DATA)"
+)
+_RECORD_HINT = 'Each line must be one JSON object such as {"text": "...", "labels": ["a"]}'
+Fail = Callable[..., DataError]
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` of a UTF-8 text file, plain or gzip; line endings removed."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError("file not found", _FIND_HINT, path=p)
+    if p.is_dir():
+        raise DataError("is a directory, not a file", "Pass the path of a data file", path=p)
+    with p.open("rb") as fh:
+        is_gzip = fh.read(2) == GZIP_MAGIC
+    if p.suffix.lower() == ".gz" and not is_gzip:
+        raise DataError(
+            "the name ends in .gz but the content is not gzip data",
+            "Download or copy the file again, or drop .gz from a plain-text file's name",
+            path=p,
+        )
+    lineno = 0
+    try:
+        with gzip.open(p, "rb") if is_gzip else p.open("rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                try:
+                    text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                except UnicodeDecodeError as err:
+                    raise DataError(
+                        f"invalid UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1})",
+                        "Save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT`",
+                        path=p,
+                        line=lineno,
+                    ) from None
+                yield lineno, text.rstrip("\r\n")
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise DataError(
+            f"the gzip file is truncated or corrupt after line {lineno} ({err})",
+            "Download or copy it again (`gzip -t FILE` checks a file)",
+            path=p,
+            line=lineno + 1,
+        ) from None
+
+
+def _type_name(value: Any) -> str:
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _check_text(value: Any, fail: Fail) -> str:
+    if not isinstance(value, str):
+        raise fail(f"'text' must be a string, got {_type_name(value)}", _RECORD_HINT)
+    if not value.strip():
+        raise fail("'text' is empty or whitespace only", "Fill in the text or remove the line")
+    return value
+
+
+def _check_labels(values: list[Any], fail: Fail) -> tuple[str, ...]:
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            raise fail(f"label {v!r} is {_type_name(v)}, expected a string", _RECORD_HINT)
+        if not str(v).strip():
+            raise fail("a label is an empty string", "Remove the empty label")
+        out.append(str(v))
+    dups = sorted(k for k, n in Counter(out).items() if n > 1)
+    if dups:
+        raise fail(
+            f"duplicate label {', '.join(map(repr, dups))} in one record", "List each label once"
+        )
+    return tuple(out)
+
+
+@FORMATS.register("jsonl")
+def read_jsonl(path: str | Path, *, require_labels: bool = True) -> Iterator[Example]:
+    """JSON Lines, plain or gzip: ``{"text": str, "labels": [str, ...]}`` per line."""
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        fail = functools.partial(DataError, path=path, line=lineno)
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise fail(f"malformed JSON ({err.msg} at column {err.colno})", _RECORD_HINT) from None
+        if not isinstance(obj, dict):
+            raise fail(f"expected a JSON object, got {_type_name(obj)}", _RECORD_HINT)
+        if "text" not in obj:
+            raise fail(f"missing key 'text' (keys found: {', '.join(obj) or 'none'})", _RECORD_HINT)
+        text = _check_text(obj["text"], fail)
+        labels = obj.get("labels")
+        if labels is None:
+            if require_labels:
+                hint = "Rename 'label' to 'labels'" if "label" in obj else _RECORD_HINT
+                raise fail("missing key 'labels' (use [] for a document without labels)", hint)
+            labels = []
+        if isinstance(labels, str):
+            raise fail(
+                f"'labels' is a string ({labels!r}), expected a list",
+                f'Write one string per label, e.g. "labels": {json.dumps([labels])}',
+            )
+        if not isinstance(labels, list):
+            raise fail(
+                f"'labels' must be a list of strings, got {_type_name(labels)}", _RECORD_HINT
+            )
+        yield Example(text, _check_labels(labels, fail), f"{path}:{lineno}")
+
+
+def _read_delimited(
+    path: str | Path, delimiter: str, require_labels: bool, label_sep: str
+) -> Iterator[Example]:
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # long documents
+    lines = iter_lines(path)
+    reader = csv.reader(
+        (t + "\n" for _, t in lines),
+        delimiter=delimiter,
+        quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
+    )
+    header: list[str] | None = None
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            row = next(reader, None)
+        except csv.Error as err:
+            raise DataError(
+                f"unreadable row ({err})",
+                "Check the quoting of the row",
+                path=path,
+                line=reader.line_num,
+            ) from None
+        end = reader.line_num
+        if row is None:
+            return
+        fail = functools.partial(DataError, path=path, line=start)
+        if not any(cell.strip() for cell in row):
+            continue
+        if header is None:
+            header = [c.strip() for c in row]
+            needed = ["text", "labels"] if require_labels else ["text"]
+            missing = [c for c in needed if c not in header]
+            if missing:
+                raise fail(
+                    f"the header has no {' or '.join(map(repr, missing))} column "
+                    f"(found: {', '.join(header)})",
+                    "Name the columns 'text' and 'labels' in the first row",
+                )
+            continue
+        if len(row) != len(header):
+            what = (
+                "contain tabs"
+                if delimiter == "\t"
+                else "hold commas or newlines unquoted, or an unclosed quote"
+            )
+            raise fail(
+                f"expected {len(header)} fields as in the header, got {len(row)}",
+                f"Check for text fields that {what}",
+            )
+        cells = dict(zip(header, row, strict=True))
+        text = _check_text(cells["text"], fail)
+        pieces = [s.strip() for s in cells.get("labels", "").split(label_sep)]
+        yield Example(text, _check_labels([s for s in pieces if s], fail), f"{path}:{start}")
+
+
+@FORMATS.register("csv")
+def read_csv(
+    path: str | Path, *, require_labels: bool = True, label_sep: str = "|"
+) -> Iterator[Example]:
+    """Comma-separated values with a header; labels joined by ``label_sep`` ("|")."""
+    return _read_delimited(path, ",", require_labels, label_sep)
+
+
+@FORMATS.register("tsv")
+def read_tsv(
+    path: str | Path, *, require_labels: bool = True, label_sep: str = "|"
+) -> Iterator[Example]:
+    """Tab-separated values with a header; labels joined by ``label_sep`` ("|")."""
+    return _read_delimited(path, "\t", require_labels, label_sep)
+
+
+@FORMATS.register("libmultilabel")
+def read_libmultilabel(path: str | Path, *, require_labels: bool = True) -> Iterator[Example]:
+    """LibMultiLabel text: ``label1 label2<TAB>text``, optionally ``id<TAB>`` first."""
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        fail = functools.partial(DataError, path=path, line=lineno)
+        fields = line.split("\t")
+        if len(fields) == 1 and not require_labels:
+            fields = ["", line]
+        if len(fields) not in (2, 3):
+            raise fail(
+                f"expected 'labels<TAB>text' or 'id<TAB>labels<TAB>text', found "
+                f"{len(fields)} tab-separated fields",
+                "Separate labels by spaces and replace tabs inside the text by spaces",
+            )
+        text = _check_text(fields[-1], fail)
+        yield Example(text, _check_labels(fields[-2].split(), fail), f"{path}:{lineno}")
+
+
+def detect_format(path: str | Path) -> str:
+    """The format name for a file suffix (``.gz`` is looked through)."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    ext = suffixes[-1] if suffixes else ""
+    if ext not in SUFFIX_FORMATS:
+        raise DataError(
+            f"cannot tell the data format from the suffix {ext or '(none)'!r}",
+            f"Use .jsonl[.gz], .csv, .tsv or .txt, or pass format= one of "
+            f"{', '.join(FORMATS.names())}",
+            path=path,
+        )
+    return SUFFIX_FORMATS[ext]
+
+
+def read_examples(
+    path: str | Path, format: str = "auto", require_labels: bool = True, **options: Any
+) -> list[Example]:
+    """Read a whole file; ``format="auto"`` picks the reader from the suffix.
+
+    ``options`` go to the reader (e.g. ``label_sep`` for csv/tsv).
+    """
+    name = detect_format(path) if format == "auto" else format
+    return list(FORMATS.get(name)(path, require_labels=require_labels, **options))
+
+
+def iter_texts(path: str | Path) -> Iterator[str]:
+    """Stream the documents of a prediction input.
+
+    JSONL, CSV and TSV files give their ``text`` field (``labels`` may be absent); any
+    other file is plain text, one document per line (blank lines are skipped); ``"-"``
+    reads standard input.
+    """
+    if str(path) == "-":
+        yield from (line.rstrip("\r\n") for line in sys.stdin if line.strip())
+        return
+    ext = [s.lower() for s in Path(path).suffixes if s.lower() != ".gz"][-1:]
+    fmt = SUFFIX_FORMATS.get(ext[0] if ext else "")
+    if fmt in ("jsonl", "csv", "tsv"):
+        yield from (ex.text for ex in FORMATS.get(fmt)(path, require_labels=False))
+    else:
+        yield from (line for _, line in iter_lines(path) if line.strip())
