@@ -1,0 +1,44 @@
+"""The classifier: an encoder followed by a head."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from labelwise.types import EncoderOutput, ModelOutput
+
+
+class Classifier(nn.Module):
+    """Encoder then head; the output also carries the encoder's pooled vector.
+
+    Args:
+        encoder: maps ``(input_ids, attention_mask)`` to an ``EncoderOutput``.
+        head: maps an ``EncoderOutput`` to a ``ModelOutput`` with logits (B, L).
+        spec: optional JSON-able description of how the model was built (the arguments of
+            ``build_model``), kept so a checkpoint can rebuild it without pickling.
+    """
+
+    def __init__(self, encoder: nn.Module, head: nn.Module, spec: dict[str, Any] | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self.spec = spec
+
+    @property
+    def tokenizer_kind(self) -> str:
+        """Which tokenizer the encoder expects: "wordpiece" or "minilm"."""
+        return str(getattr(self.encoder, "tokenizer", "wordpiece"))
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> EncoderOutput:
+        """Run the encoder only: (B, T) ids and (B, T) mask -> ``EncoderOutput``."""
+        return self.encoder(input_ids, attention_mask.bool())
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> ModelOutput:
+        """Logits (B, L) for (B, T) ids; ``attention_mask`` (B, T) is True on real tokens."""
+        enc = self.encode(input_ids, attention_mask)
+        out: ModelOutput = self.head(enc)
+        if out.pooled is None:
+            out.pooled = enc.pooled  # (B, d), for contrastive projections
+        return out

@@ -1,0 +1,28 @@
+"""Encoders: ``(input_ids, attention_mask) -> EncoderOutput``. Importing registers them."""
+
+from labelwise.models.encoders.bilstm import BiLSTMEncoder
+from labelwise.models.encoders.cnn import CNNEncoder
+from labelwise.models.encoders.common import (
+    FeedForward,
+    MultiHeadSelfAttention,
+    TransformerBlock,
+    masked_max,
+    masked_mean,
+    pool,
+)
+from labelwise.models.encoders.pretrained import PretrainedEncoder, minilm_dir
+from labelwise.models.encoders.transformer import TransformerEncoder
+
+__all__ = [
+    "BiLSTMEncoder",
+    "CNNEncoder",
+    "FeedForward",
+    "MultiHeadSelfAttention",
+    "PretrainedEncoder",
+    "TransformerBlock",
+    "TransformerEncoder",
+    "masked_max",
+    "masked_mean",
+    "minilm_dir",
+    "pool",
+]

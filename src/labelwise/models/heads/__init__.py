@@ -1,0 +1,6 @@
+"""Heads: ``EncoderOutput -> ModelOutput`` with logits (B, L). Importing registers them."""
+
+from labelwise.models.heads.label_attention import LabelAttentionHead, label_attention_chunk
+from labelwise.models.heads.linear import LinearHead
+
+__all__ = ["LabelAttentionHead", "LinearHead", "label_attention_chunk"]

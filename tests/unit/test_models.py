@@ -1,0 +1,207 @@
+"""Unit tests for labelwise.models: label attention, pooling, attention masks, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from labelwise.models import Classifier, build_model, encoder_tokenizer_kind
+from labelwise.models.encoders import (
+    MultiHeadSelfAttention,
+    PretrainedEncoder,
+    masked_max,
+    masked_mean,
+    minilm_dir,
+)
+from labelwise.models.heads import LabelAttentionHead
+from labelwise.registry import ENCODERS
+from labelwise.types import EncoderOutput
+
+TINY_TRANSFORMER = {"name": "transformer", "d_model": 16, "n_heads": 2, "n_layers": 1}
+
+
+def make_enc_output(lengths: list[int], t: int = 6, d: int = 8) -> EncoderOutput:
+    torch.manual_seed(0)
+    h = torch.randn(len(lengths), t, d)  # (B, T, d)
+    mask = torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]  # (B, T)
+    return EncoderOutput(token_states=h, mask=mask, pooled=h.mean(1))
+
+
+def make_label_head(num_labels: int, chunk: int | None, **extra: object) -> LabelAttentionHead:
+    cfg = LabelAttentionHead.Config(attn_dim=5, label_chunk_size=chunk, dropout=0.0, **extra)
+    return LabelAttentionHead(8, num_labels, cfg)
+
+
+# ----------------------------------------------------------------------------------------
+# label-wise attention
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4, 10, 64])
+def test_label_attention_chunked_equals_unchunked(chunk: int) -> None:
+    enc = make_enc_output([6, 4, 1, 0])
+    full = make_label_head(10, None)
+    chunked = make_label_head(10, chunk)
+    chunked.load_state_dict(full.state_dict())
+    torch.testing.assert_close(chunked(enc).logits, full(enc).logits, atol=1e-6, rtol=1e-6)
+
+
+def test_label_attention_scales_to_thousands_of_labels() -> None:
+    enc = make_enc_output([6, 3])
+    head = make_label_head(4100, 512).eval()
+    with torch.no_grad():
+        logits = head(enc).logits
+    assert logits.shape == (2, 4100) and torch.isfinite(logits).all()
+
+
+def test_label_attention_checkpointed_chunks_give_same_gradients() -> None:
+    enc = make_enc_output([6, 4, 2])
+    plain = make_label_head(7, 3)
+    ckpt = make_label_head(7, 3, checkpoint_chunks=True)
+    ckpt.load_state_dict(plain.state_dict())
+    for head in (plain, ckpt):
+        head(enc).logits.square().sum().backward()
+    for (n, p), q in zip(plain.named_parameters(), ckpt.parameters(), strict=True):
+        torch.testing.assert_close(q.grad, p.grad, msg=n)
+
+
+def test_label_attention_weights_sum_to_one_on_real_tokens_and_zero_on_pads() -> None:
+    lengths = [6, 4, 1, 0]
+    enc = make_enc_output(lengths)
+    head = make_label_head(9, 4, return_attention=True).eval()
+    out = head(enc)
+    attn = out.extras["attention"]  # (B, L, T)
+    assert attn.shape == (4, 9, 6)
+    assert torch.isfinite(attn).all() and torch.isfinite(out.logits).all()
+    pads = ~enc.mask[:, None, :].expand_as(attn)
+    assert (attn[pads] == 0).all()
+    sums = attn.sum(-1)  # (B, L)
+    torch.testing.assert_close(sums[:3], torch.ones(3, 9))
+    assert (sums[3] == 0).all()  # a document with no tokens attends to nothing
+    torch.testing.assert_close(out.logits[3], head.label_bias.detach())
+
+
+def test_label_attention_matches_the_formula() -> None:
+    enc = make_enc_output([5, 3])
+    head = make_label_head(3, 2).eval()
+    with torch.no_grad():
+        z = torch.tanh(enc.token_states @ head.proj.weight.T)  # (B, T, a)
+        expected = torch.empty(2, 3)
+        for b, n in enumerate([5, 3]):
+            for lab in range(3):
+                a = torch.softmax(z[b, :n] @ head.label_query[lab], dim=0)  # (n,)
+                c = a @ enc.token_states[b, :n]  # (d,)
+                expected[b, lab] = c @ head.label_weight[lab] + head.label_bias[lab]
+        torch.testing.assert_close(head(enc).logits, expected)
+
+
+def test_label_attention_not_returned_by_default() -> None:
+    assert "attention" not in make_label_head(3, 2)(make_enc_output([4])).extras
+
+
+# ----------------------------------------------------------------------------------------
+# shared blocks
+
+
+def test_masked_pooling_hand_worked() -> None:
+    x = torch.tensor([[[1.0, -2.0], [3.0, -4.0], [100.0, 100.0]]])  # (1, 3, 2)
+    mask = torch.tensor([[True, True, False]])
+    torch.testing.assert_close(masked_mean(x, mask), torch.tensor([[2.0, -3.0]]))
+    torch.testing.assert_close(masked_max(x, mask), torch.tensor([[3.0, -2.0]]))
+    empty = torch.zeros(1, 3, dtype=torch.bool)
+    assert (masked_mean(x, empty) == 0).all() and (masked_max(x, empty) == 0).all()
+
+
+def test_attention_respects_a_banded_window() -> None:
+    torch.manual_seed(0)
+    attn = MultiHeadSelfAttention(8, 2).eval()
+    x = torch.randn(1, 6, 8)
+    keys = torch.ones(1, 6, dtype=torch.bool)
+    pos = torch.arange(6)
+    window = (pos[:, None] - pos[None, :]).abs() <= 1  # (T, T): one neighbour each side
+    y = attn(x, keys, attn_mask=window)
+    x2 = x.clone()
+    x2[0, 5] += 10.0  # outside the window of positions 0..3
+    y2 = attn(x2, keys, attn_mask=window)
+    torch.testing.assert_close(y2[0, :4], y[0, :4])
+    assert not torch.allclose(y2[0, 4], y[0, 4])
+
+
+def test_transformer_rejects_too_long_input() -> None:
+    model = build_model({**TINY_TRANSFORMER, "max_len": 8}, {"name": "linear"}, 20, 0, 2)
+    with pytest.raises(ValueError, match="max_len"):
+        model(torch.ones(1, 9, dtype=torch.long), torch.ones(1, 9, dtype=torch.bool))
+
+
+# ----------------------------------------------------------------------------------------
+# pretrained
+
+
+def test_minilm_dir_holds_model_and_tokenizer() -> None:
+    d = minilm_dir()
+    assert (d / "config.json").is_file() and (d / "tokenizer.json").is_file()
+
+
+def test_frozen_pretrained_has_no_trainable_encoder_params() -> None:
+    model = build_model({"name": "pretrained", "freeze": True}, {"name": "linear"}, 1, 0, 3)
+    assert isinstance(model.encoder, PretrainedEncoder) and model.encoder.out_dim == 384
+    assert not any(p.requires_grad for p in model.encoder.parameters())
+    model.train()
+    assert not model.encoder.model.training  # dropout stays off
+    assert model.head.training
+    ids = torch.tensor([[101, 2023, 2003, 102, 0]])
+    mask = ids != 0
+    out = model(ids, mask)
+    assert not out.pooled.requires_grad
+    out.logits.sum().backward()
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert all(p.grad is not None for p in model.head.parameters())
+
+
+def test_fine_tuned_pretrained_follows_train_and_eval() -> None:
+    model = build_model({"name": "pretrained"}, {"name": "linear"}, 1, 0, 3)
+    assert model.encoder.model.training  # a new module starts in train mode
+    assert all(p.requires_grad for p in model.encoder.parameters())
+    model.eval()
+    assert not model.encoder.model.training
+
+
+# ----------------------------------------------------------------------------------------
+# factory and errors
+
+
+def test_build_model_records_spec_and_fills_pooled() -> None:
+    model = build_model(TINY_TRANSFORMER, {"name": "linear"}, 20, 0, 3)
+    assert isinstance(model, Classifier)
+    assert model.spec is not None and model.spec["encoder"] == TINY_TRANSFORMER
+    out = model(torch.ones(2, 4, dtype=torch.long), torch.ones(2, 4, dtype=torch.bool))
+    assert out.pooled is not None and out.pooled.shape == (2, 16)
+
+
+def test_encoder_tokenizer_kind() -> None:
+    assert encoder_tokenizer_kind("pretrained") == "minilm"
+    for name in ("cnn", "bilstm", "transformer"):
+        assert encoder_tokenizer_kind(name) == "wordpiece"
+    assert {encoder_tokenizer_kind(n) for n in ENCODERS.names()} <= {"wordpiece", "minilm"}
+
+
+def test_unknown_encoder_suggests_close_match() -> None:
+    with pytest.raises(ValueError, match="Did you mean 'transformer'"):
+        build_model({"name": "transfomer"}, {"name": "linear"}, 20, 0, 3)
+    with pytest.raises(ValueError, match="Did you mean 'transformer'"):
+        encoder_tokenizer_kind("transfomer")
+
+
+def test_config_typo_names_the_key() -> None:
+    with pytest.raises(ValueError, match="n_layer'"):
+        build_model({**TINY_TRANSFORMER, "n_layer": 2}, {"name": "linear"}, 20, 0, 3)
+    with pytest.raises(ValueError, match="label_chunk"):
+        build_model(TINY_TRANSFORMER, {"name": "labelwise_attention", "label_chunk": 8}, 20, 0, 3)
+
+
+def test_bad_values_and_missing_name_are_errors() -> None:
+    with pytest.raises(ValueError, match="divisible"):
+        build_model({**TINY_TRANSFORMER, "n_heads": 3}, {"name": "linear"}, 20, 0, 3)
+    with pytest.raises(ValueError, match="'name'"):
+        build_model({"d_model": 16}, {"name": "linear"}, 20, 0, 3)
+    with pytest.raises(ValueError, match="num_labels"):
+        build_model(TINY_TRANSFORMER, {"name": "linear"}, 20, 0, 0)
