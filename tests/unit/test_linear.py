@@ -1,0 +1,121 @@
+"""TF-IDF + linear baseline on tiny synthetic corpora."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from labelwise.linear import TfidfLinear
+
+WORDS = {
+    0: ["apple", "banana", "cherry"],
+    1: ["engine", "wheel", "brake"],
+    2: ["guitar", "piano", "drums"],
+}
+FILLER = ["the", "and", "with", "some", "more"]
+
+
+def _corpus(n: int = 24, multilabel: bool = False, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Documents whose words come from the topics they are labelled with."""
+    rng = np.random.default_rng(seed)
+    texts, Y = [], np.zeros((n, 3), dtype=np.int64)
+    for i in range(n):
+        labels = [i % 3] + ([(i + 1) % 3] if multilabel and i % 2 else [])
+        words = [w for lab in labels for w in rng.choice(WORDS[lab], 2)] + list(
+            rng.choice(FILLER, 2)
+        )
+        texts.append(" ".join(rng.permutation(words)))
+        Y[i, labels] = 1
+    return texts, Y
+
+
+@pytest.mark.parametrize("loss", ["logreg", "squared_hinge"])
+def test_multilabel_fits_training_set(loss: str) -> None:
+    texts, Y = _corpus(multilabel=True)
+    clf = TfidfLinear(C=10.0, loss=loss).fit(texts, Y, task="multilabel")
+    scores = clf.decision_function(texts)
+    assert scores.shape == Y.shape and scores.dtype == np.float32
+    assert np.array_equal(scores > 0, Y == 1)
+    np.testing.assert_allclose(clf.predict_proba(texts), 1 / (1 + np.exp(-scores)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["logreg", "squared_hinge"])
+def test_multiclass_fits_training_set_and_probabilities_sum_to_one(loss: str) -> None:
+    texts, Y = _corpus()
+    clf = TfidfLinear(C=10.0, loss=loss).fit(texts, Y, task="multiclass")
+    assert np.array_equal(clf.decision_function(texts).argmax(1), Y.argmax(1))
+    np.testing.assert_allclose(clf.predict_proba(texts).sum(1), 1.0, rtol=1e-6)
+
+
+def test_multiclass_logreg_probabilities_are_the_models_own() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    texts, Y = _corpus()
+    clf = TfidfLinear(C=10.0).fit(texts, Y, task="multiclass")
+    X = clf.vectorizer_.transform(texts)
+    ref = LogisticRegression(C=10.0, max_iter=1000).fit(X, Y.argmax(1))
+    np.testing.assert_allclose(clf.predict_proba(texts), ref.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_save_load_round_trip(tmp_path, task: str) -> None:
+    texts, Y = _corpus(multilabel=task == "multilabel")
+    clf = TfidfLinear(C=2.0).fit(texts, Y, task=task)
+    clf.save(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"linear.safetensors", "linear.json"}
+    meta = json.loads((tmp_path / "linear.json").read_text())
+    assert meta["task"] == task and meta["format_version"] == 1 and "vocabulary" in meta
+    loaded = TfidfLinear.load(tmp_path)
+    new = ["apple engine the", "piano drums wheel", "unseen words only"]
+    np.testing.assert_allclose(loaded.decision_function(new), clf.decision_function(new), atol=1e-6)
+    assert loaded.config == clf.config
+
+
+def test_sparse_coef_round_trip(tmp_path, monkeypatch) -> None:
+    import labelwise.linear as linear
+
+    monkeypatch.setattr(linear, "DENSE_COEF_LIMIT", 0)  # no "small model" exemption
+    texts, Y = _corpus(multilabel=True)
+    Y = np.hstack([Y, np.zeros((len(texts), 20), int)])  # empty labels: zero rows, sparse W
+    clf = TfidfLinear(loss="squared_hinge").fit(texts, Y, task="extreme")
+    clf.save(tmp_path)
+    assert json.loads((tmp_path / "linear.json").read_text())["coef_format"] == "csr"
+    loaded = TfidfLinear.load(tmp_path)
+    np.testing.assert_allclose(
+        loaded.decision_function(texts), clf.decision_function(texts), atol=1e-6
+    )
+
+
+def test_labels_without_positives_or_all_positive_get_constant_scores() -> None:
+    texts, Y = _corpus(multilabel=True)
+    Y = np.hstack([Y, np.zeros((len(texts), 1), int), np.ones((len(texts), 1), int)])
+    clf = TfidfLinear().fit(texts, Y, task="multilabel")
+    scores = clf.decision_function(texts + ["nothing known"])
+    assert (scores[:, 3] < -10).all() and (scores[:, 4] > 10).all()
+    ids = np.array([0, 1, 0, 1])  # multi-class with a class never seen and only two present
+    clf = TfidfLinear().fit(texts[:4], np.eye(3)[ids], task="multiclass")
+    assert np.array_equal(clf.decision_function(texts[:4]).argmax(1), ids)
+
+
+def test_tiny_corpus_falls_back_from_min_df() -> None:
+    texts = ["red apple", "blue sky", "green grass"]
+    with pytest.warns(UserWarning, match="min_df=2"):
+        clf = TfidfLinear().fit(texts, np.eye(3), task="multiclass")
+    assert clf.min_df_used_ == 1
+    assert clf.decision_function(["red sky"]).shape == (1, 3)
+
+
+def test_user_errors() -> None:
+    texts, Y = _corpus(multilabel=True)
+    with pytest.raises(ValueError, match="one-hot rows"):
+        TfidfLinear().fit(texts, Y, task="multiclass")
+    with pytest.raises(ValueError, match="one row per text"):
+        TfidfLinear().fit(texts[:-1], Y, task="multilabel")
+    with pytest.raises(ValueError, match="not fitted"):
+        TfidfLinear().decision_function(["x"])
+    with pytest.raises(ValueError, match="min_n <= max_n"):
+        TfidfLinear(ngram_range=(2, 1))
+    with pytest.raises(ValueError):
+        TfidfLinear(max_feature=10)  # typo: extra keys are errors
