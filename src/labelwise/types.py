@@ -32,21 +32,28 @@ class Batch:
 
     input_ids: (B, T) long; attention_mask: (B, T) bool, True on real tokens.
     targets: (B,) long class ids (multi-class) or (B, L) float multi-hot, or None at inference.
+    doc_index: (R,) long when long documents are read in chunks: rows of ``input_ids`` are
+    chunks and ``doc_index[r]`` is the document of row r; None when rows are documents.
     """
 
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     targets: torch.Tensor | None = None
+    doc_index: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
             self.input_ids.to(device),
             self.attention_mask.to(device),
             None if self.targets is None else self.targets.to(device),
+            None if self.doc_index is None else self.doc_index.to(device),
         )
 
-    def __len__(self) -> int:
-        return int(self.input_ids.shape[0])
+    @property
+    def num_docs(self) -> int:
+        if self.doc_index is None:
+            return int(self.input_ids.shape[0])
+        return int(self.doc_index.max().item()) + 1
 
 
 @dataclass

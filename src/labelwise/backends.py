@@ -1,0 +1,177 @@
+"""The two kinds of model behind :class:`~labelwise.estimator.TextClassifier`.
+
+Both turn texts into raw scores (N, L) ("logits") and save to / load from a run directory;
+everything task-specific (probabilities, thresholds, metrics) lives in the estimator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from labelwise import checkpoint as ckpt
+from labelwise.config import Config
+from labelwise.data.tokenize import TextTokenizer
+from labelwise.training import EncodedSet, Trainer, predict_logits
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"train.device '{name}' is not a device: use auto, cpu or cuda[:N]") from None
+
+
+class NeuralBackend:
+    """Tokenizer + encoder/head network trained with the labelwise loop."""
+
+    kind = "neural"
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.tokenizer: TextTokenizer | None = None
+        self.model: torch.nn.Module | None = None
+        self.device = pick_device(cfg.train.device)
+        self.train_state: dict[str, Any] = {}
+
+    # -------------------------------------------------------------- building
+    def tokenizer_kind(self) -> str:
+        from labelwise.models import encoder_tokenizer_kind
+
+        need = encoder_tokenizer_kind(self.cfg.model.encoder["name"])
+        kind = self.cfg.tokenizer.kind
+        if kind == "auto":
+            return need
+        if need == "minilm" and kind != "minilm":
+            raise ValueError(
+                f"encoder '{self.cfg.model.encoder['name']}' needs the MiniLM tokenizer; "
+                f"got tokenizer.kind={kind}. Set tokenizer.kind=auto or minilm"
+            )
+        return kind
+
+    def build_tokenizer(self, train_texts: Sequence[str]) -> None:
+        t = self.cfg.tokenizer
+        if self.tokenizer_kind() == "minilm":
+            self.tokenizer = TextTokenizer.minilm()
+        else:
+            self.tokenizer = TextTokenizer.train_wordpiece(
+                train_texts, t.vocab_size, t.min_frequency, t.lowercase
+            )
+
+    def build_model(self, num_labels: int) -> None:
+        from labelwise.models import build_model
+
+        assert self.tokenizer is not None
+        if self.cfg.train.num_threads:
+            torch.set_num_threads(self.cfg.train.num_threads)
+        torch.manual_seed(self.cfg.train.seed)
+        m = self.cfg.model
+        self.model = build_model(
+            m.encoder, m.head, self.tokenizer.vocab_size, self.tokenizer.pad_id, num_labels
+        ).to(self.device)
+
+    def encode(self, texts: Sequence[str], targets: np.ndarray | None) -> EncodedSet:
+        assert self.tokenizer is not None
+        t = self.cfg.tokenizer
+        if t.long_documents == "chunk":
+            docs = self.tokenizer.encode_chunks(texts, t.max_length, t.max_chunks)
+        else:
+            docs = [[ids] for ids in self.tokenizer.encode(texts, t.max_length)]
+        return EncodedSet(docs, targets, self.tokenizer.pad_id)
+
+    # -------------------------------------------------------------- training
+    def fit(
+        self,
+        train_texts: Sequence[str],
+        train_targets: np.ndarray,
+        loss_fn: torch.nn.Module,
+        evaluate: Callable[[Callable[[], np.ndarray]], dict[str, float]] | None,
+        valid_texts: Sequence[str] | None,
+        primary: str,
+        run_dir: Path | None,
+        resume: bool = False,
+    ) -> None:
+        assert self.model is not None
+        train = self.encode(train_texts, train_targets)
+        valid = None if valid_texts is None else self.encode(valid_texts, None)
+        eval_fn = None
+        if evaluate is not None and valid is not None:
+            bs = self.cfg.train.eval_batch_size
+            eval_fn = lambda: evaluate(lambda: predict_logits(self.model, valid, bs, self.device))  # noqa: E731
+        trainer = Trainer(
+            self.model, loss_fn.to(self.device), self.cfg.train, self.device, run_dir, eval_fn, primary
+        )
+        self.train_state = trainer.fit(train, resume=resume)
+
+    def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        assert self.model is not None
+        data = self.encode(texts, None)
+        return predict_logits(self.model, data, self.cfg.train.eval_batch_size, self.device, on_batch)
+
+    # -------------------------------------------------------------- persistence
+    def save(self, run_dir: Path) -> None:
+        assert self.tokenizer is not None and self.model is not None
+        tok_path = run_dir / "tokenizer.json"
+        ckpt.atomic_write(tok_path, lambda p: self.tokenizer.save(p))  # type: ignore[union-attr]
+        ckpt.save_tensors(run_dir / "model.safetensors", self.model.state_dict())
+
+    def save_tokenizer(self, run_dir: Path) -> None:
+        assert self.tokenizer is not None
+        ckpt.atomic_write(run_dir / "tokenizer.json", lambda p: self.tokenizer.save(p))  # type: ignore[union-attr]
+
+    def load(self, run_dir: Path, num_labels: int) -> None:
+        self.tokenizer = TextTokenizer.load(run_dir / "tokenizer.json", self.tokenizer_kind())
+        self.build_model(num_labels)
+        assert self.model is not None
+        state = ckpt.load_tensors(run_dir / "model.safetensors")
+        ckpt.load_state_checked(self.model, state, f"{run_dir}/model.safetensors")
+        self.model.eval()
+
+
+class LinearBackend:
+    """TF-IDF features + one-vs-rest linear models (scikit-learn), no torch involved."""
+
+    kind = "linear"
+
+    def __init__(self, cfg: Config) -> None:
+        from labelwise.linear import TfidfLinear
+
+        self.cfg = cfg
+        self.model = TfidfLinear(config=TfidfLinear.Config(**cfg.model.linear))
+        self.train_state: dict[str, Any] = {}
+
+    def fit_linear(self, texts: Sequence[str], targets: np.ndarray, task: str) -> None:
+        import time
+
+        t0 = time.perf_counter()
+        self.model.fit(list(texts), targets, task)
+        self.train_state = {"train_seconds": time.perf_counter() - t0}
+
+    def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        out = self.model.decision_function(list(texts))
+        if on_batch is not None:
+            on_batch(len(texts))
+        return np.asarray(out, dtype=np.float32)
+
+    def save(self, run_dir: Path) -> None:
+        self.model.save(run_dir)
+
+    def load(self, run_dir: Path, num_labels: int) -> None:
+        from labelwise.linear import TfidfLinear
+
+        self.model = TfidfLinear.load(run_dir)
+        n = self.model.num_labels if hasattr(self.model, "num_labels") else num_labels
+        if n != num_labels:
+            raise ckpt.CheckpointError(
+                f"{run_dir}: the linear model has {n} labels but labels.json has {num_labels}"
+            )
+
+
+def make_backend(cfg: Config) -> NeuralBackend | LinearBackend:
+    return LinearBackend(cfg) if cfg.model.type == "linear" else NeuralBackend(cfg)

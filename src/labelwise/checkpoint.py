@@ -1,0 +1,147 @@
+"""The run directory is the checkpoint. Every file is written atomically; nothing is pickled.
+
+Layout::
+
+    run.json            format version, labelwise version, backend, task
+    config.yaml         the resolved configuration
+    labels.json         the label space (classes, counts, hierarchy)
+    decode.json         thresholds chosen on validation
+    tokenizer.json      (neural) the tokenizer
+    model.safetensors   (neural) the best weights
+    last.safetensors, optimizer.safetensors, trainer_state.json   (neural) to resume
+    linear.safetensors, linear.json                               (linear backend)
+    metrics.json, log.jsonl, tb/   results and logs
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A run directory that cannot be read or does not match what loads it."""
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync, then rename over it.
+    A crash leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"'{p}' is missing: is '{p.parent}' a labelwise run directory?")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"'{p}' is not valid JSON ({err}); the run directory is damaged") from None
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
+    flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write(path, lambda p: save_file(flat, str(p)))
+
+
+def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"weights file '{p}' is missing: the run directory is incomplete")
+    try:
+        return load_file(str(p))
+    except Exception as err:  # safetensors raises its own error types
+        raise CheckpointError(f"'{p}' is not a readable safetensors file: {err}") from None
+
+
+def load_state_checked(module: torch.nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
+    """``load_state_dict`` with an error that lists missing, unexpected and mis-shaped keys."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
+    if missing or extra or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing[:5]}")
+        if extra:
+            parts.append(f"unexpected keys {extra[:5]}")
+        if shapes:
+            parts.append("shape mismatches " + "; ".join(shapes[:5]))
+        raise CheckpointError(
+            f"{where} does not match the model built from its config.yaml ("
+            + ", ".join(parts)
+            + "). Was the config or labels.json edited, or the weights copied from another run?"
+        )
+    module.load_state_dict(state)
+
+
+def optimizer_to_files(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer state into tensors (for safetensors) and JSON-able metadata."""
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, st in sd["state"].items():
+        for name, val in st.items():
+            if torch.is_tensor(val):
+                tensors[f"{pid}.{name}"] = val
+            else:
+                scalars.setdefault(str(pid), {})[name] = val
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_files(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, val in tensors.items():
+        pid, _, name = key.partition(".")
+        state.setdefault(int(pid), {})[name] = val
+    for pid, vals in meta.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(vals)
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def check_run_info(run_dir: Path) -> dict[str, Any]:
+    info = read_json(run_dir / "run.json")
+    version = info.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{run_dir}/run.json has format_version {version!r}; this labelwise reads version "
+            f"{FORMAT_VERSION}. Retrain, or use the labelwise version that wrote it "
+            f"({info.get('labelwise_version', 'unknown')})."
+        )
+    return info

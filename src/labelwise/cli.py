@@ -1,0 +1,151 @@
+"""``labelwise``: train | evaluate | predict | list | data. Thin: the work is in the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EPILOG = "Examples:\n  labelwise train --config configs/goemotions-cnn.yaml\n" \
+         "  labelwise train --set data.dataset=sst2 --set model.encoder.name=bilstm\n" \
+         "  labelwise predict runs/goemotions-cnn texts.txt -o predictions.jsonl"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="labelwise", description=__doc__, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model into a run directory")
+    t.add_argument("--config", "-c", help="YAML config file")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. train.lr=3e-4 (repeatable)")
+    t.add_argument("--output", "-o", help="run directory (default: runs/<data>-<model>)")
+    t.add_argument("--data-dir", help="where named datasets live ($LABELWISE_DATA)")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    t.add_argument("--resume", action="store_true", help="continue the run in --output")
+
+    e = sub.add_parser("evaluate", help="measure a trained run on a labelled file or split")
+    e.add_argument("run_dir")
+    e.add_argument("--data", help="a labelled file (default: the run's dataset split)")
+    e.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    e.add_argument("--data-dir")
+    e.add_argument("--format", default="auto")
+
+    pr = sub.add_parser("predict", help="label a text file (one per line) or JSONL")
+    pr.add_argument("run_dir")
+    pr.add_argument("input", help="text file, one document per line, or JSONL with 'text'")
+    pr.add_argument("--output", "-o", help="JSONL output (default: stdout)")
+    pr.add_argument("--top-k", type=int, default=5, help="also report the k best labels")
+    pr.add_argument("--batch-size", type=int, default=256)
+
+    ls = sub.add_parser("list", help="list registered components")
+    ls.add_argument("kind", nargs="?", choices=["encoders", "heads", "losses", "metrics", "formats", "datasets"])
+
+    d = sub.add_parser("data", help="show, validate or fetch a named dataset")
+    d.add_argument("action", choices=["list", "show", "validate", "fetch"])
+    d.add_argument("name", nargs="?")
+    d.add_argument("--data-dir")
+    d.add_argument("--base-url", help="fetch: a mirror serving <name>/<file>")
+    return p
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from labelwise.config import load_config
+    from labelwise.runner import train_run
+    from labelwise.table import print_metrics
+
+    overrides = list(args.overrides)
+    if args.data_dir:
+        overrides.append(f"data.data_dir={args.data_dir}")
+    if args.resume:
+        if not args.output:
+            raise ValueError("--resume needs --output RUN_DIR (the run to continue)")
+        cfg = load_config(Path(args.output) / "config.yaml", overrides)
+    else:
+        cfg = load_config(args.config, overrides)
+    _, metrics, run_dir = train_run(cfg, args.output and Path(args.output), args.overwrite, args.resume)
+    print_metrics({k: v for k, v in metrics.items() if isinstance(v, dict)}, title=str(run_dir))
+    print(f"run directory: {run_dir}  (train {metrics['train_seconds']:.1f}s)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from labelwise.runner import evaluate_run
+
+    metrics = evaluate_run(Path(args.run_dir), args.data and Path(args.data), args.split,
+                           args.data_dir, args.format)
+    print(json.dumps({k: round(v, 6) for k, v in metrics.items()}, indent=2))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from labelwise.predict import predict_file
+
+    n = predict_file(Path(args.run_dir), Path(args.input), args.output and Path(args.output),
+                     args.top_k, args.batch_size)
+    print(f"labelled {n} documents", file=sys.stderr)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from labelwise.components import load_all
+    from labelwise.registry import ENCODERS, FORMATS, HEADS, LOSSES, METRICS
+
+    load_all()
+    regs = {"encoders": ENCODERS, "heads": HEADS, "losses": LOSSES, "metrics": METRICS,
+            "formats": FORMATS}
+    kinds = [args.kind] if args.kind else [*regs, "datasets"]
+    for kind in kinds:
+        print(f"{kind}:")
+        if kind == "datasets":
+            from labelwise.data.catalog import CATALOG
+
+            for name in sorted(CATALOG):
+                print(f"  {name:<16} {CATALOG[name].description}")
+            continue
+        for name, doc in regs[kind].describe():
+            print(f"  {name:<20} {doc}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from labelwise.data import catalog, fetch
+
+    if args.action == "list":
+        return cmd_list(argparse.Namespace(kind="datasets"))
+    if not args.name:
+        raise ValueError(f"'labelwise data {args.action}' needs a dataset name (see 'labelwise data list')")
+    if args.action == "fetch":
+        where = fetch.fetch(args.name, catalog.resolve_data_dir(args.data_dir, create=True), base_url=args.base_url)
+        print(f"{args.name}: ready in {where}")
+        return 0
+    data_dir = catalog.resolve_data_dir(args.data_dir)
+    if args.action == "show":
+        print(json.dumps(catalog.describe(args.name, data_dir), indent=2))
+        return 0
+    report = catalog.validate(args.name, data_dir)
+    print(json.dumps(report, indent=2))
+    return 0 if report.get("ok", False) else 1
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "list": cmd_list, "data": cmd_data}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"labelwise {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; completed checkpoints are kept in the run directory", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

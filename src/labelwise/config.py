@@ -1,0 +1,255 @@
+"""Typed run configuration: pydantic models, YAML files and ``--set a.b=c`` overrides.
+
+Unknown keys and bad values are errors naming the key, what was expected and the choices.
+Component parameters (encoder, head, loss) are checked against each registered component's
+own ``Config`` by :func:`validate_components`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from labelwise.registry import format_validation_error
+
+
+class ConfigError(ValueError):
+    """A configuration problem: the message names the key and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Strict):
+    """Where the texts come from."""
+
+    dataset: str | None = Field(None, description="named dataset in the data directory")
+    data_dir: str | None = Field(None, description="default: $LABELWISE_DATA or ../shared/data")
+    train: str | None = Field(None, description="path to a training file (overrides dataset)")
+    valid: str | None = None
+    test: str | None = None
+    format: str = Field("auto", description="jsonl | csv | tsv | libmultilabel | auto")
+    hierarchy: str | None = Field(
+        None, description="parent<TAB>child file; 'auto' = the dataset's labels_hierarchy.tsv"
+    )
+    unseen_labels: Literal["error", "ignore", "warn"] = "warn"
+    valid_fraction: float = Field(0.1, gt=0, lt=1, description="carved from train if no valid")
+    train_fraction: float = Field(1.0, gt=0, le=1, description="subsample the training set")
+    max_train: int | None = Field(None, gt=0, description="cap on training documents")
+    max_eval: int | None = Field(None, gt=0, description="cap on valid/test documents")
+
+
+class TokenizerConfig(_Strict):
+    """Text to token ids."""
+
+    kind: Literal["auto", "wordpiece", "minilm"] = "auto"
+    vocab_size: int = Field(30000, ge=100)
+    min_frequency: int = Field(2, ge=1)
+    lowercase: bool = True
+    max_length: int = Field(128, ge=4, le=8192)
+    long_documents: Literal["truncate", "chunk"] = "truncate"
+    max_chunks: int = Field(4, ge=1, description="chunks per document when chunking")
+
+
+class ModelConfig(_Strict):
+    """A neural encoder + head, or the TF-IDF linear model."""
+
+    type: Literal["neural", "linear"] = "neural"
+    encoder: dict[str, Any] = Field(default_factory=lambda: {"name": "cnn"})
+    head: dict[str, Any] = Field(default_factory=lambda: {"name": "linear"})
+    linear: dict[str, Any] = Field(default_factory=dict, description="TfidfLinear parameters")
+
+    @field_validator("encoder", "head")
+    @classmethod
+    def _has_name(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if "name" not in v or not isinstance(v["name"], str):
+            raise ValueError("needs a 'name' key, e.g. {name: cnn}")
+        return v
+
+
+class TrainConfig(_Strict):
+    """The training loop."""
+
+    epochs: int = Field(5, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(128, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.06, ge=0, lt=1)
+    schedule: Literal["linear", "cosine", "constant"] = "linear"
+    grad_clip: float | None = Field(1.0, gt=0)
+    patience: int | None = Field(3, ge=1, description="evaluations without improvement")
+    eval_every: int | None = Field(None, ge=1, description="steps; default once per epoch")
+    primary_metric: str = Field("auto", description="picks the best checkpoint")
+    seed: int = 13
+    device: str = "auto"
+    num_threads: int | None = Field(None, ge=1)
+    log_every: int = Field(50, ge=1)
+    tensorboard: bool = True
+    progress: bool = True
+
+
+class DecodeConfig(_Strict):
+    """From scores to label sets."""
+
+    threshold: float = Field(0.5, gt=0, lt=1)
+    tune_threshold: Literal["none", "global", "per_label"] = "global"
+    tune_metric: str = "micro_f1"
+    top_k: int = Field(5, ge=1)
+    at_least_one: bool = Field(False, description="multi-label: predict the top label if none passes")
+
+
+class Config(_Strict):
+    """A whole run."""
+
+    task: Literal["auto", "multiclass", "multilabel", "hierarchical", "extreme"] = "auto"
+    data: DataConfig = Field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: dict[str, Any] = Field(default_factory=lambda: {"name": "auto"})
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    metrics: list[str] | None = Field(None, description="default: chosen by task")
+    output_dir: str | None = Field(None, description="run directory; default runs/<name>")
+
+
+# ---------------------------------------------------------------- loading and overrides
+
+
+def parse_value(text: str) -> Any:
+    """YAML-parse an override value: ``3`` -> 3, ``[2,3]`` -> list, ``abc`` -> 'abc'."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return sorted(model.model_fields)
+
+
+def apply_override(tree: dict[str, Any], assignment: str) -> None:
+    """Apply one ``a.b.c=value`` assignment to a nested dict in place."""
+    if "=" not in assignment:
+        raise ConfigError(
+            f"override '{assignment}' is not of the form key=value (e.g. train.lr=3e-4)"
+        )
+    key, _, raw = assignment.partition("=")
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"override '{assignment}' has an empty key")
+    node: dict[str, Any] = tree
+    model: type[BaseModel] | None = Config
+    for i, part in enumerate(parts[:-1]):
+        if model is not None and part not in model.model_fields:
+            _unknown(".".join(parts[: i + 1]), part, _known_keys(model))
+        child = node.get(part)
+        if child is None:
+            # dict-valued sections (encoder, head, loss) start from their defaults so that
+            # e.g. model.encoder.n_layers=3 keeps the default name; model sections start empty
+            default = getattr(model(), part, None) if model is not None else None
+            child = dict(default) if isinstance(default, dict) else {}
+            node[part] = child
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot set '{key}': '{'.'.join(parts[: i + 1])}' is not a section")
+        node = child
+        ann = model.model_fields[part].annotation if model is not None else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    last = parts[-1]
+    if model is not None and last not in model.model_fields:
+        _unknown(key, last, _known_keys(model))
+    node[last] = parse_value(raw)
+
+
+def _unknown(path: str, key: str, choices: list[str]) -> None:
+    close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ConfigError(f"unknown config key '{path}'.{hint} Valid keys here: {', '.join(choices)}")
+
+
+def build_config(tree: dict[str, Any], where: str = "config") -> Config:
+    """Validate a nested dict into a :class:`Config`; errors name every bad key."""
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as err:
+        msgs = [format_validation_error(err, where)]
+        for e in err.errors():
+            if e["type"] == "extra_forbidden":
+                loc = [str(p) for p in e["loc"]]
+                model: type[BaseModel] = Config
+                for p in loc[:-1]:
+                    ann = model.model_fields[p].annotation if p in model.model_fields else None
+                    if isinstance(ann, type) and issubclass(ann, BaseModel):
+                        model = ann
+                close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=2)
+                if close:
+                    msgs.append(f"    '{'.'.join(loc)}': did you mean '{close[0]}'?")
+        raise ConfigError("\n".join(msgs)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML file (optional), apply ``key=value`` overrides, validate."""
+    tree: dict[str, Any] = {}
+    where = "config"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file '{p}' not found (check the path given to --config)")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{p}: not valid YAML: {err}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of sections, got {type(loaded).__name__}")
+        tree = loaded
+        where = str(p)
+    for ov in overrides or []:
+        apply_override(tree, ov)
+    cfg = build_config(tree, where)
+    validate_components(cfg)
+    return cfg
+
+
+def validate_components(cfg: Config) -> None:
+    """Check encoder / head / loss names and parameters against the registries."""
+    from labelwise.components import load_all
+    from labelwise.registry import ENCODERS, HEADS, LOSSES
+
+    load_all()
+    if cfg.model.type == "neural":
+        for section, reg in (("encoder", ENCODERS), ("head", HEADS)):
+            spec = dict(getattr(cfg.model, section))
+            name = spec.pop("name")
+            try:
+                reg.validate_params(name, spec)
+            except ValueError as err:
+                raise ConfigError(f"model.{section}: {err}") from None
+    else:
+        from labelwise.linear import TfidfLinear
+
+        try:
+            TfidfLinear.Config(**cfg.model.linear)
+        except ValidationError as err:
+            raise ConfigError(format_validation_error(err, "model.linear")) from None
+    spec = dict(cfg.loss)
+    name = spec.pop("name", None)
+    if not isinstance(name, str):
+        raise ConfigError("loss: needs a 'name' key, e.g. {name: bce} or {name: auto}")
+    if name != "auto":
+        try:
+            LOSSES.validate_params(name, spec)
+        except ValueError as err:
+            raise ConfigError(f"loss: {err}") from None
+
+
+def dump_config(cfg: Config) -> str:
+    """The resolved config as YAML (written into every run directory)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,102 @@
+"""Tokenisation with Hugging Face ``tokenizers``: MiniLM's WordPiece, or one trained on train.
+
+Every tokenizer wraps its documents as ``[CLS] tokens [SEP]``; long documents are either
+truncated or cut into chunks of ``max_length`` (each chunk wrapped the same way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, trainers
+from tokenizers.models import WordPiece
+
+from labelwise.resources import minilm_dir
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+class TextTokenizer:
+    """Text -> token ids. Build with :meth:`minilm`, :meth:`train_wordpiece` or :meth:`load`."""
+
+    def __init__(self, tokenizer: Tokenizer, kind: str) -> None:
+        self.kind = kind
+        self._tok = tokenizer
+        self._tok.no_truncation()
+        self._tok.no_padding()
+        self.pad_id = self._id("[PAD]")
+        self.cls_id = self._id("[CLS]")
+        self.sep_id = self._id("[SEP]")
+
+    def _id(self, token: str) -> int:
+        idx = self._tok.token_to_id(token)
+        if idx is None:
+            raise ValueError(f"tokenizer has no {token} token; it cannot be used by labelwise")
+        return int(idx)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self._tok.get_vocab_size())
+
+    @classmethod
+    def minilm(cls) -> TextTokenizer:
+        """The WordPiece tokenizer of all-MiniLM-L6-v2, from its package folder."""
+        return cls(Tokenizer.from_file(str(minilm_dir() / "tokenizer.json")), "minilm")
+
+    @classmethod
+    def train_wordpiece(
+        cls,
+        texts: Iterable[str],
+        vocab_size: int = 30000,
+        min_frequency: int = 2,
+        lowercase: bool = True,
+    ) -> TextTokenizer:
+        """Train a BERT-style WordPiece vocabulary on ``texts`` (the training split)."""
+        tok = Tokenizer(WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+        tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece()
+        trainer = trainers.WordPieceTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=SPECIALS,
+            show_progress=False,
+        )
+        tok.train_from_iterator(texts, trainer=trainer)
+        return cls(tok, "wordpiece")
+
+    def save(self, path: str | Path) -> None:
+        self._tok.save(str(path))
+
+    @classmethod
+    def load(cls, path: str | Path, kind: str = "wordpiece") -> TextTokenizer:
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"tokenizer file '{p}' is missing: the run directory is incomplete")
+        return cls(Tokenizer.from_file(str(p)), kind)
+
+    def _raw_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        encs = self._tok.encode_batch(list(texts), add_special_tokens=False)
+        return [e.ids for e in encs]
+
+    def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
+        """Truncated ids, ``[CLS] ... [SEP]``, at most ``max_length`` ids each."""
+        body = max_length - 2
+        return [[self.cls_id, *ids[:body], self.sep_id] for ids in self._raw_ids(texts)]
+
+    def encode_chunks(
+        self, texts: Sequence[str], max_length: int, max_chunks: int
+    ) -> list[list[list[int]]]:
+        """Each text as up to ``max_chunks`` consecutive chunks of at most ``max_length`` ids."""
+        body = max_length - 2
+        out = []
+        for ids in self._raw_ids(texts):
+            starts = range(0, max(len(ids), 1), body)
+            chunks = [[self.cls_id, *ids[s : s + body], self.sep_id] for s in starts]
+            out.append(chunks[:max_chunks])
+        return out
+
+    def tokens(self, text: str) -> list[str]:
+        """The word pieces of one text (for inspection)."""
+        return list(self._tok.encode(text, add_special_tokens=False).tokens)

@@ -1,0 +1,290 @@
+"""``TextClassifier``: the scikit-learn-shaped front of labelwise.
+
+``fit`` returns self, ``predict`` returns label names, ``predict_proba`` columns follow
+``classes_``; the constructor only stores its arguments. ``save``/``load`` use a run directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelwise import checkpoint as ckpt
+from labelwise import decode as dec
+from labelwise.backends import LinearBackend, NeuralBackend, make_backend
+from labelwise.config import Config, build_config, dump_config, load_config
+from labelwise.data.hierarchy import Hierarchy
+from labelwise.data.labels import LabelSpace, infer_task
+from labelwise.evaluation import default_metrics, evaluate_scores, primary_metric
+from labelwise.types import Example, Task
+
+
+def _as_config(config: Config | dict[str, Any] | str | Path | None, overrides: dict[str, Any]) -> Config:
+    if isinstance(config, Config):
+        cfg = config
+    elif isinstance(config, (str, Path)):
+        cfg = load_config(config)
+    else:
+        cfg = build_config(dict(config or {}), "TextClassifier(config=...)")
+    if overrides:
+        tree = cfg.model_dump()
+        for key, value in overrides.items():  # e.g. train__lr=3e-4 -> train.lr
+            node = tree
+            parts = key.split("__")
+            for p in parts[:-1]:
+                node = node.setdefault(p, {})
+            node[parts[-1]] = value
+        cfg = build_config(tree, "TextClassifier(**overrides)")
+    return cfg
+
+
+def to_examples(texts: Sequence[str], labels: Sequence[Any] | None, where: str) -> list[Example]:
+    """Texts and labels (a name or a list of names per text) as Examples."""
+    if isinstance(texts, str):
+        raise TypeError(f"{where}: expected a list of texts, got a single string; wrap it in a list")
+    if labels is not None and len(labels) != len(texts):
+        raise ValueError(f"{where}: {len(texts)} texts but {len(labels)} label entries; they must match")
+    out = []
+    for i, text in enumerate(texts):
+        lab: Any = () if labels is None else labels[i]
+        lab = (lab,) if isinstance(lab, str) else tuple(lab)
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{where}: text #{i} is empty or not a string; remove it or fill it in")
+        out.append(Example(text, tuple(str(x) for x in lab), f"{where}[{i}]"))
+    return out
+
+
+class TextClassifier:
+    """Text classification for multi-class, multi-label, hierarchical and extreme tasks.
+
+    Args:
+        config: a :class:`~labelwise.config.Config`, a dict of its sections, or a YAML path.
+        **overrides: ``section__key=value`` assignments applied on top, e.g. ``train__epochs=3``.
+    """
+
+    def __init__(self, config: Config | dict[str, Any] | str | Path | None = None, **overrides: Any) -> None:
+        self.config = config
+        self.overrides = overrides
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        X: Sequence[str],
+        y: Sequence[Any],
+        X_valid: Sequence[str] | None = None,
+        y_valid: Sequence[Any] | None = None,
+        hierarchy: Hierarchy | None = None,
+    ) -> TextClassifier:
+        train = to_examples(X, y, "fit(X, y)")
+        valid = None if X_valid is None else to_examples(X_valid, y_valid, "fit(X_valid, y_valid)")
+        return self.fit_examples(train, valid, hierarchy=hierarchy)
+
+    def fit_examples(
+        self,
+        train: list[Example],
+        valid: list[Example] | None = None,
+        hierarchy: Hierarchy | None = None,
+        run_dir: Path | None = None,
+        resume: bool = False,
+    ) -> TextClassifier:
+        """Fit on Examples; with ``run_dir`` every artefact is written there as it is made."""
+        cfg = self.config_ = _as_config(self.config, self.overrides)
+        if not train:
+            raise ValueError("the training set is empty: give at least one labelled text")
+        task = Task(cfg.task) if cfg.task != "auto" else (
+            Task.HIERARCHICAL if hierarchy is not None else infer_task(train)
+        )
+        if task == Task.HIERARCHICAL and hierarchy is None:
+            raise ValueError("task 'hierarchical' needs a hierarchy: set data.hierarchy (a parent<TAB>child file)")
+        self.labels_ = LabelSpace.fit(train, task, hierarchy=hierarchy, unseen=cfg.data.unseen_labels)
+        if valid is None:
+            train, valid = self._carve_valid(train, cfg)
+        self.task_ = task
+        y_train = self.labels_.encode_many(train)
+        y_valid = self.labels_.encode_many(valid)
+        self.exclusive_ = self._levels_exclusive(y_train)
+        self.threshold_: float | np.ndarray = cfg.decode.threshold
+        self.backend_ = make_backend(cfg)
+        self.metric_names_ = cfg.metrics or default_metrics(task, self._num_levels())
+        if run_dir is not None:
+            self._write_setup(run_dir)
+        texts = [e.text for e in train]
+        valid_texts = [e.text for e in valid]
+        if isinstance(self.backend_, LinearBackend):
+            self.backend_.fit_linear(texts, y_train, "multiclass" if task == Task.MULTICLASS else "multilabel")
+        else:
+            self._fit_neural(texts, y_train, valid_texts, y_valid, run_dir, resume)
+        self._tune_thresholds(self.backend_.logits(valid_texts), y_valid)
+        if run_dir is not None:
+            self.save(run_dir)
+        return self
+
+    def _fit_neural(self, texts, y_train, valid_texts, y_valid, run_dir, resume) -> None:  # type: ignore[no-untyped-def]
+        from labelwise.losses.build import build_loss
+
+        b = self.backend_
+        assert isinstance(b, NeuralBackend)
+        b.build_tokenizer(texts)
+        if run_dir is not None:
+            b.save_tokenizer(run_dir)
+        b.build_model(len(self.classes_))
+        loss = build_loss(self.config_.loss, self._loss_info())
+        targets = y_train.argmax(1).astype(np.int64) if self.task_ == Task.MULTICLASS else y_train
+        primary = primary_metric(self.task_, self.config_.train.primary_metric)
+
+        def evaluate(get_logits: Any) -> dict[str, float]:
+            scores = self._scores(get_logits())
+            return self._measure(scores, y_valid)
+
+        b.fit(texts, targets, loss, evaluate, valid_texts, primary, run_dir, resume)
+
+    def _loss_info(self) -> dict[str, Any]:
+        return {
+            "task": self.task_.value,
+            "num_labels": len(self.classes_),
+            "train_counts": np.asarray(self.labels_.train_counts),
+            "num_examples": self.labels_.num_train_docs,
+            "levels": self.labels_.levels if self.task_ == Task.HIERARCHICAL else None,
+            "exclusive": self.exclusive_,
+        }
+
+    def _carve_valid(self, train: list[Example], cfg: Config) -> tuple[list[Example], list[Example]]:
+        if len(train) < 2:
+            return train, train
+        rng = np.random.default_rng(cfg.train.seed)
+        perm = rng.permutation(len(train))
+        n_valid = max(1, int(round(cfg.data.valid_fraction * len(train))))
+        return [train[i] for i in perm[n_valid:]], [train[i] for i in perm[:n_valid]]
+
+    def _num_levels(self) -> int:
+        return len(self.labels_.levels) if self.task_ == Task.HIERARCHICAL else 0
+
+    def _levels_exclusive(self, y: np.ndarray) -> bool:
+        if self.task_ != Task.HIERARCHICAL:
+            return False
+        for depth, cols in enumerate(self.labels_.levels):
+            per_doc = y[:, cols].sum(1)
+            if per_doc.max() > 1 or (depth == 0 and per_doc.min() < 1):
+                return False
+        return True
+
+    # ------------------------------------------------------------------ decoding
+    @property
+    def classes_(self) -> list[str]:
+        return list(self.labels_.classes)
+
+    def _scores(self, logits: np.ndarray) -> np.ndarray:
+        if self.task_ == Task.MULTICLASS:
+            return dec.softmax(logits)
+        if self.task_ == Task.HIERARCHICAL:
+            if self.exclusive_:
+                return dec.level_softmax(logits, self.labels_.levels)
+            return dec.cap_by_parent(dec.sigmoid(logits), self.labels_.levels, self.labels_.parent_index)
+        return dec.sigmoid(logits)
+
+    def _decide(self, scores: np.ndarray, threshold: float | np.ndarray | None = None) -> np.ndarray:
+        if self.task_ == Task.MULTICLASS:
+            return dec.argmax_onehot(scores)
+        if self.task_ == Task.HIERARCHICAL and self.exclusive_:
+            return dec.best_path(scores, self.labels_.levels, self.labels_.parent_index)
+        t = self.threshold_ if threshold is None else threshold
+        return dec.apply_threshold(scores, t, self.config_.decode.at_least_one)
+
+    def _tune_thresholds(self, valid_logits: np.ndarray, y_valid: np.ndarray) -> None:
+        d = self.config_.decode
+        if self.task_ == Task.MULTICLASS or self.exclusive_ or d.tune_threshold == "none":
+            return
+        scores = self._scores(valid_logits)
+
+        def metric(pred: np.ndarray, targets: np.ndarray) -> float:
+            return evaluate_scores([d.tune_metric], scores, pred, targets)[d.tune_metric]
+
+        t = dec.tune_global_threshold(scores, y_valid, metric)
+        if d.tune_threshold == "per_label" and self.task_ != Task.HIERARCHICAL:
+            self.threshold_ = dec.tune_per_label_thresholds(scores, y_valid, t)
+        else:
+            self.threshold_ = t
+
+    def _measure(self, scores: np.ndarray, y: np.ndarray, threshold: Any = None) -> dict[str, float]:
+        return evaluate_scores(
+            self.metric_names_, scores, self._decide(scores, threshold), y,
+            train_counts=np.asarray(self.labels_.train_counts),
+            num_train_docs=self.labels_.num_train_docs,
+            levels=self.labels_.levels if self.task_ == Task.HIERARCHICAL else None,
+        )
+
+    # ------------------------------------------------------------------ predicting
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """(N, L) scores; columns follow ``classes_``."""
+        to_examples(X, None, "predict_proba(X)")
+        return self._scores(self.backend_.logits(list(X)))
+
+    def predict(self, X: Sequence[str]) -> list[Any]:
+        """Label names: one per text (multi-class) or a list per text (the other tasks)."""
+        pred = self._decide(self.predict_proba(X))
+        if self.task_ == Task.MULTICLASS:
+            return [self.classes_[i] for i in pred.argmax(1)]
+        return [self.labels_.decode(row) for row in pred]
+
+    def decide(self, scores: np.ndarray) -> np.ndarray:
+        """Scores (N, L) -> decisions (N, L) bool with the fitted thresholds."""
+        return self._decide(scores)
+
+    def evaluate(self, X: Sequence[str], y: Sequence[Any]) -> dict[str, float]:
+        return self.evaluate_examples(to_examples(X, y, "evaluate(X, y)"))
+
+    def evaluate_examples(self, examples: list[Example]) -> dict[str, float]:
+        y = self.labels_.encode_many(examples)
+        scores = self._scores(self.backend_.logits([e.text for e in examples]))
+        return self._measure(scores, y)
+
+    # ------------------------------------------------------------------ persistence
+    def _write_setup(self, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.write_json(run_dir / "run.json", self._run_info(status="training"))
+        ckpt.write_text(run_dir / "config.yaml", dump_config(self.config_))
+        ckpt.write_json(run_dir / "labels.json", self.labels_.to_json())
+
+    def _run_info(self, status: str) -> dict[str, Any]:
+        from labelwise import __version__
+
+        return {
+            "format_version": ckpt.FORMAT_VERSION, "labelwise_version": __version__,
+            "backend": self.backend_.kind, "task": self.task_.value, "status": status,
+        }
+
+    def save(self, run_dir: str | Path) -> None:
+        run_dir = Path(run_dir)
+        self._write_setup(run_dir)
+        self.backend_.save(run_dir)
+        thr = self.threshold_
+        ckpt.write_json(run_dir / "decode.json", {
+            "threshold": thr.tolist() if isinstance(thr, np.ndarray) else thr,
+            "exclusive_levels": self.exclusive_,
+            "metrics": self.metric_names_,
+            "train_state": {k: v for k, v in self.backend_.train_state.items() if k != "history"},
+        })
+        ckpt.write_json(run_dir / "run.json", self._run_info(status="complete"))
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> TextClassifier:
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise ckpt.CheckpointError(f"run directory '{run_dir}' does not exist")
+        info = ckpt.check_run_info(run_dir)
+        cfg = load_config(run_dir / "config.yaml")
+        self = cls(cfg)
+        self.config_ = cfg
+        self.labels_ = LabelSpace.from_json(ckpt.read_json(run_dir / "labels.json"))
+        self.task_ = Task(info["task"])
+        d = ckpt.read_json(run_dir / "decode.json")
+        thr = d["threshold"]
+        self.threshold_ = np.asarray(thr, dtype=np.float32) if isinstance(thr, list) else float(thr)
+        self.exclusive_ = bool(d["exclusive_levels"])
+        self.metric_names_ = list(d["metrics"])
+        self.backend_ = make_backend(cfg)
+        self.backend_.load(run_dir, len(self.classes_))
+        return self

@@ -1,0 +1,80 @@
+"""Which metrics a task reports by default, and measuring decided scores with them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from labelwise.types import Task
+
+DEFAULTS: dict[Task, list[str]] = {
+    Task.MULTICLASS: ["accuracy", "macro_f1", "macro_precision", "macro_recall"],
+    Task.MULTILABEL: [
+        "micro_f1", "macro_f1", "micro_precision", "micro_recall", "accuracy",
+        "hamming_loss", "p@1", "p@3", "f1_head", "f1_medium", "f1_tail",
+    ],
+    Task.HIERARCHICAL: ["micro_f1", "macro_f1", "accuracy"],
+    Task.EXTREME: [
+        "p@1", "p@3", "p@5", "ndcg@1", "ndcg@3", "ndcg@5", "rprec@5",
+        "psp@1", "psp@3", "psp@5", "micro_f1", "macro_f1", "f1_head", "f1_medium", "f1_tail",
+    ],
+}
+PRIMARY = {Task.MULTICLASS: "accuracy", Task.MULTILABEL: "micro_f1",
+           Task.HIERARCHICAL: "micro_f1", Task.EXTREME: "p@5"}
+BUCKET_NAMES = {"f1_head", "f1_medium", "f1_tail"}
+
+
+def default_metrics(task: Task, num_levels: int = 0) -> list[str]:
+    names = list(DEFAULTS[task])
+    if task == Task.HIERARCHICAL:
+        names += [f"level{k + 1}_accuracy" for k in range(num_levels)]
+    return names
+
+
+def primary_metric(task: Task, configured: str) -> str:
+    return PRIMARY[task] if configured == "auto" else configured
+
+
+def _bucket_request(names: Sequence[str]) -> tuple[list[str], bool]:
+    """Bucket outputs (f1_head, ...) come from one metric family named 'bucket_f1'."""
+    plain = [n for n in names if n not in BUCKET_NAMES]
+    wants = any(n in BUCKET_NAMES for n in names)
+    return plain, wants
+
+
+def evaluate_scores(
+    names: Sequence[str],
+    scores: np.ndarray,
+    preds: np.ndarray,
+    targets: np.ndarray,
+    train_counts: np.ndarray | None = None,
+    num_train_docs: int | None = None,
+    levels: Sequence[Sequence[int]] | None = None,
+) -> dict[str, float]:
+    """Metrics over whole arrays (N, L). ``levelK_<metric>`` names are computed on the
+    columns of hierarchy level K (1-based)."""
+    from labelwise.metrics import create_metrics
+
+    targets = targets.astype(bool)
+    level_names = [n for n in names if n.startswith("level") and "_" in n]
+    plain, wants_buckets = _bucket_request([n for n in names if n not in level_names])
+    if wants_buckets:
+        plain.append("bucket_f1")
+    out: dict[str, float] = {}
+    if plain:
+        coll = create_metrics(plain, scores.shape[1], train_label_counts=train_counts,
+                              num_train_docs=num_train_docs)
+        coll.update(scores, preds, targets)
+        out.update(coll.compute())
+    for name in level_names:
+        head, _, metric = name.partition("_")
+        k = int(head[len("level"):]) - 1
+        if levels is None or not 0 <= k < len(levels):
+            raise ValueError(f"metric '{name}' needs a hierarchy with at least {k + 1} levels")
+        cols = np.asarray(levels[k])
+        sub = create_metrics([metric], len(cols))
+        sub.update(scores[:, cols], preds[:, cols], targets[:, cols])
+        out[name] = sub.compute()[metric]
+    wanted = set(names)
+    return {k: float(v) for k, v in out.items() if k in wanted or k in BUCKET_NAMES & wanted}

@@ -1,0 +1,30 @@
+"""Build the loss a config asks for; ``name: auto`` picks one from the task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from labelwise.registry import LOSSES
+
+
+def auto_loss_name(info: dict[str, Any]) -> str:
+    """ce for multi-class, hier_softmax for exclusive hierarchies, else bce."""
+    if info["task"] == "multiclass":
+        return "ce"
+    if info["task"] == "hierarchical" and info.get("exclusive"):
+        return "hier_softmax"
+    return "bce"
+
+
+def build_loss(spec: dict[str, Any], info: dict[str, Any]) -> torch.nn.Module:
+    """``spec`` is ``{name: ..., **params}``; ``info`` goes to the loss's ``setup`` hook."""
+    params = dict(spec)
+    name = params.pop("name", "auto")
+    if name == "auto":
+        name = auto_loss_name(info)
+    loss = LOSSES.create(name, **params)
+    if hasattr(loss, "setup"):
+        loss.setup(info)
+    return loss

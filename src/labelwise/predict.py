@@ -1,0 +1,62 @@
+"""Batch prediction: stream a text or JSONL file through a run and write JSONL."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from labelwise.data.formats import iter_texts
+from labelwise.decode import top_k
+from labelwise.estimator import TextClassifier
+from labelwise.training.log import make_progress
+
+
+def _chunks(it: Iterator[str], size: int) -> Iterator[list[str]]:
+    while True:
+        block = list(itertools.islice(it, size))
+        if not block:
+            return
+        yield block
+
+
+def prediction_records(clf: TextClassifier, texts: list[str], k: int) -> list[dict[str, object]]:
+    scores = clf.predict_proba(texts)
+    decided = clf.decide(scores)
+    idx, vals = top_k(scores, k)
+    classes = clf.classes_
+    out = []
+    for i, text in enumerate(texts):
+        labels = [classes[j] for j in np.nonzero(decided[i])[0]]
+        out.append({
+            "text": text,
+            "labels": labels,
+            "scores": {classes[j]: round(float(scores[i, j]), 6) for j in np.nonzero(decided[i])[0]},
+            "top_k": [[classes[j], round(float(v), 6)] for j, v in zip(idx[i], vals[i], strict=True)],
+        })
+    return out
+
+
+def predict_file(run_dir: Path, input_path: Path, output: Path | None, k: int = 5,
+                 batch_size: int = 256) -> int:
+    """Label every document of ``input_path``; memory is bounded by ``batch_size``."""
+    clf = TextClassifier.load(run_dir)
+    n = 0
+    sink: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout
+    try:
+        with make_progress(output is not None) as progress:
+            task = progress.add_task("predict", total=None, info="")
+            for block in _chunks(iter(iter_texts(input_path)), batch_size):
+                for rec in prediction_records(clf, block, k):
+                    sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                n += len(block)
+                progress.update(task, advance=len(block))
+    finally:
+        if output:
+            sink.close()
+    return n

@@ -1,0 +1,137 @@
+"""Config-driven runs: read the data a config names, train into a run directory, evaluate.
+
+All data is read and checked, and the label space fitted, before anything is written, so
+bad input never damages an existing run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelwise import checkpoint as ckpt
+from labelwise.config import Config
+from labelwise.data.catalog import load_splits, resolve_data_dir
+from labelwise.data.formats import read_examples
+from labelwise.data.hierarchy import Hierarchy
+from labelwise.estimator import TextClassifier
+from labelwise.types import Example
+
+
+@dataclass
+class RunData:
+    train: list[Example]
+    valid: list[Example] | None
+    test: list[Example] | None
+    hierarchy: Hierarchy | None
+    name: str
+
+
+def _subsample(examples: list[Example], fraction: float, cap: int | None, seed: int) -> list[Example]:
+    n = len(examples)
+    keep = max(1, int(round(fraction * n)))
+    if cap is not None:
+        keep = min(keep, cap)
+    if keep >= n:
+        return examples
+    idx = np.sort(np.random.default_rng(seed).permutation(n)[:keep])
+    return [examples[i] for i in idx]
+
+
+def load_run_data(cfg: Config) -> RunData:
+    """Read train/valid/test (and the hierarchy) that ``cfg.data`` names."""
+    d = cfg.data
+    fmt = d.format
+    paths: dict[str, Path | None]
+    hier_path: Path | None = None
+    if d.train is not None:
+        paths = {"train": Path(d.train), "valid": d.valid and Path(d.valid), "test": d.test and Path(d.test)}
+        name = Path(d.train).name.split(".")[0]
+        if d.hierarchy not in (None, "auto"):
+            hier_path = Path(d.hierarchy)
+    elif d.dataset is not None:
+        splits = load_splits(d.dataset, resolve_data_dir(d.data_dir))
+        paths = {"train": splits.train, "valid": splits.valid, "test": splits.test}
+        name = d.dataset
+        if d.hierarchy == "auto" or (d.hierarchy is None and cfg.task == "hierarchical"):
+            hier_path = splits.hierarchy
+            if hier_path is None:
+                raise ValueError(f"dataset '{d.dataset}' has no hierarchy file; set data.hierarchy to one")
+        elif d.hierarchy is not None:
+            hier_path = Path(d.hierarchy)
+    else:
+        raise ValueError("no data: set data.dataset (e.g. goemotions) or data.train (a file path)")
+    if paths["train"] is None:
+        raise ValueError(
+            f"dataset '{name}' has no training split; train on another set or give data.train"
+        )
+    seed = cfg.train.seed
+    train = _subsample(read_examples(paths["train"], fmt), d.train_fraction, d.max_train, seed)
+    valid = test = None
+    if paths["valid"] is not None:
+        valid = _subsample(read_examples(paths["valid"], fmt), 1.0, d.max_eval, seed)
+    if paths["test"] is not None:
+        test = _subsample(read_examples(paths["test"], fmt), 1.0, d.max_eval, seed)
+    hierarchy = None
+    if hier_path is not None:
+        hierarchy = Hierarchy.from_tsv(hier_path, allow_dag=True)
+    return RunData(train, valid, test, hierarchy, name)
+
+
+def default_run_dir(cfg: Config, data_name: str) -> Path:
+    model = cfg.model.encoder["name"] if cfg.model.type == "neural" else "linear"
+    return Path("runs") / f"{data_name}-{model}"
+
+
+def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
+    if resume:
+        if not (run_dir / "trainer_state.json").is_file():
+            raise ValueError(f"cannot resume: '{run_dir}' has no trainer_state.json")
+        return
+    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+        raise ValueError(
+            f"run directory '{run_dir}' already exists and is not empty; choose another "
+            "--output, pass --overwrite to replace it, or --resume to continue it"
+        )
+
+
+def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
+              resume: bool = False) -> tuple[TextClassifier, dict[str, Any], Path]:
+    """Train as ``cfg`` says; write the run directory; return the model, metrics and path."""
+    data = load_run_data(cfg)
+    run_dir = Path(run_dir or cfg.output_dir or default_run_dir(cfg, data.name))
+    prepare_run_dir(run_dir, overwrite, resume)
+    t0 = time.perf_counter()
+    clf = TextClassifier(cfg).fit_examples(data.train, data.valid, data.hierarchy, run_dir, resume)
+    train_seconds = time.perf_counter() - t0
+    metrics: dict[str, Any] = {"train_seconds": train_seconds, "num_train": len(data.train)}
+    for split, examples in (("valid", data.valid), ("test", data.test)):
+        if examples:
+            t1 = time.perf_counter()
+            metrics[split] = clf.evaluate_examples(examples)
+            metrics[f"{split}_docs_per_second"] = len(examples) / (time.perf_counter() - t1)
+    ckpt.write_json(run_dir / "metrics.json", metrics)
+    return clf, metrics, run_dir
+
+
+def evaluate_run(run_dir: Path, data_file: Path | None, split: str, data_dir: str | None,
+                 fmt: str = "auto") -> dict[str, float]:
+    clf = TextClassifier.load(run_dir)
+    if data_file is None:
+        cfg = clf.config_
+        if cfg.data.dataset is None:
+            raise ValueError("this run was trained from files: give the file to evaluate with --data")
+        splits = load_splits(cfg.data.dataset, resolve_data_dir(data_dir or cfg.data.data_dir))
+        data_file = getattr(splits, split)
+        if data_file is None:
+            raise ValueError(f"dataset '{cfg.data.dataset}' has no '{split}' split")
+    return clf.evaluate_examples(read_examples(data_file, fmt))
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    return json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2)
