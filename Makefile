@@ -34,7 +34,8 @@ lint: $(STAMP)
 	$(BIN)/mypy src/labelwise
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_baselines.py
+	bash benchmarks/plan.sh
+	$(BIN)/python benchmarks/make_results_md.py
 
 clean:
 	rm -rf $(VENV) runs build dist *.egg-info src/*.egg-info

@@ -19,7 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model into a run directory")
-    t.add_argument("--config", "-c", help="YAML config file")
+    t.add_argument("--config", "-c", action="append", default=None,
+                   help="YAML config file; repeat to merge several, later ones win")
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. train.lr=3e-4 (repeatable)")
     t.add_argument("--output", "-o", help="run directory (default: runs/<data>-<model>)")

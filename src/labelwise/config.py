@@ -8,6 +8,7 @@ own ``Config`` by :func:`validate_components`.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -193,24 +194,37 @@ def build_config(tree: dict[str, Any], where: str = "config") -> Config:
         raise ConfigError("\n".join(msgs)) from None
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Read a YAML file (optional), apply ``key=value`` overrides, validate."""
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_yaml(p: Path) -> dict[str, Any]:
+    if not p.is_file():
+        raise ConfigError(f"config file '{p}' not found (check the path given to --config)")
+    try:
+        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{p}: not valid YAML: {err}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections, got {type(loaded).__name__}")
+    return loaded
+
+
+def load_config(
+    path: str | Path | Sequence[str | Path] | None = None, overrides: list[str] | None = None
+) -> Config:
+    """Read YAML file(s) (later files override earlier ones, section by section), apply
+    ``key=value`` overrides, validate."""
+    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
     tree: dict[str, Any] = {}
-    where = "config"
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file '{p}' not found (check the path given to --config)")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{p}: not valid YAML: {err}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping of sections, got {type(loaded).__name__}")
-        tree = loaded
-        where = str(p)
+    for p in paths:
+        tree = _deep_merge(tree, _read_yaml(Path(p)))
+    where = " + ".join(str(p) for p in paths) or "config"
     for ov in overrides or []:
         apply_override(tree, ov)
     cfg = build_config(tree, where)

@@ -214,6 +214,7 @@ class TextClassifier:
             train_counts=np.asarray(self.labels_.train_counts),
             num_train_docs=self.labels_.num_train_docs,
             levels=self.labels_.levels if self.task_ == Task.HIERARCHICAL else None,
+            bucket_mode="threshold" if self.task_ == Task.EXTREME else "quantile",
         )
 
     # ------------------------------------------------------------------ predicting

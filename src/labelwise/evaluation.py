@@ -51,9 +51,12 @@ def evaluate_scores(
     train_counts: np.ndarray | None = None,
     num_train_docs: int | None = None,
     levels: Sequence[Sequence[int]] | None = None,
+    bucket_mode: str = "quantile",
 ) -> dict[str, float]:
     """Metrics over whole arrays (N, L). ``levelK_<metric>`` names are computed on the
-    columns of hierarchy level K (1-based)."""
+    columns of hierarchy level K (1-based). Frequency buckets are thirds of the labels by
+    training frequency (``quantile``), or the fixed thresholds of extreme multi-label
+    work, tail < 50 <= medium < 500 <= head (``threshold``)."""
     from labelwise.metrics import create_metrics
 
     targets = targets.astype(bool)
@@ -63,8 +66,9 @@ def evaluate_scores(
         plain.append("bucket_f1")
     out: dict[str, float] = {}
     if plain:
+        params = {"bucket_f1": {"mode": bucket_mode}} if wants_buckets else None
         coll = create_metrics(plain, scores.shape[1], train_label_counts=train_counts,
-                              num_train_docs=num_train_docs)
+                              num_train_docs=num_train_docs, params=params)
         coll.update(scores, preds, targets)
         out.update(coll.compute())
     for name in level_names:

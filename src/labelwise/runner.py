@@ -71,7 +71,13 @@ def load_run_data(cfg: Config) -> RunData:
             f"dataset '{name}' has no training split; train on another set or give data.train"
         )
     seed = cfg.train.seed
-    train = _subsample(read_examples(paths["train"], fmt), d.train_fraction, d.max_train, seed)
+    train_all = read_examples(paths["train"], fmt)
+    if not train_all:
+        raise ValueError(
+            f"{paths['train']}: the training file has no examples; it must hold one "
+            '{"text": ..., "labels": [...]} object per line'
+        )
+    train = _subsample(train_all, d.train_fraction, d.max_train, seed)
     valid = test = None
     if paths["valid"] is not None:
         valid = _subsample(read_examples(paths["valid"], fmt), 1.0, d.max_eval, seed)
