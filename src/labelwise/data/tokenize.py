@@ -6,10 +6,11 @@ truncated or cut into chunks of ``max_length`` (each chunk wrapped the same way)
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import WordPiece
 
 from labelwise.resources import minilm_dir
@@ -52,18 +53,29 @@ class TextTokenizer:
         min_frequency: int = 2,
         lowercase: bool = True,
     ) -> TextTokenizer:
-        """Train a BERT-style WordPiece vocabulary on ``texts`` (the training split)."""
-        tok = Tokenizer(WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+        """A WordPiece vocabulary from ``texts`` (the training split): the most frequent
+        words (ties broken alphabetically) plus every character seen, alone and as a
+        ``##`` continuation, so unknown words fall back to pieces instead of ``[UNK]``.
+
+        Built here rather than with the ``tokenizers`` trainer because that trainer breaks
+        ties in a different order from run to run, and seeded runs must be reproducible.
+        """
+        tok = Tokenizer(WordPiece(vocab={t: i for i, t in enumerate(SPECIALS)}, unk_token="[UNK]"))
         tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece()
-        trainer = trainers.WordPieceTrainer(
-            vocab_size=vocab_size,
-            min_frequency=min_frequency,
-            special_tokens=SPECIALS,
-            show_progress=False,
-        )
-        tok.train_from_iterator(texts, trainer=trainer)
+        norm, pre = tok.normalizer, tok.pre_tokenizer
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update(w for w, _ in pre.pre_tokenize_str(norm.normalize_str(text)))
+        chars = sorted({c for w in counts for c in w})
+        pieces = [*chars, *(f"##{c}" for c in chars)]
+        room = max(0, vocab_size - len(SPECIALS) - len(pieces))
+        taken = set(pieces)
+        ranked = sorted((w for w, n in counts.items() if n >= min_frequency and w not in taken),
+                        key=lambda w: (-counts[w], w))
+        vocab = {t: i for i, t in enumerate([*SPECIALS, *pieces, *ranked[:room]])}
+        tok.model = WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100)
         return cls(tok, "wordpiece")
 
     def save(self, path: str | Path) -> None:

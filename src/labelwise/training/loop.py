@@ -51,6 +51,9 @@ class Trainer:
         self.model, self.loss_fn, self.cfg, self.device = model, loss_fn, cfg, device
         self.run_dir, self.evaluate, self.primary = run_dir, evaluate, primary
         self.optimizer = build_optimizer(model, cfg)
+        # the schedule scales these; read them now, before a resumed optimizer state
+        # replaces each group's lr with the last scheduled value
+        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.state: dict[str, Any] = {
             "step": 0, "epoch": 0, "step_in_epoch": 0, "best": None, "best_step": None,
             "bad_evals": 0, "done": False, "history": [],
@@ -70,7 +73,7 @@ class Trainer:
         else:
             torch.manual_seed(cfg.seed)
         logger = RunLogger(self.run_dir, cfg.tensorboard)
-        base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        base_lrs = self.base_lrs
         st = self.state
         t0 = time.perf_counter()
         with make_progress(cfg.progress) as progress:
@@ -112,7 +115,7 @@ class Trainer:
         loss_out = self.loss_fn(out, batch.targets)
         if not torch.isfinite(loss_out.total):
             raise TrainingError(
-                f"the loss became {float(loss_out.total)} at step {self.state['step'] + 1}; "
+                f"the loss became {float(loss_out.total.detach())} at step {self.state['step'] + 1}; "
                 "training stopped and the last good checkpoint was kept. Lower train.lr or "
                 "check the data for empty texts or extreme label imbalance."
             )

@@ -1,0 +1,68 @@
+"""The training loop: deterministic on CPU, resumes exactly, stops on a NaN loss,
+and reads long documents in chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labelwise import TextClassifier
+from labelwise.training.loop import Trainer, TrainingError
+from labelwise.types import Example
+
+TEXTS = ["good great fine", "bad awful poor", "great good nice", "awful bad sad"] * 8
+LABELS = ["pos", "neg", "pos", "neg"] * 8
+CFG = {
+    "model": {"encoder": {"name": "cnn", "embed_dim": 16, "num_filters": 8, "kernel_sizes": [2]}},
+    "tokenizer": {"vocab_size": 120, "max_length": 16},
+    "train": {"epochs": 3, "batch_size": 8, "lr": 0.01, "progress": False, "tensorboard": False,
+              "patience": None},
+}
+
+
+def _examples() -> list[Example]:
+    return [Example(t, (lab,)) for t, lab in zip(TEXTS, LABELS, strict=True)]
+
+
+def test_two_runs_with_one_seed_are_identical() -> None:
+    a = TextClassifier(CFG).fit(TEXTS, LABELS).predict_proba(TEXTS[:6])
+    b = TextClassifier(CFG).fit(TEXTS, LABELS).predict_proba(TEXTS[:6])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, monkeypatch) -> None:
+    full = TextClassifier(CFG).fit_examples(_examples(), run_dir=tmp_path / "full")
+    expected = full.predict_proba(TEXTS[:6])
+
+    original = Trainer._evaluate_and_save
+    calls = {"n": 0}
+
+    def crash_after_first(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt  # as if the process died right after the first checkpoint
+
+    monkeypatch.setattr(Trainer, "_evaluate_and_save", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        TextClassifier(CFG).fit_examples(_examples(), run_dir=tmp_path / "cut")
+    monkeypatch.setattr(Trainer, "_evaluate_and_save", original)
+    resumed = TextClassifier(CFG).fit_examples(_examples(), run_dir=tmp_path / "cut", resume=True)
+    np.testing.assert_allclose(resumed.predict_proba(TEXTS[:6]), expected, atol=1e-6)
+
+
+def test_nan_loss_stops_with_step() -> None:
+    cfg = {**CFG, "train": {**CFG["train"], "lr": 1e30, "grad_clip": None}}
+    with pytest.raises(TrainingError, match="at step"):
+        TextClassifier(cfg).fit(TEXTS, LABELS)
+
+
+def test_long_documents_in_chunks() -> None:
+    long_texts = [("filler " * 30) + t for t in TEXTS]
+    cfg = {**CFG, "tokenizer": {"vocab_size": 120, "max_length": 12, "long_documents": "chunk",
+                                "max_chunks": 6}}
+    clf = TextClassifier(cfg).fit(long_texts, LABELS)
+    # the label words sit beyond the first chunk: truncation alone could not see them
+    assert clf.predict(long_texts[:4]) == LABELS[:4]

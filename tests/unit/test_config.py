@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labelwise.config import Config, ConfigError, apply_override, load_config
+
+
+def test_defaults_validate() -> None:
+    cfg = load_config()
+    assert cfg.model.encoder["name"] == "cnn" and cfg.train.epochs >= 1
+
+
+def test_overrides_are_yaml_typed() -> None:
+    cfg = load_config(None, ["train.lr=3e-4", "model.encoder={name: bilstm, hidden_dim: 32}",
+                             "metrics=[accuracy, macro_f1]", "data.dataset=sst2"])
+    assert cfg.train.lr == pytest.approx(3e-4)
+    assert cfg.model.encoder == {"name": "bilstm", "hidden_dim": 32}
+    assert cfg.metrics == ["accuracy", "macro_f1"]
+
+
+def test_nested_component_override_keeps_default_name() -> None:
+    cfg = load_config(None, ["model.encoder.embed_dim=32"])
+    assert cfg.model.encoder == {"name": "cnn", "embed_dim": 32}
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("train.epoch=3", "did you mean 'epochs'"),
+    ("trian.lr=1", "did you mean 'train'"),
+    ("train.lr=abc", "train.lr"),
+    ("decode.tune_threshold=sometimes", "tune_threshold"),
+    ("model.encoder.n_layer=3", "n_layer"),
+    ("loss={name: bcee}", "bce"),
+    ("noequals", "key=value"),
+])
+def test_errors_name_the_key(override: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=None) as info:
+        load_config(None, [override])
+    assert needle.lower() in str(info.value).lower()
+
+
+def test_yaml_unknown_key_and_merge(tmp_path: Path) -> None:
+    a = tmp_path / "a.yaml"
+    a.write_text("train: {epochs: 2, lr: 0.1}\nmodel: {encoder: {name: cnn}}\n")
+    b = tmp_path / "b.yaml"
+    b.write_text("train: {lr: 0.01}\n")
+    cfg = load_config([a, b])
+    assert (cfg.train.epochs, cfg.train.lr) == (2, 0.01)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {epochs: 2}\nmodle: {}\n")
+    with pytest.raises(ConfigError, match="modle") as info:
+        load_config(bad)
+    assert "bad.yaml" in str(info.value)
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(lst)
+
+
+def test_refuses_python_paths_as_components() -> None:
+    with pytest.raises(ConfigError, match="unknown encoder"):
+        load_config(None, ["model.encoder={name: os.system}"])
+
+
+def test_apply_override_on_empty_tree() -> None:
+    tree: dict = {}
+    apply_override(tree, "train.seed=7")
+    assert Config.model_validate(tree).train.seed == 7
