@@ -45,14 +45,14 @@ NOTES: dict[str, str] = {
     "task": "`auto`: `hierarchical` if a hierarchy is loaded, else `multiclass` if every "
     "training document has exactly one label, else `extreme` above 1000 distinct labels, "
     "else `multilabel`.",
-    "data": "Section: see [data](#data).",
-    "tokenizer": "Section: see [tokenizer](#tokenizer) (neural models only).",
-    "model": "Section: see [model](#model).",
+    "data": "See [data](#data).",
+    "tokenizer": "See [tokenizer](#tokenizer) (neural models only).",
+    "model": "See [model](#model).",
     "loss": "`{name: ..., **params}`. `auto`: `ce` for multiclass, `hier_softmax` for "
     "hierarchies whose levels are exclusive, else `bce`. Parameters: see "
     "[Losses](#losses). Neural models only.",
-    "train": "Section: see [train](#train).",
-    "decode": "Section: see [decode](#decode).",
+    "train": "See [train](#train).",
+    "decode": "See [decode](#decode).",
     "metrics": "Metric names, e.g. `[micro_f1, p@5, psp@5]`; see "
     "[Default metrics](#default-metrics-by-task). Names are checked when first computed "
     "(at the first evaluation), not when the config is loaded.",
@@ -87,9 +87,12 @@ NOTES: dict[str, str] = {
     "tokenizer.kind": "`auto`: what the encoder needs: a WordPiece vocabulary trained on "
     "the training texts (`cnn`, `bilstm`, `transformer`), or MiniLM's own tokenizer "
     "(`pretrained`, which rejects `wordpiece`).",
-    "tokenizer.vocab_size": "WordPiece only.",
-    "tokenizer.min_frequency": "WordPiece only: minimum count of a token to enter the "
-    "vocabulary.",
+    "tokenizer.vocab_size": "WordPiece only. The vocabulary holds the special tokens, "
+    "every character seen in training (alone and as a `##` continuation) and the most "
+    "frequent whole words (ties broken alphabetically) up to this size. It is built "
+    "deterministically from the training texts.",
+    "tokenizer.min_frequency": "WordPiece only: words seen fewer times get no entry of "
+    "their own and are split into smaller pieces, down to characters.",
     "tokenizer.lowercase": "WordPiece only (also strips accents).",
     "tokenizer.max_length": "Token ids per sequence, `[CLS]` and `[SEP]` included. The "
     "`transformer` encoder also needs `max_len >= max_length`.",
@@ -251,6 +254,8 @@ def _type(ann: Any) -> str:
         return "mapping"
     if origin is tuple:
         return "[" + ", ".join(_type(a) for a in args) + "]"
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return "section"
     if isinstance(ann, type):
         return {"str": "string", "int": "int", "float": "float", "bool": "bool"}.get(
             ann.__name__, ann.__name__
@@ -260,11 +265,9 @@ def _type(ann: Any) -> str:
 
 def _yaml(value: Any) -> str:
     if isinstance(value, BaseModel):
-        return "(section)"
+        return "see below"
     text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
-    if text.endswith("\n..."):
-        text = text[: -len("\n...")]
-    return text.removesuffix("...").strip()
+    return text.removesuffix("\n...")  # the end-of-document marker of a bare scalar
 
 
 def _default(field: FieldInfo) -> str:
@@ -281,7 +284,7 @@ def _escape(text: str) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ") if "\\|" not in text else text
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def table(model: type[BaseModel], prefix: str, used: set[str]) -> str:
@@ -298,9 +301,8 @@ def table(model: type[BaseModel], prefix: str, used: set[str]) -> str:
             used.add(key)
             desc.append(NOTES[key])
         default = _default(field)
-        rows.append(
-            f"| `{name}` | {type_text} | `{_cell(default)}` | {' '.join(d for d in desc if d)} |"
-        )
+        default = default if default == "see below" else f"`{_cell(default)}`"
+        rows.append(f"| `{name}` | {type_text} | {default} | {' '.join(d for d in desc if d)} |")
     return "\n".join(rows)
 
 
@@ -335,7 +337,13 @@ train: {epochs: 4, lr: 0.002}
 ```
 
 `labelwise train --config FILE --set KEY=VALUE ...` applies each `--set` on top of the
-file, in order. The key is a dotted path; the value is parsed as YAML, so `3` is an int,
+file, in order. `--config` can be repeated: the files are merged in order, later ones
+winning, key by key at every depth. That includes the `model.encoder`, `model.head` and
+`loss` mappings, so a later file that names another encoder keeps the earlier file's
+encoder parameters, which the new encoder may reject. For example,
+`-c configs/bench/datasets/sst2.yaml -c configs/bench/systems/bilstm.yaml` combines a
+dataset file with a model file. For `--set`, the key is a dotted path and the value is
+parsed as YAML, so `3` is an int,
 `3e-4` a float, `false` a bool, `null` is None, `[2, 3]` a list and `{name: bilstm}` a
 mapping:
 
@@ -412,8 +420,11 @@ def main() -> int:
     out += ["## Default metrics by task", ""]
     out += [
         "Used when `metrics` is unset. Hierarchical runs add `levelK_accuracy` for each "
-        "level K (1 = top). `f1_head`, `f1_medium` and `f1_tail` are macro-F1 over labels "
-        "with at least 500, 50-499 and fewer than 50 training documents.",
+        "level K (1 = top); any metric can be limited to one level as `levelK_<metric>`. "
+        "`f1_head`, `f1_medium` and `f1_tail` are the macro-F1 within three groups of "
+        "labels by training frequency. For `extreme` the groups are at least 500, 50-499 "
+        "and fewer than 50 training documents. For the other tasks they are thirds of the "
+        "labels ranked by training count. A group without labels reports NaN.",
         "",
         "| task | metrics | primary (`train.primary_metric: auto`) |",
         "| --- | --- | --- |",
@@ -426,7 +437,7 @@ def main() -> int:
     if stale:
         print(f"NOTES name keys that do not exist: {stale}", file=sys.stderr)
         return 1
-    print("\n".join(out).rstrip() + "")
+    print("\n".join(out).rstrip())
     return 0
 
 
