@@ -58,7 +58,7 @@ class NeuralBackend:
     def build_tokenizer(self, train_texts: Sequence[str]) -> None:
         t = self.cfg.tokenizer
         if self.tokenizer_kind() == "minilm":
-            self.tokenizer = TextTokenizer.minilm()
+            self.tokenizer = TextTokenizer.minilm(self.cfg.model.encoder.get("path"))
         else:
             self.tokenizer = TextTokenizer.train_wordpiece(
                 train_texts, t.vocab_size, t.min_frequency, t.lowercase

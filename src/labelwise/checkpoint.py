@@ -16,6 +16,7 @@ Layout::
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -54,8 +55,19 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def _finite(obj: Any) -> Any:
+    """NaN and infinities become null: strict JSON has no NaN (an empty bucket has no F1)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    write_text(path, json.dumps(_finite(obj), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def read_json(path: str | Path) -> Any:
@@ -133,6 +145,14 @@ def optimizer_from_files(
     for pid, vals in meta.get("scalars", {}).items():
         state.setdefault(int(pid), {}).update(vals)
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Delete an old labelwise run directory (one holding run.json) before reuse."""
+    import shutil
+
+    if (run_dir / "run.json").is_file():
+        shutil.rmtree(run_dir)
 
 
 def check_run_info(run_dir: Path) -> dict[str, Any]:

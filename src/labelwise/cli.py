@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("run_dir")
     pr.add_argument("input", help="text file, one document per line, or JSONL with 'text'")
     pr.add_argument("--output", "-o", help="JSONL output (default: stdout)")
-    pr.add_argument("--top-k", type=int, default=5, help="also report the k best labels")
+    pr.add_argument("--top-k", type=int, default=None,
+                    help="also report the k best labels (default: the run's decode.top_k)")
     pr.add_argument("--batch-size", type=int, default=256)
 
     ls = sub.add_parser("list", help="list registered components")
@@ -120,7 +121,10 @@ def cmd_data(args: argparse.Namespace) -> int:
     if not args.name:
         raise ValueError(f"'labelwise data {args.action}' needs a dataset name (see 'labelwise data list')")
     if args.action == "fetch":
-        where = fetch.fetch(args.name, catalog.resolve_data_dir(args.data_dir, create=True), base_url=args.base_url)
+        import os
+
+        target = args.data_dir or os.environ.get(catalog.DATA_ENV) or catalog.default_cache_dir()
+        where = fetch.fetch(args.name, catalog.resolve_data_dir(target, create=True), base_url=args.base_url)
         print(f"{args.name}: ready in {where}")
         return 0
     data_dir = catalog.resolve_data_dir(args.data_dir)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -165,7 +166,10 @@ def apply_override(tree: dict[str, Any], assignment: str) -> None:
     last = parts[-1]
     if model is not None and last not in model.model_fields:
         _unknown(key, last, _known_keys(model))
-    node[last] = parse_value(raw)
+    value = parse_value(raw)
+    if last == "name" and model is None and node.get("name") not in (None, value):
+        node.clear()  # another component: the old one's parameters do not carry over
+    node[last] = value
 
 
 def _unknown(path: str, key: str, choices: list[str]) -> None:
@@ -195,9 +199,14 @@ def build_config(tree: dict[str, Any], where: str = "config") -> Config:
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Merge section by section. A component (a dict with ``name``) given another name
+    replaces the earlier one whole: a bilstm keeps none of a cnn's parameters."""
     out = dict(base)
     for k, v in extra.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        old = out.get(k)
+        same_component = not ("name" in v and isinstance(old, dict) and old.get("name") != v["name"]) \
+            if isinstance(v, dict) else False
+        out[k] = _deep_merge(old, v) if isinstance(old, dict) and same_component else v
     return out
 
 
@@ -259,9 +268,31 @@ def validate_components(cfg: Config) -> None:
         raise ConfigError("loss: needs a 'name' key, e.g. {name: bce} or {name: auto}")
     if name != "auto":
         try:
-            LOSSES.validate_params(name, spec)
+            LOSSES.create(name, **spec)  # builds nested parts too (cheap: no weights)
         except ValueError as err:
             raise ConfigError(f"loss: {err}") from None
+    _validate_metric_names(cfg)
+
+
+def _validate_metric_names(cfg: Config) -> None:
+    """Metric names (and the primary metric) are checked now, not at the first evaluation."""
+    from labelwise.metrics import create_metrics
+
+    names = [*(cfg.metrics or []), cfg.decode.tune_metric]
+    if cfg.train.primary_metric != "auto":
+        names.append(cfg.train.primary_metric)
+    plain = [n for n in names if not (n.startswith("level") and "_" in n) and n != "loss"]
+    buckets = {"f1_head", "f1_medium", "f1_tail"}
+    plain = ["bucket_f1" if n in buckets else n for n in plain]
+    try:
+        create_metrics(plain, 3, train_label_counts=np.ones(3), num_train_docs=3)
+    except ValueError as err:
+        raise ConfigError(f"metrics: {err}") from None
+    if cfg.metrics and cfg.train.primary_metric not in ("auto", "loss", *cfg.metrics):
+        raise ConfigError(
+            f"train.primary_metric '{cfg.train.primary_metric}' is not among the metrics "
+            f"computed ({', '.join(cfg.metrics)}); add it to 'metrics' or pick one of those"
+        )
 
 
 def dump_config(cfg: Config) -> str:

@@ -89,8 +89,11 @@ class TextClassifier:
         hierarchy: Hierarchy | None = None,
         run_dir: Path | None = None,
         resume: bool = False,
+        replace: bool = False,
     ) -> TextClassifier:
-        """Fit on Examples; with ``run_dir`` every artefact is written there as it is made."""
+        """Fit on Examples; with ``run_dir`` every artefact is written there as it is made.
+        ``replace`` deletes an earlier run in ``run_dir``, but only once the data has been
+        read and encoded, so bad input never costs the old run."""
         cfg = self.config_ = _as_config(self.config, self.overrides)
         if not train:
             raise ValueError("the training set is empty: give at least one labelled text")
@@ -99,9 +102,15 @@ class TextClassifier:
         )
         if task == Task.HIERARCHICAL and hierarchy is None:
             raise ValueError("task 'hierarchical' needs a hierarchy: set data.hierarchy (a parent<TAB>child file)")
-        self.labels_ = LabelSpace.fit(train, task, hierarchy=hierarchy, unseen=cfg.data.unseen_labels)
         if valid is None:
+            all_labels = sorted({lab for e in train for lab in e.labels})
             train, valid = self._carve_valid(train, cfg)
+        else:
+            all_labels = []
+        # training counts (PSP, buckets, balanced weights) come from the documents trained
+        # on; labels seen only in the held-out part are still classes, with count 0
+        self.labels_ = LabelSpace.fit(train, task, hierarchy=hierarchy,
+                                      unseen=cfg.data.unseen_labels, known_labels=all_labels)
         self.task_ = task
         y_train = self.labels_.encode_many(train)
         y_valid = self.labels_.encode_many(valid)
@@ -109,7 +118,15 @@ class TextClassifier:
         self.threshold_: float | np.ndarray = cfg.decode.threshold
         self.backend_ = make_backend(cfg)
         self.metric_names_ = cfg.metrics or default_metrics(task, self._num_levels())
+        primary = primary_metric(task, cfg.train.primary_metric)
+        if self.backend_.kind == "neural" and primary not in (*self.metric_names_, "loss"):
+            raise ValueError(
+                f"train.primary_metric '{primary}' is not among the metrics computed "
+                f"({', '.join(self.metric_names_)}); add it to 'metrics' or choose one of those"
+            )
         if run_dir is not None:
+            if replace and not resume:
+                ckpt.clear_run_dir(run_dir)
             self._write_setup(run_dir)
         texts = [e.text for e in train]
         valid_texts = [e.text for e in valid]

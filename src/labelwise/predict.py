@@ -42,10 +42,11 @@ def prediction_records(clf: TextClassifier, texts: list[str], k: int) -> list[di
     return out
 
 
-def predict_file(run_dir: Path, input_path: Path, output: Path | None, k: int = 5,
+def predict_file(run_dir: Path, input_path: Path, output: Path | None, k: int | None = None,
                  batch_size: int = 256) -> int:
     """Label every document of ``input_path``; memory is bounded by ``batch_size``."""
     clf = TextClassifier.load(run_dir)
+    k = k or clf.config_.decode.top_k
     n = 0
     sink: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout
     try:

@@ -52,7 +52,12 @@ def load_run_data(cfg: Config) -> RunData:
     if d.train is not None:
         paths = {"train": Path(d.train), "valid": d.valid and Path(d.valid), "test": d.test and Path(d.test)}
         name = Path(d.train).name.split(".")[0]
-        if d.hierarchy not in (None, "auto"):
+        if d.hierarchy == "auto":
+            raise ValueError(
+                "data.hierarchy: 'auto' finds a named dataset's hierarchy file; with data.train "
+                "files give the hierarchy file's path instead"
+            )
+        if d.hierarchy is not None:
             hier_path = Path(d.hierarchy)
     elif d.dataset is not None:
         splits = load_splits(d.dataset, resolve_data_dir(d.data_dir))
@@ -99,11 +104,19 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
         if not (run_dir / "trainer_state.json").is_file():
             raise ValueError(f"cannot resume: '{run_dir}' has no trainer_state.json")
         return
-    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return
+    if not overwrite:
         raise ValueError(
             f"run directory '{run_dir}' already exists and is not empty; choose another "
             "--output, pass --overwrite to replace it, or --resume to continue it"
         )
+    if not (run_dir / "run.json").is_file():
+        raise ValueError(
+            f"'{run_dir}' is not empty and holds no run.json, so it is not a labelwise run "
+            "directory; --overwrite only replaces run directories. Choose another --output"
+        )
+
 
 
 def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
@@ -113,7 +126,9 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
     run_dir = Path(run_dir or cfg.output_dir or default_run_dir(cfg, data.name))
     prepare_run_dir(run_dir, overwrite, resume)
     t0 = time.perf_counter()
-    clf = TextClassifier(cfg).fit_examples(data.train, data.valid, data.hierarchy, run_dir, resume)
+    clf = TextClassifier(cfg).fit_examples(
+        data.train, data.valid, data.hierarchy, run_dir, resume, replace=overwrite and not resume
+    )
     train_seconds = time.perf_counter() - t0
     metrics: dict[str, Any] = {"train_seconds": train_seconds, "num_train": len(data.train)}
     for split, examples in (("valid", data.valid), ("test", data.test)):

@@ -149,3 +149,42 @@ def test_missing_weights(trained_run: Path, tmp_path: Path, capsys) -> None:
     (gone / "model.safetensors").unlink()
     assert main(["predict", str(gone), str(_jsonl(tmp_path / "in.jsonl", [{"text": "x"}]))]) == 2
     assert "model.safetensors" in capsys.readouterr().err
+
+
+def test_overwrite_replaces_old_run_files(trained_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "again"
+    shutil.copytree(trained_run, run)
+    (run / "stale.txt").write_text("old")
+    train = _jsonl(tmp_path / "t.jsonl", GOOD)
+    assert main(["train", "-o", str(run), "--overwrite", "--set", f"data.train={train}", *TINY]) == 0
+    assert not (run / "stale.txt").exists() and (run / "model.safetensors").is_file()
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path: Path, capsys) -> None:
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "thesis.tex").write_text("precious")
+    train = _jsonl(tmp_path / "t.jsonl", GOOD)
+    assert main(["train", "-o", str(other), "--overwrite", "--set", f"data.train={train}", *TINY]) == 2
+    assert "not a labelwise run directory" in capsys.readouterr().err
+    assert (other / "thesis.tex").read_text() == "precious"
+
+
+def test_unseen_label_error_with_overwrite_keeps_old_run(trained_run: Path, tmp_path: Path) -> None:
+    before = _snapshot(trained_run)
+    train = _jsonl(tmp_path / "t.jsonl", GOOD)
+    valid = _jsonl(tmp_path / "v.jsonl", [{"text": "a bird", "labels": ["bird"]}])
+    argv = ["train", "-o", str(trained_run), "--overwrite", "--set", f"data.train={train}",
+            "--set", f"data.valid={valid}", "--set", "data.unseen_labels=error", *TINY]
+    assert main(argv) == 2
+    assert _snapshot(trained_run) == before
+
+
+def test_hierarchy_auto_needs_a_named_dataset(tmp_path: Path, capsys) -> None:
+    train = _jsonl(tmp_path / "t.jsonl", GOOD)
+    argv = ["train", "-o", str(tmp_path / "r"), "--set", f"data.train={train}",
+            "--set", "data.hierarchy=auto", *TINY]
+    assert main(argv) == 2
+    assert "data.hierarchy" in capsys.readouterr().err

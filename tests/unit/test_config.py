@@ -67,3 +67,25 @@ def test_apply_override_on_empty_tree() -> None:
     tree: dict = {}
     apply_override(tree, "train.seed=7")
     assert Config.model_validate(tree).train.seed == 7
+
+
+def test_new_component_name_drops_old_parameters(tmp_path: Path) -> None:
+    cfg = load_config(None, ["model.encoder={name: cnn, num_filters: 8}", "model.encoder.name=bilstm"])
+    assert cfg.model.encoder == {"name": "bilstm"}
+    a = tmp_path / "a.yaml"
+    a.write_text("model: {encoder: {name: cnn, num_filters: 8}}\n")
+    b = tmp_path / "b.yaml"
+    b.write_text("model: {encoder: {name: bilstm, hidden_dim: 16}}\n")
+    assert load_config([a, b]).model.encoder == {"name": "bilstm", "hidden_dim": 16}
+    c = tmp_path / "c.yaml"
+    c.write_text("model: {encoder: {dropout: 0.1}}\n")
+    assert load_config([a, c]).model.encoder == {"name": "cnn", "num_filters": 8, "dropout": 0.1}
+
+
+def test_metric_names_checked_at_load() -> None:
+    with pytest.raises(ConfigError, match="p@5"):
+        load_config(None, ["metrics=[micro_f1, pp@5]"])
+    with pytest.raises(ConfigError, match="primary_metric"):
+        load_config(None, ["metrics=[micro_f1]", "train.primary_metric=macro_f1"])
+    with pytest.raises(ConfigError, match="bce"):
+        load_config(None, ["loss={name: combined, parts: [{name: bcee}]}"])

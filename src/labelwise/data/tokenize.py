@@ -41,9 +41,14 @@ class TextTokenizer:
         return int(self._tok.get_vocab_size())
 
     @classmethod
-    def minilm(cls) -> TextTokenizer:
-        """The WordPiece tokenizer of all-MiniLM-L6-v2, from its package folder."""
-        return cls(Tokenizer.from_file(str(minilm_dir() / "tokenizer.json")), "minilm")
+    def minilm(cls, path: str | Path | None = None) -> TextTokenizer:
+        """The WordPiece tokenizer of all-MiniLM-L6-v2 from its package folder, or the
+        ``tokenizer.json`` of another model folder ``path``."""
+        folder = Path(path) if path else minilm_dir()
+        file = folder / "tokenizer.json"
+        if not file.is_file():
+            raise ValueError(f"no tokenizer.json in model folder '{folder}'")
+        return cls(Tokenizer.from_file(str(file)), "minilm")
 
     @classmethod
     def train_wordpiece(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
@@ -42,7 +43,7 @@ class ClassificationLoss(nn.Module):
         return LossOutput(total=total, parts={self.name: total.detach()})
 
     def _counts(self, label_info: Mapping[str, Any]) -> torch.Tensor:
-        counts = torch.as_tensor(label_info["train_counts"], dtype=torch.float64).flatten()
+        counts = torch.tensor(np.array(label_info["train_counts"], dtype=np.float64)).flatten()
         if counts.numel() != int(label_info["num_labels"]):
             raise ValueError(
                 f"loss '{self.name}': train_counts has {counts.numel()} entries, expected "

