@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+import labelwise.losses  # noqa: F401  (registers)
 from labelwise.losses.build import build_loss
 from labelwise.registry import LOSSES
 from labelwise.types import ModelOutput
-
-import labelwise.losses  # noqa: F401  (registers)
 
 B, L = 6, 5
 LEVELS = [[0, 1], [2, 3, 4]]

@@ -46,8 +46,8 @@ def test_extreme_task_with_label_attention_and_ranking() -> None:
     num_labels = 1200
     texts, labels = [], []
     for ls in rng.permutation(num_labels).reshape(-1, 3):  # every label used once
-        texts.append(" ".join(f"w{l}" for l in ls) + " filler text")
-        labels.append([f"L{l}" for l in ls])
+        texts.append(" ".join(f"w{i}" for i in ls) + " filler text")
+        labels.append([f"L{i}" for i in ls])
     cfg = {
         "model": {"encoder": {"name": "cnn", "embed_dim": 16, "num_filters": 8, "kernel_sizes": [1]},
                   "head": {"name": "labelwise_attention", "attn_dim": 8, "label_chunk_size": 256}},
