@@ -101,9 +101,10 @@ class NeuralBackend:
         train = self.encode(train_texts, train_targets)
         valid = None if valid_texts is None else self.encode(valid_texts, None)
         eval_fn = None
+        model = self.model
         if evaluate is not None and valid is not None:
             bs = self.cfg.train.eval_batch_size
-            eval_fn = lambda: evaluate(lambda: predict_logits(self.model, valid, bs, self.device))  # noqa: E731
+            eval_fn = lambda: evaluate(lambda: predict_logits(model, valid, bs, self.device))  # noqa: E731
         trainer = Trainer(
             self.model, loss_fn.to(self.device), self.cfg.train, self.device, run_dir, eval_fn, primary
         )

@@ -111,12 +111,12 @@ class Config(_Strict):
     """A whole run."""
 
     task: Literal["auto", "multiclass", "multilabel", "hierarchical", "extreme"] = "auto"
-    data: DataConfig = Field(default_factory=DataConfig)
-    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=lambda: DataConfig())
+    tokenizer: TokenizerConfig = Field(default_factory=lambda: TokenizerConfig())
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig())
     loss: dict[str, Any] = Field(default_factory=lambda: {"name": "auto"})
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig())
+    decode: DecodeConfig = Field(default_factory=lambda: DecodeConfig())
     metrics: list[str] | None = Field(None, description="default: chosen by task")
     output_dir: str | None = Field(None, description="run directory; default runs/<name>")
 

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         f1s[system] = per_label_f1(pred, y.astype(bool))[0]
         counts = clf.labels_.train_counts
     print_metrics(results, title="GoEmotions test split")
+    assert counts is not None
     png = plot_per_label_f1(counts, f1s, out / "per_label_f1.png",
                             title="GoEmotions: per-label F1 against training frequency")
     print(f"plot: {png}")

@@ -173,7 +173,7 @@ def _check_texts(texts: Any) -> list[str]:
 
 
 def _class_ids(Y: np.ndarray | sp.csc_matrix) -> np.ndarray:
-    dense = Y.toarray() if sp.issparse(Y) else Y
+    dense = np.asarray(Y.toarray() if sp.issparse(Y) else Y)  # type: ignore[union-attr]
     n_pos = (dense != 0).sum(axis=1)
     if (n_pos != 1).any():
         row = int(np.flatnonzero(n_pos != 1)[0])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,7 +21,7 @@ FORMAT_VERSION = 1
 TENSORS_FILE = "linear.safetensors"
 META_FILE = "linear.json"
 
-Coef = np.ndarray | sp.csr_matrix
+Coef: TypeAlias = "np.ndarray | sp.csr_matrix"
 
 
 @dataclass

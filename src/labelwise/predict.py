@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -25,7 +25,7 @@ def _chunks(it: Iterator[str], size: int) -> Iterator[list[str]]:
         yield block
 
 
-def prediction_records(clf: TextClassifier, texts: list[str], k: int) -> list[dict[str, object]]:
+def prediction_records(clf: TextClassifier, texts: list[str], k: int) -> list[dict[str, Any]]:
     scores = clf.predict_proba(texts)
     decided = clf.decide(scores)
     idx, vals = top_k(scores, k)

@@ -50,7 +50,8 @@ def load_run_data(cfg: Config) -> RunData:
     paths: dict[str, Path | None]
     hier_path: Path | None = None
     if d.train is not None:
-        paths = {"train": Path(d.train), "valid": d.valid and Path(d.valid), "test": d.test and Path(d.test)}
+        paths = {"train": Path(d.train), "valid": Path(d.valid) if d.valid else None,
+                 "test": Path(d.test) if d.test else None}
         name = Path(d.train).name.split(".")[0]
         if d.hierarchy == "auto":
             raise ValueError(

@@ -9,8 +9,8 @@ from rich.table import Table
 def print_metrics(columns: dict[str, dict[str, float]], title: str = "metrics") -> None:
     """One row per metric, one column per system or split."""
     names: list[str] = []
-    for col in columns.values():
-        names.extend(n for n in col if n not in names and isinstance(col[n], (int, float)))
+    for values in columns.values():
+        names.extend(n for n in values if n not in names and isinstance(values[n], (int, float)))
     table = Table(title=title)
     table.add_column("metric")
     for col in columns:

@@ -71,8 +71,9 @@ class CombinedLoss(nn.Module):
 
     def setup(self, label_info: Mapping[str, Any]) -> None:
         for loss in self.losses:
-            if hasattr(loss, "setup"):
-                loss.setup(label_info)
+            setup = getattr(loss, "setup", None)
+            if callable(setup):
+                setup(label_info)
 
     def forward(self, output: ModelOutput, targets: torch.Tensor) -> LossOutput:
         total: torch.Tensor | None = None
