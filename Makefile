@@ -35,7 +35,6 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	bash benchmarks/plan.sh
-	$(BIN)/python benchmarks/make_results_md.py
 
 clean:
 	rm -rf $(VENV) runs build dist *.egg-info src/*.egg-info

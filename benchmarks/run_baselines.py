@@ -44,18 +44,36 @@ def device_name() -> str:
     return f"cpu: {torch.get_num_threads()} threads, {cpu}"
 
 
+def _earlier_runs(path: Path, extra: list[str]) -> dict[int, dict]:
+    """Seeds already recorded for this row with the same overrides, keyed by seed."""
+    if not path.is_file():
+        return {}
+    old = json.loads(path.read_text())
+    if old.get("overrides", []) != extra:
+        return {}
+    return {s: {"test": m, "train_seconds": t, "test_docs_per_second": d}
+            for s, m, t, d in zip(old["seeds"], old["metrics_per_seed"], old["train_seconds_per_seed"],
+                                  old.get("test_docs_per_second_per_seed", [old["test_docs_per_second"]] * len(old["seeds"])),
+                                  strict=True)}
+
+
 def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: list[str]) -> dict:
+    """Train and test one row for each seed; seeds recorded earlier are kept, so a row
+    can grow one seed at a time."""
     files = [ROOT / f"configs/bench/datasets/{dataset}.yaml", ROOT / f"configs/bench/systems/{system}.yaml"]
-    per_seed, times, infer = [], [], []
+    out_path = out_dir / f"{dataset}__{system}.json"
+    runs = _earlier_runs(out_path, extra)
     for seed in seeds:
         cfg = load_config(files, [f"train.seed={seed}", "train.progress=false", *extra])
         run_dir = ROOT / "runs" / "bench" / f"{dataset}-{system}-s{seed}"
         _, metrics, _ = train_run(cfg, run_dir, overwrite=True)
-        per_seed.append(metrics["test"])
-        times.append(metrics["train_seconds"])
-        infer.append(metrics["test_docs_per_second"])
+        runs[seed] = metrics
         print(f"{dataset} {system} seed {seed}: {json.dumps({k: round(v, 4) for k, v in metrics['test'].items()})}"
               f" train {metrics['train_seconds']:.0f}s", flush=True)
+    seeds = sorted(runs)
+    per_seed = [runs[s]["test"] for s in seeds]
+    times = [runs[s]["train_seconds"] for s in seeds]
+    infer = [runs[s]["test_docs_per_second"] for s in seeds]
     names = list(per_seed[0])
     mean = {k: float(np.mean([m[k] for m in per_seed])) for k in names}
     std = {k: float(np.std([m[k] for m in per_seed])) for k in names} if len(seeds) > 1 else None
@@ -70,6 +88,8 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
         "train_seconds": float(np.mean(times)),
         "train_seconds_per_seed": times,
         "test_docs_per_second": float(np.mean(infer)),
+        "test_docs_per_second_per_seed": infer,
+        "overrides": extra,
         "command": "python benchmarks/run_baselines.py --datasets " + dataset + " --systems " + system
                    + " --seeds " + " ".join(map(str, seeds)) + "".join(f" --set {shlex.quote(e)}" for e in extra),
         "configs": [str(f.relative_to(ROOT)) for f in files],
@@ -77,7 +97,7 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
         "torch_threads": torch.get_num_threads(),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{dataset}__{system}.json").write_text(json.dumps(result, indent=2) + "\n")
+    out_path.write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 
