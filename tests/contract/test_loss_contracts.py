@@ -1,5 +1,6 @@
 """Every registered loss: finite value and gradients, no NaN on a batch without positives,
-and invariance to the order of the batch."""
+and invariance to the order of the batch. Losses that declare ``needs_embeddings`` also get
+contrastive embeddings, and their gradients are checked there."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from labelwise.losses.build import build_loss
 from labelwise.registry import LOSSES
 from labelwise.types import ModelOutput
 
-B, L = 6, 5
+B, L, P = 6, 5, 4
 LEVELS = [[0, 1], [2, 3, 4]]
 
 
@@ -39,18 +40,27 @@ def _targets(name: str, positives: bool) -> torch.Tensor:
 def test_loss_contract(name: str) -> None:
     loss = build_loss({"name": name}, _info(name))
     logits = torch.randn(B, L, generator=torch.Generator().manual_seed(1), requires_grad=True)
-    out = loss(ModelOutput(logits=logits), _targets(name, True))
+    needs_emb = bool(getattr(LOSSES.get(name), "needs_embeddings", False))
+    emb = torch.randn(B, P, generator=torch.Generator().manual_seed(3), requires_grad=True)
+
+    def model_output(rows: torch.Tensor | slice = slice(None)) -> ModelOutput:
+        return ModelOutput(logits=logits[rows], embeddings=emb[rows] if needs_emb else None)
+
+    out = loss(model_output(), _targets(name, True))
     assert out.total.ndim == 0 and torch.isfinite(out.total)
     out.total.backward()
-    assert logits.grad is not None and torch.isfinite(logits.grad).all()
+    checked = emb if needs_emb else logits
+    assert checked.grad is not None and torch.isfinite(checked.grad).all()
     assert out.parts and all(not p.requires_grad for p in out.parts.values())
 
     perm = torch.randperm(B, generator=torch.Generator().manual_seed(2))
     y = _targets(name, True)
-    a = loss(ModelOutput(logits=logits.detach()), y).total
-    b = loss(ModelOutput(logits=logits.detach()[perm]), y[perm]).total
+    with torch.no_grad():
+        a = loss(model_output(), y).total
+        b = loss(model_output(perm), y[perm]).total
     assert torch.allclose(a, b, atol=1e-6)
 
     if name != "ce":  # ce always has a positive class
-        empty = loss(ModelOutput(logits=logits.detach()), _targets(name, False)).total
+        with torch.no_grad():
+            empty = loss(model_output(), _targets(name, False)).total
         assert torch.isfinite(empty)

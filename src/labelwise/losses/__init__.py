@@ -1,7 +1,7 @@
 """Losses: classification losses on logits and their weighted combination.
 
-Importing this package registers ``ce``, ``bce``, ``focal``, ``asl``, ``hier_softmax`` and
-``combined`` in :data:`labelwise.registry.LOSSES`; build one with
+Importing this package registers ``ce``, ``bce``, ``focal``, ``asl``, ``hier_softmax``,
+``supcon`` and ``combined`` in :data:`labelwise.registry.LOSSES`; build one with
 ``LOSSES.create("asl", gamma_neg=2)``. The pure tensor functions live in
 :mod:`labelwise.losses.functional`.
 """
@@ -23,6 +23,7 @@ from labelwise.losses.functional import (
     focal_loss,
     hierarchical_softmax_loss,
 )
+from labelwise.losses.supcon import SupConLoss, supcon_loss, two_view_weights
 
 __all__ = [
     "AsymmetricLoss",
@@ -32,10 +33,13 @@ __all__ = [
     "CrossEntropyLoss",
     "FocalLoss",
     "HierarchicalSoftmaxLoss",
+    "SupConLoss",
     "asymmetric_loss",
     "binary_cross_entropy",
     "cross_entropy",
     "focal_loss",
     "functional",
     "hierarchical_softmax_loss",
+    "supcon_loss",
+    "two_view_weights",
 ]
