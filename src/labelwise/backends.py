@@ -117,9 +117,8 @@ class NeuralBackend:
 
     # -------------------------------------------------------------- persistence
     def save(self, run_dir: Path) -> None:
-        assert self.tokenizer is not None and self.model is not None
-        tok_path = run_dir / "tokenizer.json"
-        ckpt.atomic_write(tok_path, lambda p: self.tokenizer.save(p))  # type: ignore[union-attr]
+        assert self.model is not None
+        self.save_tokenizer(run_dir)
         ckpt.save_tensors(run_dir / "model.safetensors", self.model.state_dict())
 
     def save_tokenizer(self, run_dir: Path) -> None:
