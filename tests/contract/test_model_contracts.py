@@ -23,6 +23,17 @@ TINY_ENCODERS: dict[str, dict] = {
     "bilstm": {"embed_dim": 16, "hidden_dim": 8},
     "transformer": {"d_model": 16, "n_heads": 2, "n_layers": 1, "max_len": 32},
     "pretrained": {},  # the real MiniLM, built once per session and copied
+    "multilevel": {
+        "d_model": 16,
+        "n_heads": 2,
+        "n_layers": 1,
+        "max_len": 32,
+        "window": 2,
+        "compress": 2,
+        "compress_mode": "learned",
+        "ffn_rank": 4,
+    },
+    "multilevel_minilm": {"n_layers": 1, "window": 2, "compress": 2},  # MiniLM's first layer
 }
 TINY_HEADS: dict[str, dict] = {
     "linear": {"hidden_dim": 8},

@@ -10,6 +10,7 @@ from labelwise.models.encoders.common import (
     masked_mean,
     pool,
 )
+from labelwise.models.encoders.multilevel import MultiLevelEncoder, MultiLevelMiniLMEncoder
 from labelwise.models.encoders.pretrained import PretrainedEncoder, minilm_dir
 from labelwise.models.encoders.transformer import TransformerEncoder
 
@@ -18,6 +19,8 @@ __all__ = [
     "CNNEncoder",
     "FeedForward",
     "MultiHeadSelfAttention",
+    "MultiLevelEncoder",
+    "MultiLevelMiniLMEncoder",
     "PretrainedEncoder",
     "TransformerBlock",
     "TransformerEncoder",
