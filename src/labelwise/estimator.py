@@ -153,8 +153,14 @@ class TextClassifier:
         primary = primary_metric(self.task_, self.config_.train.primary_metric)
 
         def evaluate(get_logits: Any) -> dict[str, float]:
-            scores = self._scores(get_logits())
-            return self._measure(scores, y_valid)
+            # measure with the threshold that decoding will use, tuned on this same
+            # validation split, so the checkpoint is chosen the way it will be used
+            logits = get_logits()
+            self._tune_thresholds(logits, y_valid)
+            metrics = self._measure(self._scores(logits), y_valid)
+            if not isinstance(self.threshold_, np.ndarray) and self.task_ != Task.MULTICLASS:
+                metrics["threshold"] = float(self.threshold_)
+            return metrics
 
         b.fit(texts, targets, loss, evaluate, valid_texts, primary, run_dir, resume)
 
@@ -211,6 +217,7 @@ class TextClassifier:
         return dec.apply_threshold(scores, t, self.config_.decode.at_least_one)
 
     def _tune_thresholds(self, valid_logits: np.ndarray, y_valid: np.ndarray) -> None:
+        """Set ``threshold_`` from validation scores (multi-label style tasks only)."""
         d = self.config_.decode
         if self.task_ == Task.MULTICLASS or self.exclusive_ or d.tune_threshold == "none":
             return
