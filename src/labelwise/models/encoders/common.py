@@ -171,3 +171,13 @@ class TransformerBlock(nn.Module):
         x = x + self.attn(self.ln_attn(x), key_padding_mask, attn_mask)
         x = x + self.mlp(self.ln_mlp(x))
         return x
+
+
+def check_length(length: int, max_len: int) -> int:
+    """Return ``length``, or raise if position embeddings stop short of it."""
+    if length > max_len:
+        raise ValueError(
+            f"sequence length {length} exceeds max_len={max_len}; "
+            "truncate the input (tokenizer.max_length) or raise the encoder's max_len"
+        )
+    return length

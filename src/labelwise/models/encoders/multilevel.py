@@ -21,7 +21,7 @@ import torch
 from pydantic import Field, PositiveInt, model_validator
 from torch import nn
 
-from labelwise.models.encoders.common import MultiHeadSelfAttention, pool
+from labelwise.models.encoders.common import MultiHeadSelfAttention, check_length, pool
 from labelwise.models.encoders.lightweight import (
     LocalSelfAttention,
     LowRankLinear,
@@ -159,12 +159,7 @@ class MultiLevelEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> EncoderOutput:
         """Encode (B, T) ids with a (B, T) bool mask into an ``EncoderOutput``."""
         mask = attention_mask.bool()
-        T = input_ids.shape[1]
-        if T > self.config.max_len:
-            raise ValueError(
-                f"sequence length {T} exceeds max_len={self.config.max_len}; "
-                f"truncate the input or raise the encoder's max_len"
-            )
+        T = check_length(input_ids.shape[1], self.config.max_len)
         pos = torch.arange(T, device=input_ids.device)  # (T,)
         x = self.ln_embed(self.tok_embed(input_ids) + self.pos_embed(pos))  # (B, T, d)
         x = self.drop(x)
