@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from labelwise.metrics.functional import per_label_f1
+
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
@@ -106,11 +108,6 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
 
-def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    denom = 2 * tp + fp + fn
-    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
-
-
 def tune_global_threshold(
     scores: np.ndarray, targets: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float]
 ) -> float:
@@ -132,14 +129,9 @@ def tune_per_label_thresholds(
     best_t = np.full(scores.shape[1], fallback, dtype=np.float32)
     best_f = np.full(scores.shape[1], -1.0)
     for t in GRID:
-        p = scores >= t
-        tp = (p & t_bool).sum(0)
-        fp = (p & ~t_bool).sum(0)
-        fn = (~p & t_bool).sum(0)
-        f = _f1(tp, fp, fn)
+        f, support = per_label_f1(scores >= t, t_bool)
         better = f > best_f + 1e-12
         best_t[better], best_f[better] = t, f[better]
-    support = t_bool.sum(0)
     best_t[support < min_support] = fallback
     return best_t
 

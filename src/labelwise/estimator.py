@@ -139,7 +139,15 @@ class TextClassifier:
             self.save(run_dir)
         return self
 
-    def _fit_neural(self, texts, y_train, valid_texts, y_valid, run_dir, resume) -> None:  # type: ignore[no-untyped-def]
+    def _fit_neural(
+        self,
+        texts: list[str],
+        y_train: np.ndarray,
+        valid_texts: list[str],
+        y_valid: np.ndarray,
+        run_dir: Path | None,
+        resume: bool,
+    ) -> None:
         from labelwise.losses.build import build_loss
 
         b = self.backend_

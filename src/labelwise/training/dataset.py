@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -30,9 +31,15 @@ class EncodedSet:
         return [sum(len(c) for c in d) for d in self.docs]
 
     def batches(
-        self, batch_size: int, shuffle: bool, rng: np.random.Generator | None = None
+        self,
+        batch_size: int,
+        shuffle: bool,
+        rng: np.random.Generator | None = None,
+        skip: int = 0,
     ) -> Iterator[tuple[np.ndarray, Batch]]:
-        for idx in batch_order(self.lengths, batch_size, shuffle, rng):
+        """Collated batches; the first ``skip`` of the order are passed over uncollated."""
+        order = batch_order(self.lengths, batch_size, shuffle, rng)
+        for idx in itertools.islice(order, skip, None):
             tgt = None if self.targets is None else self.targets[idx]
             yield idx, collate([self.docs[i] for i in idx], self.pad_id, tgt)
 

@@ -81,9 +81,9 @@ class Trainer:
             while not st["done"] and st["step"] < total:
                 rng = np.random.default_rng([cfg.seed, st["epoch"]])
                 self.model.train()
-                for i, (_, batch) in enumerate(train.batches(cfg.batch_size, True, rng)):
-                    if i < st["step_in_epoch"]:
-                        continue  # already done before the resume point
+                done = st["step_in_epoch"]  # batches of this epoch finished before a resume
+                batches = train.batches(cfg.batch_size, True, rng, skip=done)
+                for i, (_, batch) in enumerate(batches, start=done):
                     f = lr_factor(st["step"], total, warmup, cfg.schedule)
                     for g, lr in zip(self.optimizer.param_groups, base_lrs, strict=True):
                         g["lr"] = lr * f
