@@ -26,8 +26,8 @@ from labelwise.config import load_config
 from labelwise.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ["goemotions", "sst2", "20newsgroups"]
-SYSTEMS = ["linear", "cnn", "bilstm", "transformer", "pretrained-frozen"]
+DATASETS = ["goemotions", "sst2", "20newsgroups", "imdb"]
+SYSTEMS = ["linear", "cnn", "bilstm", "transformer", "pretrained-frozen", "transformer-small"]
 
 
 def device_name() -> str:

@@ -73,8 +73,20 @@ class NeuralBackend:
         torch.manual_seed(self.cfg.train.seed)
         m = self.cfg.model
         self.model = build_model(
-            m.encoder, m.head, self.tokenizer.vocab_size, self.tokenizer.pad_id, num_labels
+            m.encoder, m.head, self.tokenizer.vocab_size, self.tokenizer.pad_id, num_labels,
+            projection=self.projection_spec(),
         ).to(self.device)
+
+    def projection_spec(self) -> dict[str, Any] | None:
+        """The projection head's fields: as configured, else the defaults when the loss
+        contrasts embeddings (decided from the config alone, so loading rebuilds it)."""
+        from labelwise.config import ProjectionConfig
+        from labelwise.losses.build import loss_needs_embeddings
+
+        proj = self.cfg.model.projection
+        if proj is None and loss_needs_embeddings(self.cfg.loss):
+            proj = ProjectionConfig()
+        return None if proj is None else proj.model_dump()
 
     def encode(self, texts: Sequence[str], targets: np.ndarray | None) -> EncodedSet:
         assert self.tokenizer is not None

@@ -58,6 +58,14 @@ class TokenizerConfig(_Strict):
     max_chunks: int = Field(4, ge=1, description="chunks per document when chunking")
 
 
+class ProjectionConfig(_Strict):
+    """The projection head that contrastive losses read (pooled vector -> z)."""
+
+    dim: int = Field(128, ge=1, description="width of the contrastive embedding z")
+    layers: int = Field(2, ge=1, le=2, description="1: linear; 2: linear-ReLU-linear (SimCLR)")
+    hidden_dim: int | None = Field(None, ge=1, description="2 layers: hidden width (default: input)")
+
+
 class ModelConfig(_Strict):
     """A neural encoder + head, or the TF-IDF linear model."""
 
@@ -65,6 +73,9 @@ class ModelConfig(_Strict):
     encoder: dict[str, Any] = Field(default_factory=lambda: {"name": "cnn"})
     head: dict[str, Any] = Field(default_factory=lambda: {"name": "linear"})
     linear: dict[str, Any] = Field(default_factory=dict, description="TfidfLinear parameters")
+    projection: ProjectionConfig | None = Field(
+        None, description="contrastive projection; default: added when the loss needs it"
+    )
 
     @field_validator("encoder", "head")
     @classmethod
@@ -95,6 +106,9 @@ class TrainConfig(_Strict):
     log_every: int = Field(50, ge=1)
     tensorboard: bool = True
     progress: bool = True
+    contrastive_views: int = Field(
+        2, ge=1, le=2, description="dropout views per text when the loss contrasts embeddings"
+    )
 
 
 class DecodeConfig(_Strict):

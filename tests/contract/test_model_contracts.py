@@ -144,3 +144,30 @@ def test_safetensors_round_trip(enc: str, head: str, tmp_path: Path) -> None:
     assert not missing and not unexpected
     with torch.no_grad():
         torch.testing.assert_close(other(ids, mask).logits, model(ids, mask).logits, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("enc", ENCODERS.names())
+def test_contrastive_objective_trains_every_encoder(enc: str) -> None:
+    """CE + lambda * SupCon on two dropout views works on any encoder: the projection
+    gives (2B, p) embeddings, the loss is finite and its gradient reaches the encoder."""
+    from labelwise.registry import LOSSES
+    from labelwise.training.dataset import forward_docs, two_views
+    from labelwise.types import Batch
+
+    torch.manual_seed(0)
+    model = build_model(
+        {"name": enc, **TINY_ENCODERS.get(enc, {})}, {"name": "linear"},
+        vocab_size=VOCAB, pad_id=PAD, num_labels=LABELS, projection={"dim": 6},
+    )
+    model.train()
+    ids, mask = make_batch([12, 7, 3, 9])
+    batch = two_views(Batch(ids, mask, torch.tensor([0, 1, 0, 2])))
+    out = forward_docs(model, batch)
+    assert out.embeddings is not None and out.embeddings.shape == (2 * B, 6)
+    loss = LOSSES.create("combined", parts=[{"name": "ce"}, {"name": "supcon", "weight": 0.2}])
+    result = loss(out, batch.targets)
+    assert torch.isfinite(result.total) and float(result.parts["supcon"]) > 0
+    result.total.backward()
+    grads = [p.grad for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+    assert any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+    assert all(p.grad is not None for p in model.projection.parameters())

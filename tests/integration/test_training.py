@@ -66,3 +66,19 @@ def test_long_documents_in_chunks() -> None:
     clf = TextClassifier(cfg).fit(long_texts, LABELS)
     # the label words sit beyond the first chunk: truncation alone could not see them
     assert clf.predict(long_texts[:4]) == LABELS[:4]
+
+
+def test_contrastive_training_adds_a_projection_and_reloads(tmp_path: Path) -> None:
+    """A loss with a supcon part gets a default projection head, trains on two views
+    (the log has the supcon part) and the saved run reloads to the same predictions."""
+    import json
+
+    cfg = {**CFG, "train": {**CFG["train"], "log_every": 1},
+           "loss": {"name": "combined", "parts": [{"name": "ce"}, {"name": "supcon", "weight": 0.3}]}}
+    clf = TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "run")
+    model = clf.backend_.model
+    assert model.projection is not None and model.spec["projection"]["dim"] == 128
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert any("supcon" in json.dumps(r) for r in logged), logged[:3]
+    again = TextClassifier.load(tmp_path / "run")
+    np.testing.assert_allclose(again.predict_proba(TEXTS[:6]), clf.predict_proba(TEXTS[:6]), atol=1e-6)

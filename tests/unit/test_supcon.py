@@ -171,3 +171,24 @@ def test_supcon_errors() -> None:
              torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="positives"):
         LOSSES.create("supcon", positives="shared")
+
+
+def test_two_views_of_a_chunked_batch_keep_documents_apart() -> None:
+    from labelwise.training.dataset import forward_docs, two_views
+    from labelwise.types import Batch, ModelOutput
+
+    ids = torch.arange(12).reshape(3, 4)  # rows are chunks: doc 0 has two, doc 1 one
+    batch = Batch(ids, torch.ones(3, 4, dtype=torch.bool), torch.tensor([1, 0]), torch.tensor([0, 0, 1]))
+    doubled = two_views(batch)
+    assert doubled.num_docs == 4
+    assert doubled.doc_index.tolist() == [0, 0, 1, 2, 2, 3]
+    assert doubled.targets.tolist() == [1, 0, 1, 0]
+
+    class Echo(torch.nn.Module):  # logits and embeddings = first token id
+        def forward(self, input_ids, attention_mask):
+            x = input_ids[:, :1].float()
+            return ModelOutput(logits=x, embeddings=x, pooled=x)
+
+    out = forward_docs(Echo(), doubled)
+    assert out.logits[:, 0].tolist() == [4.0, 8.0, 4.0, 8.0]  # max over chunks
+    assert out.embeddings[:, 0].tolist() == [2.0, 8.0, 2.0, 8.0]  # mean over chunks

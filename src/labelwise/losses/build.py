@@ -28,3 +28,13 @@ def build_loss(spec: dict[str, Any], info: dict[str, Any]) -> torch.nn.Module:
     if hasattr(loss, "setup"):
         loss.setup(info)
     return loss
+
+
+def loss_needs_embeddings(spec: dict[str, Any]) -> bool:
+    """Whether the configured loss (or any part of a ``combined`` one) contrasts the
+    model's projection embeddings, so the model must have a projection head."""
+    params = dict(spec)
+    name = params.pop("name", "auto")
+    if name == "auto":
+        return False
+    return bool(getattr(LOSSES.create(name, **params), "needs_embeddings", False))

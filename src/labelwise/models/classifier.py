@@ -11,19 +11,29 @@ from labelwise.types import EncoderOutput, ModelOutput
 
 
 class Classifier(nn.Module):
-    """Encoder then head; the output also carries the encoder's pooled vector.
+    """Encoder then head; the output also carries the encoder's pooled vector, and with a
+    projection the contrastive embeddings.
 
     Args:
         encoder: maps ``(input_ids, attention_mask)`` to an ``EncoderOutput``.
         head: maps an ``EncoderOutput`` to a ``ModelOutput`` with logits (B, L).
+        projection: optional module mapping the pooled vector (B, d) to the embeddings
+            (B, p) that contrastive losses compare (``ModelOutput.embeddings``).
         spec: optional JSON-able description of how the model was built (the arguments of
             ``build_model``), kept so a checkpoint can rebuild it without pickling.
     """
 
-    def __init__(self, encoder: nn.Module, head: nn.Module, spec: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        head: nn.Module,
+        spec: dict[str, Any] | None = None,
+        projection: nn.Module | None = None,
+    ):
         super().__init__()
         self.encoder = encoder
         self.head = head
+        self.projection = projection
         self.spec = spec
 
     @property
@@ -41,4 +51,6 @@ class Classifier(nn.Module):
         out: ModelOutput = self.head(enc)
         if out.pooled is None:
             out.pooled = enc.pooled  # (B, d), for contrastive projections
+        if self.projection is not None and out.embeddings is None:
+            out.embeddings = self.projection(out.pooled)  # (B, p)
         return out

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from labelwise.models.classifier import Classifier
+from labelwise.models.projection import ProjectionConfig, ProjectionHead
 from labelwise.registry import ENCODERS, HEADS, Registry
 
 
@@ -35,6 +36,7 @@ def build_model(
     vocab_size: int,
     pad_id: int,
     num_labels: int,
+    projection: dict[str, Any] | None = None,
 ) -> Classifier:
     """Build encoder and head from their registered names and validated parameters.
 
@@ -44,6 +46,8 @@ def build_model(
         vocab_size: size of the tokenizer's vocabulary (ignored by the pretrained encoder).
         pad_id: id of the padding token.
         num_labels: number of outputs L.
+        projection: ``ProjectionConfig`` fields (``{"dim": 128}``) for a projection head
+            on the pooled vector, as contrastive losses need; None for none.
 
     Returns:
         A ``Classifier`` whose ``spec`` holds these arguments.
@@ -59,11 +63,15 @@ def build_model(
     head_name, head_params = _split_name(head, HEADS)
     enc = ENCODERS.create(enc_name, vocab_size, pad_id, **enc_params)
     hd = HEADS.create(head_name, enc.out_dim, num_labels, **head_params)
+    proj = None
+    if projection is not None:
+        proj = ProjectionHead(enc.out_dim, ProjectionConfig.model_validate(projection))
     spec = {
         "encoder": copy.deepcopy(encoder),
         "head": copy.deepcopy(head),
         "vocab_size": vocab_size,
         "pad_id": pad_id,
         "num_labels": num_labels,
+        "projection": copy.deepcopy(projection),
     }
-    return Classifier(enc, hd, spec=spec)
+    return Classifier(enc, hd, spec=spec, projection=proj)

@@ -48,19 +48,32 @@ class EncodedSet:
 
 
 def forward_docs(model: torch.nn.Module, batch: Batch) -> ModelOutput:
-    """Run the model; when documents are chunked, pool chunk logits (max) and pooled
-    vectors (mean) back to one row per document."""
+    """Run the model; when documents are chunked, pool chunk logits (max), pooled
+    vectors and embeddings (mean) back to one row per document."""
     out: ModelOutput = model(batch.input_ids, batch.attention_mask)
     if batch.doc_index is None:
         return out
     n = batch.num_docs
     out.logits = pool_chunks(out.logits, batch.doc_index, n)
-    if out.pooled is not None:
-        summed = torch.zeros(n, out.pooled.shape[1], dtype=out.pooled.dtype)
-        summed.index_add_(0, batch.doc_index, out.pooled)
-        counts = torch.bincount(batch.doc_index, minlength=n).clamp(min=1)
-        out.pooled = summed / counts[:, None]  # (B, d)
+    counts = torch.bincount(batch.doc_index, minlength=n).clamp(min=1)[:, None]  # (B, 1)
+    for name in ("pooled", "embeddings"):
+        rows = getattr(out, name)
+        if rows is not None:  # (R, d) per chunk -> (B, d) mean per document
+            summed = torch.zeros(n, rows.shape[1], dtype=rows.dtype, device=rows.device)
+            setattr(out, name, summed.index_add(0, batch.doc_index, rows) / counts)
     return out
+
+
+def two_views(batch: Batch) -> Batch:
+    """The batch twice over, ``[batch; batch]``: run in training mode, dropout makes the
+    two copies two views of each document (SimCSE). Documents ``0..B-1`` are the first
+    view and ``B..2B-1`` the second; targets are repeated to match, so each view's
+    positives include the other view of the same document."""
+    n = batch.num_docs
+    targets = None if batch.targets is None else torch.cat([batch.targets, batch.targets])
+    doc_index = None if batch.doc_index is None else torch.cat([batch.doc_index, batch.doc_index + n])
+    ids, mask = batch.input_ids, batch.attention_mask
+    return Batch(torch.cat([ids, ids]), torch.cat([mask, mask]), targets, doc_index)
 
 
 def predict_logits(

@@ -20,7 +20,7 @@ import torch
 
 from labelwise import checkpoint as ckpt
 from labelwise.config import TrainConfig
-from labelwise.training.dataset import EncodedSet, forward_docs
+from labelwise.training.dataset import EncodedSet, forward_docs, two_views
 from labelwise.training.log import RunLogger, make_progress
 from labelwise.training.optim import build_optimizer, lr_factor
 
@@ -59,6 +59,9 @@ class Trainer:
             "bad_evals": 0, "done": False, "history": [],
         }
         self.best_weights: dict[str, torch.Tensor] | None = None
+        # contrastive losses compare two dropout views of each text
+        contrastive = bool(getattr(loss_fn, "needs_embeddings", False))
+        self.views = cfg.contrastive_views if contrastive else 1
 
     # ------------------------------------------------------------------ public
     def fit(self, train: EncodedSet, resume: bool = False) -> dict[str, Any]:
@@ -111,6 +114,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ internals
     def _step(self, batch: Any) -> Any:
+        if self.views == 2:
+            batch = two_views(batch)
         out = forward_docs(self.model, batch)
         loss_out = self.loss_fn(out, batch.targets)
         if not torch.isfinite(loss_out.total):
