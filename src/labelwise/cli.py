@@ -1,4 +1,4 @@
-"""``labelwise``: train | evaluate | predict | list | data. Thin: the work is in the library."""
+"""``labelwise``: train | evaluate | predict | list | data | profile. Thin: the work is in the library."""
 
 from __future__ import annotations
 
@@ -46,12 +46,48 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list registered components")
     ls.add_argument("kind", nargs="?", choices=["encoders", "heads", "losses", "metrics", "formats", "datasets"])
 
+    pf = sub.add_parser("profile", help="parameters, FLOPs/document and documents/s of a config's model")
+    pf.add_argument("--config", "-c", action="append", default=None, help="YAML config (repeatable)")
+    pf.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    pf.add_argument("--length", type=int, nargs="+", default=None,
+                    help="document lengths in tokens (default: tokenizer.max_length)")
+    pf.add_argument("--batch-size", type=int, default=16)
+    pf.add_argument("--labels", type=int, default=2, help="number of outputs to build the head with")
+    pf.add_argument("--train", action="store_true", help="also time training steps")
+    pf.add_argument("--seconds", type=float, default=2.0, help="minimum timing per measurement")
+    pf.add_argument("--json", help="also write the rows to this JSON file")
+
     d = sub.add_parser("data", help="show, validate or fetch a named dataset")
     d.add_argument("action", choices=["list", "show", "validate", "fetch"])
     d.add_argument("name", nargs="?")
     d.add_argument("--data-dir")
     d.add_argument("--base-url", help="fetch: a mirror serving <name>/<file>")
     return p
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from labelwise.config import load_config
+    from labelwise.profiling import profile_config
+
+    cfg = load_config(args.config, list(args.overrides))
+    lengths = args.length or [cfg.tokenizer.max_length]
+    if min(lengths) < 1 or args.batch_size < 1 or args.labels < 1:
+        raise ValueError("--length, --batch-size and --labels must be positive")
+    rows = profile_config(cfg, lengths, args.batch_size, args.labels, args.train, args.seconds)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{cfg.model.encoder['name']} + {cfg.model.head['name']}")
+    cols = ["length", "params", "flops_per_doc", "infer_docs_per_s", "train_docs_per_s", "peak_mem_mb"]
+    cols = [c for c in cols if c in rows[0]]
+    for c in cols:
+        table.add_column(c, justify="right")
+    for r in rows:
+        table.add_row(*(f"{r[c]:,.1f}" if isinstance(r[c], float) else f"{r[c]:,}" for c in cols))
+    Console().print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -137,7 +173,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "list": cmd_list, "data": cmd_data}
+            "list": cmd_list, "data": cmd_data, "profile": cmd_profile}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

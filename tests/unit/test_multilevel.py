@@ -130,6 +130,33 @@ def test_padding_invariance(compress: int, mode: str) -> None:
         )
 
 
+def test_slot_compression_is_padding_invariant() -> None:
+    enc = make_encoder(compress_slots=3)
+    lengths = [13, 7, 2, 1]
+    ids, mask = make_batch(lengths, 13)
+    ids_long, mask_long = make_batch(lengths, 20)
+    ids_long[:, :13] = ids
+    with torch.no_grad():
+        short, long = enc(ids, mask), enc(ids_long, mask_long)
+    torch.testing.assert_close(long.pooled, short.pooled, atol=1e-5, rtol=0)
+
+
+def test_slot_compression_averages_equal_segments_of_real_tokens() -> None:
+    x = torch.arange(1.0, 9.0).view(1, 8, 1)  # values 1..8, six real tokens
+    mask = torch.tensor([[True] * 6 + [False] * 2])
+    pooled, pooled_mask = SequenceCompressor(1, 1, "strided", slots=3)(x, mask)
+    assert pooled_mask.tolist() == [[True, True, True]]
+    assert pooled[0, :, 0].tolist() == [1.5, 3.5, 5.5]
+    short = torch.tensor([[True, True, False, False, False, False, False, False]])
+    pooled, pooled_mask = SequenceCompressor(1, 1, "strided", slots=3)(x, short)
+    assert pooled_mask.tolist() == [[True, True, False]]  # token i -> slot i*3//2
+    assert pooled[0, :2, 0].tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError, match="compress=1"):
+        SequenceCompressor(1, 2, "strided", slots=3)
+    with pytest.raises(ValueError, match="compress_slots"):
+        MultiLevelEncoder.Config(compress=2, compress_slots=4)
+
+
 def test_strided_compression_averages_real_tokens_only() -> None:
     x = torch.arange(1.0, 8.0).view(1, 7, 1)  # (B, T, d) = values 1..7
     mask = torch.tensor([[True, True, True, True, True, False, False]])

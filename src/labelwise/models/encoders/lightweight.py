@@ -138,18 +138,33 @@ class SequenceCompressor(nn.Module):
             "learned" applies a depthwise Conv1d (kernel = stride = s) to the sequence with
             pads zeroed. Its weights start as an average, i.e. equal to "strided" on full
             windows.
+        slots: instead of a fixed factor, average each document's n real tokens into
+            ``slots`` consecutive segments of about n / slots tokens (token i goes to slot
+            ``i * slots // n``). The stride grows with the document, so attending over the
+            slots costs O(T * slots): linear in the length. Depends only on each row's real
+            tokens, so padding changes nothing either.
     """
 
     def __init__(
-        self, d_model: int, factor: int, mode: Literal["strided", "learned"] = "strided"
+        self,
+        d_model: int,
+        factor: int,
+        mode: Literal["strided", "learned"] = "strided",
+        slots: int | None = None,
     ) -> None:
         super().__init__()
         if factor < 1:
             raise ValueError(f"compression factor must be >= 1, got {factor}")
         if mode not in ("strided", "learned"):
             raise ValueError(f"unknown compress_mode '{mode}'; expected 'strided' or 'learned'")
+        if slots is not None and (slots < 1 or factor != 1 or mode != "strided"):
+            raise ValueError(
+                f"compress_slots={slots} pools each document into a fixed number of slots: it "
+                "needs compress_slots >= 1, compress=1 and compress_mode='strided'"
+            )
         self.factor = factor
         self.mode = mode
+        self.slots = slots
         self.conv: nn.Conv1d | None = None
         if mode == "learned" and factor > 1:
             self.conv = nn.Conv1d(d_model, d_model, factor, stride=factor, groups=d_model)
@@ -172,6 +187,8 @@ class SequenceCompressor(nn.Module):
         Returns:
             ``(pooled, pooled_mask)``: (B, S, d) and (B, S) bool with S = ceil(T / s).
         """
+        if self.slots is not None:
+            return self._pool_slots(x, mask, self.slots)
         s = self.factor
         if s == 1:
             return x, mask
@@ -188,6 +205,22 @@ class SequenceCompressor(nn.Module):
             total = x.view(B, S, s, d).sum(dim=2)  # (B, S, d)
             pooled = total / counts.clamp_min(1).unsqueeze(-1).to(x.dtype)  # (B, S, d)
         return pooled, pooled_mask
+
+    @staticmethod
+    def _pool_slots(
+        x: torch.Tensor, mask: torch.Tensor, slots: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, d) -> (B, slots, d): mean of each document's real tokens per segment."""
+        B, T, d = x.shape
+        rank = mask.long().cumsum(dim=1) - 1  # (B, T) index among the row's real tokens
+        n = mask.sum(dim=1, keepdim=True).clamp_min(1)  # (B, 1)
+        slot = torch.div(rank.clamp_min(0) * slots, n, rounding_mode="floor")  # (B, T)
+        slot = slot.masked_fill(~mask, slots)  # pads go to an extra slot, dropped below
+        x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
+        total = x.new_zeros(B, slots + 1, d).scatter_add(1, slot.unsqueeze(-1).expand(B, T, d), x)
+        counts = x.new_zeros(B, slots + 1).scatter_add(1, slot, mask.to(x.dtype))  # (B, S+1)
+        total, counts = total[:, :slots], counts[:, :slots]
+        return total / counts.clamp_min(1).unsqueeze(-1), counts > 0
 
 
 # ----------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class MultiLevelLayer(nn.Module):
         if c.branches in ("both", "global"):
             self.global_attn = MultiHeadSelfAttention(d, c.n_heads, c.dropout)
             self.global_attn.out_drop.p = 0.0  # dropout comes once, after the fusion
-            self.compressor = SequenceCompressor(d, c.compress, c.compress_mode)
+            self.compressor = SequenceCompressor(d, c.compress, c.compress_mode, c.compress_slots)
         if c.branches in ("both", "local"):
             self.local_attn = LocalSelfAttention(d, c.n_heads, c.window, c.dropout)
             self.local_attn.out_drop.p = 0.0
@@ -115,13 +115,37 @@ class MultiLevelEncoder(nn.Module):
     class Config(TransformerEncoder.Config):
         """Hyperparameters: the transformer's, plus the two branches and the light module."""
 
-        window: PositiveInt = 8  # local branch: neighbours on each side
-        compress: PositiveInt = 1  # global keys/values pooled by this factor (1 = off)
-        compress_mode: Literal["strided", "learned"] = "strided"
-        ffn_rank: PositiveInt | None = None  # None: full feed-forward; r: low-rank
-        branches: Literal["both", "global", "local"] = "both"  # ablations drop one branch
-        norm_first: bool = True  # pre-norm; False = post-norm as in BERT/MiniLM
-        init_from_minilm: bool = False  # only with encoder 'multilevel_minilm'
+        window: PositiveInt = Field(8, description="local branch: neighbours seen on each side")
+        compress: PositiveInt = Field(
+            1, description="global keys/values pooled by this factor s (1 = off): O(T * T/s)"
+        )
+        compress_mode: Literal["strided", "learned"] = Field(
+            "strided", description="strided: average of s tokens; learned: depthwise conv"
+        )
+        compress_slots: PositiveInt | None = Field(
+            None,
+            description="instead of a factor, pool each document's keys/values into this "
+            "many segments: O(T * slots), linear in the length (needs compress=1, strided)",
+        )
+        ffn_rank: PositiveInt | None = Field(
+            None, description="None: full feed-forward; r: weights factorised to rank r"
+        )
+        branches: Literal["both", "global", "local"] = Field(
+            "both", description="ablations: keep only the global or the local branch"
+        )
+        norm_first: bool = Field(True, description="pre-norm; False = post-norm as BERT/MiniLM")
+        init_from_minilm: bool = Field(False, description="only with encoder 'multilevel_minilm'")
+
+        @model_validator(mode="after")
+        def _slots_alone(self) -> MultiLevelEncoder.Config:
+            if self.compress_slots is not None and (
+                self.compress != 1 or self.compress_mode != "strided"
+            ):
+                raise ValueError(
+                    "compress_slots replaces the compression factor: set compress=1 and "
+                    "compress_mode=strided with it, or drop compress_slots"
+                )
+            return self
 
     def __init__(
         self, vocab_size: int, pad_id: int, config: MultiLevelEncoder.Config | None = None
