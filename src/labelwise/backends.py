@@ -17,6 +17,13 @@ from labelwise import checkpoint as ckpt
 from labelwise.config import Config
 from labelwise.data.tokenize import TextTokenizer
 from labelwise.training import EncodedSet, Trainer, predict_logits
+from labelwise.training.features import (
+    HeadOnFeatures,
+    can_cache_features,
+    encode_pooled,
+    feature_rows,
+)
+from labelwise.training.log import make_progress
 
 
 def pick_device(name: str) -> torch.device:
@@ -113,12 +120,25 @@ class NeuralBackend:
         train = self.encode(train_texts, train_targets)
         valid = None if valid_texts is None else self.encode(valid_texts, None)
         eval_fn = None
-        model = self.model
+        model: torch.nn.Module = self.model
+        valid_model = model
+        bs = self.cfg.train.eval_batch_size
+        if can_cache_features(model, self.cfg.tokenizer.long_documents == "chunk"):
+            # the frozen encoder runs once per document instead of once per epoch
+            head = self.model.head
+            assert isinstance(head, torch.nn.Module)
+            with make_progress(self.cfg.train.progress) as progress:
+                task = progress.add_task("encode (frozen)", total=len(train) + len(valid or []), info="")
+                step = lambda n: progress.advance(task, n)  # noqa: E731
+                model = HeadOnFeatures(head, encode_pooled(self.model, train, bs, self.device, step))
+                train = feature_rows(train)
+                if valid is not None:
+                    feats = encode_pooled(self.model, valid, bs, self.device, step)
+                    valid_model, valid = HeadOnFeatures(head, feats), feature_rows(valid)
         if evaluate is not None and valid is not None:
-            bs = self.cfg.train.eval_batch_size
-            eval_fn = lambda: evaluate(lambda: predict_logits(model, valid, bs, self.device))  # noqa: E731
+            eval_fn = lambda: evaluate(lambda: predict_logits(valid_model, valid, bs, self.device))  # noqa: E731
         trainer = Trainer(
-            self.model, loss_fn.to(self.device), self.cfg.train, self.device, run_dir, eval_fn, primary
+            model, loss_fn.to(self.device), self.cfg.train, self.device, run_dir, eval_fn, primary
         )
         self.train_state = trainer.fit(train, resume=resume)
 

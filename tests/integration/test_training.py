@@ -82,3 +82,36 @@ def test_contrastive_training_adds_a_projection_and_reloads(tmp_path: Path) -> N
     assert any("supcon" in json.dumps(r) for r in logged), logged[:3]
     again = TextClassifier.load(tmp_path / "run")
     np.testing.assert_allclose(again.predict_proba(TEXTS[:6]), clf.predict_proba(TEXTS[:6]), atol=1e-6)
+
+
+def test_frozen_encoder_features_are_cached_and_exact(monkeypatch) -> None:
+    """A frozen MiniLM with a linear head runs the encoder once per document (not once per
+    epoch), and the cached features are exactly what the full model computes."""
+    import torch
+
+    from labelwise.training import features
+
+    calls = {"n": 0}
+    original = features.encode_pooled
+
+    def counting(*args, **kwargs):
+        calls["n"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(features, "encode_pooled", counting)
+    import labelwise.backends as backends
+
+    monkeypatch.setattr(backends, "encode_pooled", counting)
+    cfg = {**CFG, "tokenizer": {"kind": "minilm", "max_length": 16},
+           "model": {"encoder": {"name": "pretrained", "freeze": True}, "head": {"name": "linear"}}}
+    clf = TextClassifier(cfg).fit(TEXTS[:16], LABELS[:16])
+    assert calls["n"] == 2  # train and validation, once each, whatever the number of epochs
+    model = clf.backend_.model
+    data = clf.backend_.encode(TEXTS[:5], None)
+    cached = features.HeadOnFeatures(model.head, original(model, data, 4, torch.device("cpu")))
+    from labelwise.training.dataset import predict_logits
+
+    np.testing.assert_allclose(
+        predict_logits(cached, features.feature_rows(data), 4, torch.device("cpu")),
+        predict_logits(model, data, 4, torch.device("cpu")), atol=1e-5,
+    )

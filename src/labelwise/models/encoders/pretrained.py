@@ -80,6 +80,12 @@ class PretrainedEncoder(nn.Module):
         # (a frozen model is kept in eval mode by ``train``)
         self.train()
 
+    @property
+    def frozen(self) -> bool:
+        """True when the output depends on the input only (no dropout, no training):
+        the trainer may then cache it."""
+        return self.config.freeze
+
     def train(self, mode: bool = True) -> PretrainedEncoder:
         """Like ``nn.Module.train``, but a frozen model stays in eval mode (no dropout)."""
         super().train(mode)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import nn
@@ -19,6 +21,8 @@ class LinearHead(nn.Module):
         num_labels: number of outputs L.
         config: see ``LinearHead.Config``.
     """
+
+    pooled_only: ClassVar[bool] = True  # reads enc.pooled only (frozen features can be cached)
 
     class Config(BaseModel):
         """Options of the linear head."""
