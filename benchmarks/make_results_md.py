@@ -17,9 +17,12 @@ COLUMNS = {
     "goemotions": ["micro_f1", "macro_f1", "f1_head", "f1_medium", "f1_tail"],
     "sst2": ["accuracy", "macro_f1"],
     "20newsgroups": ["accuracy", "macro_f1"],
+    "imdb": ["accuracy", "macro_f1", "macro_recall"],
 }
 ORDER = ["linear-tfidf", "labelwise:cnn", "labelwise:bilstm", "labelwise:transformer",
-         "labelwise:pretrained-frozen"]
+         "labelwise:pretrained-frozen", "labelwise:transformer-small", "labelwise:transformer-supcon",
+         "labelwise:multilevel-nocl", "labelwise:multilevel-nolight", "labelwise:multilevel"]
+PROFILE = RESULTS / "profile"
 
 
 def cell(r: dict, name: str) -> str:
@@ -32,17 +35,72 @@ def cell(r: dict, name: str) -> str:
 
 def table(dataset: str, rows: list[dict]) -> str:
     cols = COLUMNS.get(dataset, sorted(rows[0]["metrics"]))
+    profiles = load_profiles(dataset)
     head = ["system", *cols, "seeds", "train s", "test docs/s"]
+    if profiles:
+        head += ["params (M)", "GFLOPs/doc", "profiled docs/s infer / train"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows = sorted(rows, key=lambda r: ORDER.index(r["system"]) if r["system"] in ORDER else 99)
     for r in rows:
         vals = [cell(r, c) for c in cols]
+        extra = []
+        if profiles:
+            pr = profiles.get(r["system"])
+            extra = ["-", "-", "-"] if pr is None else [
+                f"{pr['params'] / 1e6:.2f}", f"{pr['flops_per_doc'] / 1e9:.3f}",
+                f"{pr['infer_docs_per_s']:.0f} / {pr['train_docs_per_s']:.0f}"]
         lines.append("| " + " | ".join([
             r["system"], *vals, str(len(r["seeds"])), f"{r['train_seconds']:.0f}",
-            f"{r.get('test_docs_per_second', 0):.0f}"]) + " |")
-    cmds = sorted({r["command"] for r in rows})
+            f"{r.get('test_docs_per_second', 0):.0f}", *extra]) + " |")
+    cmds = sorted({r["command"] for r in rows} | {p["command"] for p in profiles.values()})
     return (f"### {dataset}\n\n" + "\n".join(lines) + "\n\nCommands:\n\n"
             + "\n".join(f"- `{c}`" for c in cmds) + "\n")
+
+
+def load_profiles(dataset: str) -> dict[str, dict]:
+    """``benchmarks/profile_systems.py`` rows for this dataset, keyed by system."""
+    out = {}
+    for f in sorted(PROFILE.glob(f"{dataset}__*.json")):
+        r = json.loads(f.read_text())
+        out[r["system"]] = r
+    return out
+
+
+def tradeoff_plot(dataset: str, rows: list[dict], metric: str) -> Path | None:
+    """Quality against inference documents/s, one point per system (profiled speed where
+    measured, else the speed seen on the test split). Returns the PNG written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    profiles = load_profiles(dataset)
+    pts = []
+    for r in rows:
+        if metric not in r["metrics"]:
+            continue
+        pr = profiles.get(r["system"])
+        speed = pr["infer_docs_per_s"] if pr else r.get("test_docs_per_second")
+        if speed:
+            std = (r.get("metrics_std") or {}).get(metric) or 0.0
+            pts.append((r["system"], speed, 100 * r["metrics"][metric], 100 * std))
+    if not pts:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for name, x, y, e in pts:
+        ax.errorbar([x], [y], yerr=[e], fmt="o", capsize=3)
+        ax.annotate(name.replace("labelwise:", ""), (x, y), textcoords="offset points",
+                    xytext=(5, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("inference documents / s (CPU, log scale)")
+    ax.set_ylabel(f"test {metric} (%)")
+    ax.set_title(f"{dataset}: quality against speed")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path = RESULTS / f"{dataset}_tradeoff.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def main() -> None:
@@ -54,6 +112,9 @@ def main() -> None:
     body = ("Metrics in percent on the test split, mean ± standard deviation over seeds "
             "(no ± where one seed ran). Device: " + "; ".join(devices) + ".\n\n"
             + "\n".join(table(ds, by_ds[ds]) for ds in COLUMNS if ds in by_ds))
+    for ds in ("imdb",):
+        if ds in by_ds:
+            tradeoff_plot(ds, by_ds[ds], COLUMNS[ds][0])
     text = MD.read_text() if MD.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     pre, _, rest = text.partition(BEGIN)
     _, _, post = rest.partition(END)

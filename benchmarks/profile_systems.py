@@ -1,0 +1,63 @@
+"""Parameters, FLOPs per document and CPU documents/s of each benchmark system, measured
+apart from training (on an otherwise idle machine) with ``labelwise.profiling``.
+
+Each system is built as ``configs/bench/datasets/<dataset>.yaml`` + ``systems/<system>.yaml``
+describe it (untrained: cost does not depend on the weights) and timed on full-length
+documents of the dataset's ``tokenizer.max_length``. Rows go to
+``benchmarks/results/profile/<dataset>__<system>.json``; ``make_results_md.py`` puts them
+beside the accuracy of the same system.
+
+    python benchmarks/profile_systems.py --dataset imdb --systems cnn multilevel
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from labelwise.config import load_config
+from labelwise.profiling import profile_config
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from run_baselines import SYSTEMS, device_name  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="imdb")
+    p.add_argument("--systems", nargs="+", default=[s for s in SYSTEMS if s != "linear"])
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seconds", type=float, default=5.0)
+    args = p.parse_args(argv)
+    out_dir = ROOT / "benchmarks" / "results" / "profile"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for system in args.systems:
+        files = [ROOT / f"configs/bench/datasets/{args.dataset}.yaml",
+                 ROOT / f"configs/bench/systems/{system}.yaml"]
+        cfg = load_config(files, [])
+        row = profile_config(cfg, [cfg.tokenizer.max_length], args.batch_size, 2, True, args.seconds)[0]
+        record = {
+            "dataset": args.dataset,
+            "system": f"labelwise:{system}",
+            **row,
+            "batch_size": args.batch_size,
+            "device": device_name(),
+            "torch_threads": torch.get_num_threads(),
+            "command": f"python benchmarks/profile_systems.py --dataset {args.dataset} --systems {system}",
+            "date": time.strftime("%Y-%m-%d"),
+        }
+        (out_dir / f"{args.dataset}__{system}.json").write_text(json.dumps(record, indent=2) + "\n")
+        print(f"{system}: {row['params'] / 1e6:.2f}M params, {row['flops_per_doc'] / 1e9:.3f} GFLOPs/doc, "
+              f"infer {row['infer_docs_per_s']:.0f} docs/s, train {row['train_docs_per_s']:.0f} docs/s",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
