@@ -89,3 +89,19 @@ def test_metric_names_checked_at_load() -> None:
         load_config(None, ["metrics=[micro_f1]", "train.primary_metric=macro_f1"])
     with pytest.raises(ConfigError, match="bce"):
         load_config(None, ["loss={name: combined, parts: [{name: bcee}]}"])
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "docs" / "examples").glob("*.yaml"))
+                         + sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load(path: Path) -> None:
+    load_config([path], [])
+
+
+@pytest.mark.parametrize("system", sorted((REPO / "configs" / "bench" / "systems").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_benchmark_systems_compose_with_every_dataset(system: Path) -> None:
+    for dataset in sorted((REPO / "configs" / "bench" / "datasets").glob("*.yaml")):
+        load_config([dataset, system], [])
