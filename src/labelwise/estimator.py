@@ -180,6 +180,8 @@ class TextClassifier:
             "num_examples": self.labels_.num_train_docs,
             "levels": self.labels_.levels if self.task_ == Task.HIERARCHICAL else None,
             "exclusive": self.exclusive_,
+            "pooled_dim": int(getattr(getattr(self.backend_.model, "encoder", None), "out_dim", 0)),
+            "seed": self.config_.train.seed,
         }
 
     def _carve_valid(self, train: list[Example], cfg: Config) -> tuple[list[Example], list[Example]]:

@@ -187,7 +187,8 @@ def profile_config(
         if task == "hierarchical":
             raise ValueError("profile --train needs a flat task (multiclass, multilabel, extreme)")
         info = {"task": task, "num_labels": num_labels, "levels": None, "exclusive": False,
-                "train_counts": torch.ones(num_labels).numpy(), "num_examples": num_labels}
+                "train_counts": torch.ones(num_labels).numpy(), "num_examples": num_labels,
+                "pooled_dim": int(getattr(model.encoder, "out_dim", 0)), "seed": cfg.train.seed}
         loss_fn = build_loss(cfg.loss, info)
     rows = []
     base = peak_rss_mb()

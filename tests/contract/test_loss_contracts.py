@@ -20,7 +20,7 @@ LEVELS = [[0, 1], [2, 3, 4]]
 def _info(name: str) -> dict:
     task = {"ce": "multiclass", "hier_softmax": "hierarchical"}.get(name, "multilabel")
     return {"task": task, "num_labels": L, "train_counts": np.array([5, 3, 2, 1, 4]),
-            "num_examples": 10, "levels": LEVELS, "exclusive": True}
+            "num_examples": 10, "levels": LEVELS, "exclusive": True, "pooled_dim": P}
 
 
 def _targets(name: str, positives: bool) -> torch.Tensor:
@@ -41,15 +41,18 @@ def test_loss_contract(name: str) -> None:
     loss = build_loss({"name": name}, _info(name))
     logits = torch.randn(B, L, generator=torch.Generator().manual_seed(1), requires_grad=True)
     needs_emb = bool(getattr(LOSSES.get(name), "needs_embeddings", False))
+    # contrastive losses without their own embeddings (mlcl) project the pooled vector
+    reads_pooled = bool(getattr(LOSSES.get(name), "contrastive", False)) and not needs_emb
     emb = torch.randn(B, P, generator=torch.Generator().manual_seed(3), requires_grad=True)
 
     def model_output(rows: torch.Tensor | slice = slice(None)) -> ModelOutput:
-        return ModelOutput(logits=logits[rows], embeddings=emb[rows] if needs_emb else None)
+        return ModelOutput(logits=logits[rows], embeddings=emb[rows] if needs_emb else None,
+                           pooled=emb[rows] if reads_pooled else None)
 
     out = loss(model_output(), _targets(name, True))
     assert out.total.ndim == 0 and torch.isfinite(out.total)
     out.total.backward()
-    checked = emb if needs_emb else logits
+    checked = emb if needs_emb or reads_pooled else logits
     assert checked.grad is not None and torch.isfinite(checked.grad).all()
     assert out.parts and all(not p.requires_grad for p in out.parts.values())
 

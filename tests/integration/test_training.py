@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from labelwise import TextClassifier
 from labelwise.training.loop import Trainer, TrainingError
@@ -32,8 +33,14 @@ def test_two_runs_with_one_seed_are_identical() -> None:
     np.testing.assert_array_equal(a, b)
 
 
-def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, monkeypatch) -> None:
-    full = TextClassifier(CFG).fit_examples(_examples(), run_dir=tmp_path / "full")
+MLCL_CFG = {**CFG, "loss": {"name": "combined", "parts": [{"name": "ce"}, {"name": "mlcl", "weight": 0.5}]}}
+
+
+@pytest.mark.parametrize("cfg", [CFG, MLCL_CFG], ids=["ce", "ce+mlcl"])
+def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, monkeypatch, cfg) -> None:
+    """Also with a loss that owns parameters (MLCL's heads): their values and optimizer
+    moments come back from loss_state.safetensors and optimizer.safetensors."""
+    full = TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "full")
     expected = full.predict_proba(TEXTS[:6])
 
     original = Trainer._evaluate_and_save
@@ -47,10 +54,16 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(Trainer, "_evaluate_and_save", crash_after_first)
     with pytest.raises(KeyboardInterrupt):
-        TextClassifier(CFG).fit_examples(_examples(), run_dir=tmp_path / "cut")
+        TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "cut")
+    assert (tmp_path / "cut" / "loss_state.safetensors").is_file() == (cfg is MLCL_CFG)
     monkeypatch.setattr(Trainer, "_evaluate_and_save", original)
-    resumed = TextClassifier(CFG).fit_examples(_examples(), run_dir=tmp_path / "cut", resume=True)
+    resumed = TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "cut", resume=True)
     np.testing.assert_allclose(resumed.predict_proba(TEXTS[:6]), expected, atol=1e-6)
+    from safetensors.torch import load_file
+
+    # the last weights too: the best ones may predate the interruption
+    a, b = load_file(tmp_path / "full" / "last.safetensors"), load_file(tmp_path / "cut" / "last.safetensors")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
 def test_nan_loss_stops_with_step() -> None:

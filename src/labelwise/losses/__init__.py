@@ -23,6 +23,7 @@ from labelwise.losses.functional import (
     focal_loss,
     hierarchical_softmax_loss,
 )
+from labelwise.losses.mlcl import MLCLLoss
 from labelwise.losses.supcon import SupConLoss, supcon_loss, two_view_weights
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "CrossEntropyLoss",
     "FocalLoss",
     "HierarchicalSoftmaxLoss",
+    "MLCLLoss",
     "SupConLoss",
     "asymmetric_loss",
     "binary_cross_entropy",

@@ -70,6 +70,10 @@ class CombinedLoss(nn.Module):
         self.supported_tasks = tuple(t for t in ALL_TASKS if t in tasks)
         # a model must project embeddings if any part contrasts them
         self.needs_embeddings = any(getattr(p, "needs_embeddings", False) for p in self.losses)
+        # the trainer feeds two dropout views if any part contrasts
+        self.contrastive = any(
+            getattr(p, "contrastive", getattr(p, "needs_embeddings", False)) for p in self.losses
+        )
 
     def setup(self, label_info: Mapping[str, Any]) -> None:
         for loss in self.losses:

@@ -125,6 +125,7 @@ class SupConLoss(nn.Module):
     name: ClassVar[str] = "supcon"
     supported_tasks: ClassVar[tuple[str, ...]] = ALL_TASKS
     needs_embeddings: ClassVar[bool] = True
+    contrastive: ClassVar[bool] = True
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -50,7 +50,10 @@ class Trainer:
     ) -> None:
         self.model, self.loss_fn, self.cfg, self.device = model, loss_fn, cfg, device
         self.run_dir, self.evaluate, self.primary = run_dir, evaluate, primary
-        self.optimizer = build_optimizer(model, cfg)
+        # a loss may own parameters (MLCL's projection heads, ABALONE's prototypes): they
+        # train with the model and their state is checkpointed beside it
+        self.loss_has_state = len(loss_fn.state_dict()) > 0
+        self.optimizer = build_optimizer(torch.nn.ModuleDict({"model": model, "loss": loss_fn}), cfg)
         # the schedule scales these; read them now, before a resumed optimizer state
         # replaces each group's lr with the last scheduled value
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
@@ -60,7 +63,7 @@ class Trainer:
         }
         self.best_weights: dict[str, torch.Tensor] | None = None
         # contrastive losses compare two dropout views of each text
-        contrastive = bool(getattr(loss_fn, "needs_embeddings", False))
+        contrastive = bool(getattr(loss_fn, "contrastive", getattr(loss_fn, "needs_embeddings", False)))
         self.views = cfg.contrastive_views if contrastive else 1
 
     # ------------------------------------------------------------------ public
@@ -84,6 +87,7 @@ class Trainer:
             while not st["done"] and st["step"] < total:
                 rng = np.random.default_rng([cfg.seed, st["epoch"]])
                 self.model.train()
+                self.loss_fn.train()
                 done = st["step_in_epoch"]  # batches of this epoch finished before a resume
                 batches = train.batches(cfg.batch_size, True, rng, skip=done)
                 for i, (_, batch) in enumerate(batches, start=done):
@@ -165,6 +169,8 @@ class Trainer:
         # order matters for crash safety: weights and optimizer first, the state that
         # points at them last
         ckpt.save_tensors(self.run_dir / "last.safetensors", self.model.state_dict())
+        if self.loss_has_state:
+            ckpt.save_tensors(self.run_dir / "loss_state.safetensors", self.loss_fn.state_dict())
         ckpt.save_tensors(self.run_dir / "optimizer.safetensors", tensors)
         ckpt.write_json(self.run_dir / "trainer_state.json", {**self.state, "optimizer": meta})
 
@@ -176,6 +182,11 @@ class Trainer:
         ckpt.load_state_checked(
             self.model, ckpt.load_tensors(self.run_dir / "last.safetensors"), "last.safetensors"
         )
+        if self.loss_has_state:
+            ckpt.load_state_checked(
+                self.loss_fn, ckpt.load_tensors(self.run_dir / "loss_state.safetensors"),
+                "loss_state.safetensors",
+            )
         tensors = ckpt.load_tensors(self.run_dir / "optimizer.safetensors")
         torch.set_rng_state(tensors.pop("__torch_rng__"))
         ckpt.optimizer_from_files(self.optimizer, tensors, meta)
