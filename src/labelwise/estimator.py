@@ -181,6 +181,8 @@ class TextClassifier:
             "levels": self.labels_.levels if self.task_ == Task.HIERARCHICAL else None,
             "exclusive": self.exclusive_,
             "pooled_dim": int(getattr(getattr(self.backend_.model, "encoder", None), "out_dim", 0)),
+            "embed_dim": int(((getattr(self.backend_.model, "spec", None) or {}).get("projection")
+                              or {}).get("dim", 0)),
             "seed": self.config_.train.seed,
         }
 

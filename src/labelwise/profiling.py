@@ -130,17 +130,25 @@ def train_docs_per_second(
         batch.targets = (torch.rand(batch_size, num_labels, generator=g) < 0.2).float()
     else:
         batch.targets = torch.randint(0, num_labels, (batch_size,), generator=g)
-    if views == 2 and getattr(loss_fn, "needs_embeddings", False):
+    single = batch
+    contrastive = getattr(loss_fn, "contrastive", getattr(loss_fn, "needs_embeddings", False))
+    if views == 2 and contrastive:
         batch = two_views(batch)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    params = [p for m in (model, loss_fn) for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-5)
     model.train()
+    before, after = getattr(loss_fn, "before_loss", None), getattr(loss_fn, "after_step", None)
 
-    def step() -> None:
+    def step() -> None:  # what Trainer._step does, hooks included
+        if callable(before):
+            before(single)
         out = forward_docs(model, batch)
         loss = loss_fn(out, batch.targets).total
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if callable(after):
+            after(model)
 
     return _rate(step, batch_size, min_seconds)
 
@@ -188,8 +196,12 @@ def profile_config(
             raise ValueError("profile --train needs a flat task (multiclass, multilabel, extreme)")
         info = {"task": task, "num_labels": num_labels, "levels": None, "exclusive": False,
                 "train_counts": torch.ones(num_labels).numpy(), "num_examples": num_labels,
-                "pooled_dim": int(getattr(model.encoder, "out_dim", 0)), "seed": cfg.train.seed}
+                "pooled_dim": int(getattr(model.encoder, "out_dim", 0)), "seed": cfg.train.seed,
+                "embed_dim": int(((getattr(model, "spec", None) or {}).get("projection") or {}).get("dim", 0))}
         loss_fn = build_loss(cfg.loss, info)
+        attach = getattr(loss_fn, "attach", None)
+        if callable(attach):
+            attach(model)
     rows = []
     base = peak_rss_mb()
     params = count_parameters(model)

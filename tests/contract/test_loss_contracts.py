@@ -20,7 +20,7 @@ LEVELS = [[0, 1], [2, 3, 4]]
 def _info(name: str) -> dict:
     task = {"ce": "multiclass", "hier_softmax": "hierarchical"}.get(name, "multilabel")
     return {"task": task, "num_labels": L, "train_counts": np.array([5, 3, 2, 1, 4]),
-            "num_examples": 10, "levels": LEVELS, "exclusive": True, "pooled_dim": P}
+            "num_examples": 10, "levels": LEVELS, "exclusive": True, "pooled_dim": P, "embed_dim": P}
 
 
 def _targets(name: str, positives: bool) -> torch.Tensor:

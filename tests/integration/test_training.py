@@ -34,12 +34,14 @@ def test_two_runs_with_one_seed_are_identical() -> None:
 
 
 MLCL_CFG = {**CFG, "loss": {"name": "combined", "parts": [{"name": "ce"}, {"name": "mlcl", "weight": 0.5}]}}
+ABALONE_CFG = {**CFG, "task": "multilabel", "loss": {"name": "combined", "parts": [
+    {"name": "bce"}, {"name": "abalone", "weight": 0.5, "queue_size": 8, "momentum": 0.9}]}}
 
 
-@pytest.mark.parametrize("cfg", [CFG, MLCL_CFG], ids=["ce", "ce+mlcl"])
+@pytest.mark.parametrize("cfg", [CFG, MLCL_CFG, ABALONE_CFG], ids=["ce", "ce+mlcl", "bce+abalone"])
 def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, monkeypatch, cfg) -> None:
-    """Also with a loss that owns parameters (MLCL's heads): their values and optimizer
-    moments come back from loss_state.safetensors and optimizer.safetensors."""
+    """Also with a loss that owns parameters and state (MLCL's heads; ABALONE's prototypes,
+    queue and momentum copy): they come back from loss_state.safetensors."""
     full = TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "full")
     expected = full.predict_proba(TEXTS[:6])
 
@@ -55,7 +57,7 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, monkeyp
     monkeypatch.setattr(Trainer, "_evaluate_and_save", crash_after_first)
     with pytest.raises(KeyboardInterrupt):
         TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "cut")
-    assert (tmp_path / "cut" / "loss_state.safetensors").is_file() == (cfg is MLCL_CFG)
+    assert (tmp_path / "cut" / "loss_state.safetensors").is_file() == (cfg is not CFG)
     monkeypatch.setattr(Trainer, "_evaluate_and_save", original)
     resumed = TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "cut", resume=True)
     np.testing.assert_allclose(resumed.predict_proba(TEXTS[:6]), expected, atol=1e-6)

@@ -52,7 +52,7 @@ def test_explicit_heads_with_weights_and_labels() -> None:
     z0, z1 = (h(pooled).tolist() for h in loss.heads)
     t0 = _loop_supcon(z0, lambda i, j: float(Y[i, 3] > 0 and Y[j, 3] > 0), 0.1)  # HeadSpec default
     t1 = _loop_supcon(z1, lambda i, j: _shares(LEVELS[0], i, j), 0.2)
-    assert float(out.total) == pytest.approx(0.5 * t0 + t1, rel=1e-9)
+    assert float(out.total.detach()) == pytest.approx(0.5 * t0 + t1, rel=1e-9)
 
 
 def test_single_and_auto_heads_by_task() -> None:

@@ -7,6 +7,7 @@ Importing this package registers ``ce``, ``bce``, ``focal``, ``asl``, ``hier_sof
 """
 
 from labelwise.losses import functional
+from labelwise.losses.abalone import AbaloneLoss, abalone_loss
 from labelwise.losses.classification import (
     AsymmetricLoss,
     BinaryCrossEntropyLoss,
@@ -27,6 +28,7 @@ from labelwise.losses.mlcl import MLCLLoss
 from labelwise.losses.supcon import SupConLoss, supcon_loss, two_view_weights
 
 __all__ = [
+    "AbaloneLoss",
     "AsymmetricLoss",
     "BinaryCrossEntropyLoss",
     "ClassificationLoss",
@@ -36,6 +38,7 @@ __all__ = [
     "HierarchicalSoftmaxLoss",
     "MLCLLoss",
     "SupConLoss",
+    "abalone_loss",
     "asymmetric_loss",
     "binary_cross_entropy",
     "cross_entropy",

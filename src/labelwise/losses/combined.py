@@ -33,8 +33,8 @@ class CombinedLoss(nn.Module):
 
     ``parts`` of the output holds each part's unweighted value keyed by its name, with
     ``_1``, ``_2``... appended to repeated names (``bce``, ``bce_1``); sub-terms a part
-    reports under other names appear as ``"<key>/<sub-name>"``. ``setup`` is forwarded to
-    every part that defines it. Parts cannot themselves be ``combined``: one flat list
+    reports under other names appear as ``"<key>/<sub-name>"``. ``setup`` and the trainer hooks
+    (``attach``, ``before_loss``, ``after_step``) are forwarded to every part that defines them. Parts cannot themselves be ``combined``: one flat list
     says the same thing with a single set of weights.
     """
 
@@ -80,6 +80,22 @@ class CombinedLoss(nn.Module):
             setup = getattr(loss, "setup", None)
             if callable(setup):
                 setup(label_info)
+
+    def _each(self, hook: str, *args: Any) -> None:
+        for loss in self.losses:
+            fn = getattr(loss, hook, None)
+            if callable(fn):
+                fn(*args)
+
+    def attach(self, model: nn.Module) -> None:
+        """Trainer hooks, forwarded to every part that defines them."""
+        self._each("attach", model)
+
+    def before_loss(self, batch: Any) -> None:
+        self._each("before_loss", batch)
+
+    def after_step(self, model: nn.Module) -> None:
+        self._each("after_step", model)
 
     def forward(self, output: ModelOutput, targets: torch.Tensor) -> LossOutput:
         total: torch.Tensor | None = None

@@ -52,6 +52,9 @@ class Trainer:
         self.run_dir, self.evaluate, self.primary = run_dir, evaluate, primary
         # a loss may own parameters (MLCL's projection heads, ABALONE's prototypes): they
         # train with the model and their state is checkpointed beside it
+        attach = getattr(loss_fn, "attach", None)
+        if callable(attach):  # e.g. a momentum copy of the model (ABALONE's queue)
+            attach(model)
         self.loss_has_state = len(loss_fn.state_dict()) > 0
         self.optimizer = build_optimizer(torch.nn.ModuleDict({"model": model, "loss": loss_fn}), cfg)
         # the schedule scales these; read them now, before a resumed optimizer state
@@ -118,6 +121,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ internals
     def _step(self, batch: Any) -> Any:
+        before = getattr(self.loss_fn, "before_loss", None)
+        if callable(before):
+            before(batch)
         if self.views == 2:
             batch = two_views(batch)
         out = forward_docs(self.model, batch)
@@ -133,6 +139,9 @@ class Trainer:
         if self.cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
+        after = getattr(self.loss_fn, "after_step", None)
+        if callable(after):
+            after(self.model)
         return loss_out
 
     def _evaluate_and_save(self, logger: RunLogger, progress: Any) -> None:
