@@ -17,6 +17,7 @@ from labelwise import checkpoint as ckpt
 from labelwise.config import Config
 from labelwise.data.tokenize import TextTokenizer
 from labelwise.training import EncodedSet, Trainer, predict_logits
+from labelwise.training.dataset import predict_embeddings
 from labelwise.training.features import (
     HeadOnFeatures,
     can_cache_features,
@@ -46,6 +47,7 @@ class NeuralBackend:
         self.model: torch.nn.Module | None = None
         self.device = pick_device(cfg.train.device)
         self.train_state: dict[str, Any] = {}
+        self.pretrain_state: dict[str, Any] = {}
 
     # -------------------------------------------------------------- building
     def tokenizer_kind(self) -> str:
@@ -91,7 +93,9 @@ class NeuralBackend:
         from labelwise.losses.build import loss_needs_embeddings
 
         proj = self.cfg.model.projection
-        if proj is None and loss_needs_embeddings(self.cfg.loss):
+        pre = self.cfg.pretrain
+        needs = loss_needs_embeddings(self.cfg.loss) or (pre is not None and loss_needs_embeddings(pre.loss))
+        if proj is None and needs:
             proj = ProjectionConfig()
         return None if proj is None else proj.model_dump()
 
@@ -105,6 +109,29 @@ class NeuralBackend:
         return EncodedSet(docs, targets, self.tokenizer.pad_id)
 
     # -------------------------------------------------------------- training
+    def pretrain(
+        self,
+        train_texts: Sequence[str],
+        train_targets: np.ndarray,
+        loss_fn: torch.nn.Module,
+        run_dir: Path | None,
+        resume: bool = False,
+    ) -> None:
+        """First stage of a two-stage schedule: ``cfg.pretrain`` epochs with its loss alone,
+        no evaluation; checkpoints (and resumes) in ``<run>/pretrain/``."""
+        assert self.model is not None and self.cfg.pretrain is not None
+        pre = self.cfg.pretrain
+        cfg = self.cfg.train.model_copy(update={
+            "epochs": pre.epochs, "lr": pre.lr or self.cfg.train.lr, "patience": None,
+            "eval_every": None, "max_steps": None, "freeze_encoder": False,
+        })
+        stage_dir = None if run_dir is None else run_dir / "pretrain"
+        if stage_dir is not None:
+            stage_dir.mkdir(parents=True, exist_ok=True)
+        resume = resume and stage_dir is not None and (stage_dir / "trainer_state.json").is_file()
+        trainer = Trainer(self.model, loss_fn.to(self.device), cfg, self.device, stage_dir, None, "loss")
+        self.pretrain_state = trainer.fit(self.encode(train_texts, train_targets), resume=resume)
+
     def fit(
         self,
         train_texts: Sequence[str],
@@ -117,6 +144,13 @@ class NeuralBackend:
         resume: bool = False,
     ) -> None:
         assert self.model is not None
+        if resume and self.cfg.pretrain is not None and run_dir is not None:
+            # interrupted during pre-training: the fine-tuning stage has not started yet
+            resume = (run_dir / "trainer_state.json").is_file()
+        if self.cfg.train.freeze_encoder:
+            encoder = getattr(self.model, "encoder", None)
+            assert isinstance(encoder, torch.nn.Module)
+            encoder.requires_grad_(False)  # the optimizer then holds the head alone
         train = self.encode(train_texts, train_targets)
         valid = None if valid_texts is None else self.encode(valid_texts, None)
         eval_fn = None
@@ -146,6 +180,11 @@ class NeuralBackend:
         assert self.model is not None
         data = self.encode(texts, None)
         return predict_logits(self.model, data, self.cfg.train.eval_batch_size, self.device, on_batch)
+
+    def embed(self, texts: Sequence[str], which: str = "pooled") -> np.ndarray:
+        assert self.model is not None
+        data = self.encode(texts, None)
+        return predict_embeddings(self.model, data, self.cfg.train.eval_batch_size, self.device, which)
 
     # -------------------------------------------------------------- persistence
     def save(self, run_dir: Path) -> None:

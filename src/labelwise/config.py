@@ -106,9 +106,23 @@ class TrainConfig(_Strict):
     log_every: int = Field(50, ge=1)
     tensorboard: bool = True
     progress: bool = True
+    freeze_encoder: bool = Field(
+        False, description="train only the head (a linear probe, e.g. after pre-training)"
+    )
     contrastive_views: int = Field(
         2, ge=1, le=2, description="dropout views per text when the loss contrasts embeddings"
     )
+
+
+class PretrainConfig(_Strict):
+    """An optional first stage: train the encoder with a (contrastive) loss alone, then
+    fine-tune with the main ``loss`` (two-stage schedule)."""
+
+    loss: dict[str, Any] = Field(
+        default_factory=lambda: {"name": "supcon"}, description="the pre-training loss"
+    )
+    epochs: int = Field(3, ge=1)
+    lr: float | None = Field(None, gt=0, description="default: train.lr")
 
 
 class DecodeConfig(_Strict):
@@ -129,6 +143,7 @@ class Config(_Strict):
     tokenizer: TokenizerConfig = Field(default_factory=lambda: TokenizerConfig())
     model: ModelConfig = Field(default_factory=lambda: ModelConfig())
     loss: dict[str, Any] = Field(default_factory=lambda: {"name": "auto"})
+    pretrain: PretrainConfig | None = Field(None, description="two-stage schedule: pre-train first")
     train: TrainConfig = Field(default_factory=lambda: TrainConfig())
     decode: DecodeConfig = Field(default_factory=lambda: DecodeConfig())
     metrics: list[str] | None = Field(None, description="default: chosen by task")
@@ -276,15 +291,19 @@ def validate_components(cfg: Config) -> None:
             TfidfLinear.Config(**cfg.model.linear)
         except ValidationError as err:
             raise ConfigError(format_validation_error(err, "model.linear")) from None
-    spec = dict(cfg.loss)
-    name = spec.pop("name", None)
-    if not isinstance(name, str):
-        raise ConfigError("loss: needs a 'name' key, e.g. {name: bce} or {name: auto}")
-    if name != "auto":
-        try:
-            LOSSES.create(name, **spec)  # builds nested parts too (cheap: no weights)
-        except ValueError as err:
-            raise ConfigError(f"loss: {err}") from None
+    losses = [("loss", cfg.loss)]
+    if cfg.pretrain is not None:
+        losses.append(("pretrain.loss", cfg.pretrain.loss))
+    for where, loss_spec in losses:
+        spec = dict(loss_spec)
+        name = spec.pop("name", None)
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}: needs a 'name' key, e.g. {{name: bce}} or {{name: auto}}")
+        if name != "auto":
+            try:
+                LOSSES.create(name, **spec)  # builds nested parts too (cheap: no weights)
+            except ValueError as err:
+                raise ConfigError(f"{where}: {err}") from None
     _validate_metric_names(cfg)
 
 

@@ -156,6 +156,10 @@ class TextClassifier:
         if run_dir is not None:
             b.save_tokenizer(run_dir)
         b.build_model(len(self.classes_))
+        if self.config_.pretrain is not None:
+            pre_loss = build_loss(self.config_.pretrain.loss, self._loss_info())
+            pre_targets = y_train.argmax(1).astype(np.int64) if self.task_ == Task.MULTICLASS else y_train
+            b.pretrain(texts, pre_targets, pre_loss, run_dir, resume)
         loss = build_loss(self.config_.loss, self._loss_info())
         targets = y_train.argmax(1).astype(np.int64) if self.task_ == Task.MULTICLASS else y_train
         primary = primary_metric(self.task_, self.config_.train.primary_metric)
@@ -265,6 +269,14 @@ class TextClassifier:
         if self.task_ == Task.MULTICLASS:
             return [self.classes_[i] for i in pred.argmax(1)]
         return [self.labels_.decode(row) for row in pred]
+
+    def embed(self, X: Sequence[str], which: str = "pooled") -> np.ndarray:
+        """(N, d) document vectors of a neural model: the encoder's pooled vector, or
+        ``which="embeddings"`` for the contrastive projection (models trained with one)."""
+        to_examples(X, None, "embed(X)")
+        if not isinstance(self.backend_, NeuralBackend):
+            raise ValueError("embed() needs a neural model; the TF-IDF linear model has no encoder")
+        return self.backend_.embed(list(X), which)
 
     def decide(self, scores: np.ndarray) -> np.ndarray:
         """Scores (N, L) -> decisions (N, L) bool with the fitted thresholds."""

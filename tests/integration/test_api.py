@@ -52,3 +52,18 @@ def test_bad_inputs() -> None:
         TextClassifier().fit(["a", "  "], ["x", "y"])
     with pytest.raises(ValueError, match="empty"):
         TextClassifier().fit([], [])
+
+
+def test_embed_returns_document_vectors() -> None:
+    from labelwise import TextClassifier
+
+    texts = ["good great fine", "bad awful poor"] * 8
+    clf = TextClassifier({"model": {"encoder": {"name": "cnn", "embed_dim": 8, "num_filters": 4,
+                                                "kernel_sizes": [2]}},
+                          "tokenizer": {"vocab_size": 120, "max_length": 8},
+                          "train": {"epochs": 1, "progress": False, "tensorboard": False}}
+                         ).fit(texts, ["pos", "neg"] * 8)
+    emb = clf.embed(texts[:3])
+    assert emb.shape == (3, 4) and np.allclose(emb[0], emb[2])
+    with pytest.raises(ValueError, match="projection"):
+        clf.embed(texts[:3], which="embeddings")

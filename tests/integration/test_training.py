@@ -130,3 +130,22 @@ def test_frozen_encoder_features_are_cached_and_exact(monkeypatch) -> None:
         predict_logits(cached, features.feature_rows(data), 4, torch.device("cpu")),
         predict_logits(model, data, 4, torch.device("cpu")), atol=1e-5,
     )
+
+
+def test_two_stage_pretraining_then_linear_probe(tmp_path: Path) -> None:
+    """pretrain: SupCon alone (checkpointed in <run>/pretrain), then a linear probe: the
+    encoder leaves pre-training unchanged by fine-tuning, the head does not."""
+    from safetensors.torch import load_file
+
+    cfg = {**CFG, "pretrain": {"loss": {"name": "supcon"}, "epochs": 2},
+           "train": {**CFG["train"], "freeze_encoder": True}}
+    TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "run")
+    pre = load_file(tmp_path / "run" / "pretrain" / "last.safetensors")
+    final = load_file(tmp_path / "run" / "model.safetensors")
+    enc = [k for k in final if k.startswith("encoder.")]
+    assert enc and all(torch.equal(pre[k], final[k]) for k in enc)
+    assert not torch.equal(pre["head.net.1.weight"], final["head.net.1.weight"])
+    assert "projection.net.0.weight" in final  # the pre-training loss needed a projection
+    import json
+
+    assert json.loads((tmp_path / "run" / "pretrain" / "trainer_state.json").read_text())["step"] > 0

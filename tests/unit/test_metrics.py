@@ -326,3 +326,20 @@ def test_empty_collection_and_duplicates():
         ["p@5", "p@05", "f1_head", "f1_tail"], 5, train_label_counts=np.ones(5)
     )
     assert metrics.names == ["p@5", "f1_head", "f1_medium", "f1_tail"]
+
+
+def test_embedding_quality_separates_clusters() -> None:
+    from labelwise.metrics.representation import embedding_quality
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[5.0, 0.0], [0.0, 5.0], [-5.0, -5.0]])
+    y = np.repeat(np.arange(3), 20)
+    tight = centres[y] + 0.1 * rng.standard_normal((60, 2))
+    loose = centres[y] + 5.0 * rng.standard_normal((60, 2))
+    a, b = embedding_quality(tight, y), embedding_quality(loose, y)
+    assert a["silhouette"] > 0.9 > b["silhouette"] and a["davies_bouldin"] < b["davies_bouldin"]
+    multi = np.eye(3)[y]
+    multi[0, 1] = 1  # two labels: left out
+    assert embedding_quality(tight, multi)["silhouette"] == pytest.approx(
+        embedding_quality(tight[1:], y[1:])["silhouette"])
+    assert np.isnan(embedding_quality(tight[:5], np.zeros(5, dtype=int))["silhouette"])

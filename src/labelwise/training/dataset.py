@@ -97,3 +97,26 @@ def predict_logits(
     if result is None:
         raise ValueError("nothing to predict: the input has no documents")
     return result
+
+
+def predict_embeddings(
+    model: torch.nn.Module, data: EncodedSet, batch_size: int, device: torch.device, which: str = "pooled"
+) -> np.ndarray:
+    """Each document's pooled vector (``which="pooled"``) or contrastive projection
+    (``"embeddings"``), in the original order. Returns (N, d) float32."""
+    if which not in ("pooled", "embeddings"):
+        raise ValueError(f"which must be 'pooled' or 'embeddings', got {which!r}")
+    model.eval()
+    result: np.ndarray | None = None
+    with torch.inference_mode():
+        for idx, batch in data.batches(batch_size, shuffle=False):
+            rows = getattr(forward_docs(model, batch.to(device)), which)
+            if rows is None:
+                raise ValueError(f"the model gives no {which}: embeddings need a projection head")
+            rows = rows.float().cpu().numpy()
+            if result is None:
+                result = np.zeros((len(data), rows.shape[1]), dtype=np.float32)
+            result[idx] = rows
+    if result is None:
+        raise ValueError("nothing to embed: the input has no documents")
+    return result
