@@ -14,7 +14,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 MD = ROOT / "benchmarks" / "RESULTS.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 COLUMNS = {
-    "goemotions": ["micro_f1", "macro_f1", "f1_head", "f1_medium", "f1_tail"],
+    "goemotions": ["micro_f1", "macro_f1", "hamming_loss", "f1_head", "f1_medium", "f1_tail",
+                   "silhouette", "davies_bouldin"],
+    "goemotions-groups": ["micro_f1", "macro_f1", "level1_accuracy", "level2_accuracy"],
+    "20newsgroups-hier": ["micro_f1", "macro_f1", "level1_accuracy", "level2_accuracy"],
     "sst2": ["accuracy", "macro_f1"],
     "20newsgroups": ["accuracy", "macro_f1"],
     "imdb": ["accuracy", "macro_f1", "macro_recall"],
@@ -25,12 +28,16 @@ ORDER = ["linear-tfidf", "labelwise:cnn", "labelwise:bilstm", "labelwise:transfo
 PROFILE = RESULTS / "profile"
 
 
+RAW = {"silhouette", "davies_bouldin"}  # not fractions: shown as they are, not in percent
+
+
 def cell(r: dict, name: str) -> str:
     v = r["metrics"].get(name)
     if v is None:
         return "-"
     std = (r.get("metrics_std") or {}).get(name)
-    return f"{100 * v:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
+    scale, digits = (1, 3) if name in RAW else (100, 2)
+    return f"{scale * v:.{digits}f}" + (f" ± {scale * std:.{digits}f}" if std is not None else "")
 
 
 def table(dataset: str, rows: list[dict]) -> str:
@@ -40,7 +47,8 @@ def table(dataset: str, rows: list[dict]) -> str:
     if profiles:
         head += ["params (M)", "GFLOPs/doc", "profiled docs/s infer / train"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    rows = sorted(rows, key=lambda r: ORDER.index(r["system"]) if r["system"] in ORDER else 99)
+    rows = sorted(rows, key=lambda r: (ORDER.index(r["system"]) if r["system"] in ORDER else 99,
+                                       r["system"], str(r.get("variant") or "")))
     for r in rows:
         vals = [cell(r, c) for c in cols]
         extra = []
@@ -49,8 +57,9 @@ def table(dataset: str, rows: list[dict]) -> str:
             extra = ["-", "-", "-"] if pr is None else [
                 f"{pr['params'] / 1e6:.2f}", f"{pr['flops_per_doc'] / 1e9:.3f}",
                 f"{pr['infer_docs_per_s']:.0f} / {pr['train_docs_per_s']:.0f}"]
+        label = r["system"] + (f" @{r['variant']}" if r.get("variant") else "")
         lines.append("| " + " | ".join([
-            r["system"], *vals, str(len(r["seeds"])), f"{r['train_seconds']:.0f}",
+            label, *vals, str(len(r["seeds"])), f"{r['train_seconds']:.0f}",
             f"{r.get('test_docs_per_second', 0):.0f}", *extra]) + " |")
     cmds = sorted({r["command"] for r in rows} | {p["command"] for p in profiles.values()})
     return (f"### {dataset}\n\n" + "\n".join(lines) + "\n\nCommands:\n\n"

@@ -26,8 +26,10 @@ from labelwise.config import load_config
 from labelwise.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ["goemotions", "sst2", "20newsgroups", "imdb"]
-SYSTEMS = ["linear", "cnn", "bilstm", "transformer", "pretrained-frozen", "transformer-small"]
+DATASETS = sorted(p.stem for p in (ROOT / "configs/bench/datasets").glob("*.yaml"))
+SYSTEMS = sorted(p.stem for p in (ROOT / "configs/bench/systems").glob("*.yaml"))
+DEFAULT_DATASETS = ["goemotions", "sst2", "20newsgroups"]  # the issue-2 baselines
+DEFAULT_SYSTEMS = ["linear", "cnn", "bilstm", "transformer", "pretrained-frozen"]
 
 
 def device_name() -> str:
@@ -57,16 +59,21 @@ def _earlier_runs(path: Path, extra: list[str]) -> dict[int, dict]:
                                   strict=True)}
 
 
-def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: list[str]) -> dict:
+def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: list[str],
+            tag: str | None = None, embedding_quality: bool = False) -> dict:
     """Train and test one row for each seed; seeds recorded earlier are kept, so a row
-    can grow one seed at a time."""
+    can grow one seed at a time. ``tag`` names a variant of the row (e.g. a training
+    fraction set with ``--set``): its file is ``<dataset>__<system>@<tag>.json``."""
     files = [ROOT / f"configs/bench/datasets/{dataset}.yaml", ROOT / f"configs/bench/systems/{system}.yaml"]
-    out_path = out_dir / f"{dataset}__{system}.json"
+    name = system if tag is None else f"{system}@{tag}"
+    out_path = out_dir / f"{dataset}__{name}.json"
     runs = _earlier_runs(out_path, extra)
     for seed in seeds:
         cfg = load_config(files, [f"train.seed={seed}", "train.progress=false", *extra])
-        run_dir = ROOT / "runs" / "bench" / f"{dataset}-{system}-s{seed}"
-        _, metrics, _ = train_run(cfg, run_dir, overwrite=True)
+        run_dir = ROOT / "runs" / "bench" / f"{dataset}-{name}-s{seed}"
+        clf, metrics, _ = train_run(cfg, run_dir, overwrite=True)
+        if embedding_quality:
+            metrics["test"].update(_embedding_quality(clf, cfg, seed))
         runs[seed] = metrics
         print(f"{dataset} {system} seed {seed}: {json.dumps({k: round(v, 4) for k, v in metrics['test'].items()})}"
               f" train {metrics['train_seconds']:.0f}s", flush=True)
@@ -80,6 +87,7 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
     result = {
         "dataset": dataset,
         "system": "linear-tfidf" if system == "linear" else f"labelwise:{system}",
+        "variant": tag,
         "metrics": mean,
         "metrics_std": std,
         "metrics_per_seed": per_seed,
@@ -91,7 +99,8 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
         "test_docs_per_second_per_seed": infer,
         "overrides": extra,
         "command": "python benchmarks/run_baselines.py --datasets " + dataset + " --systems " + system
-                   + " --seeds " + " ".join(map(str, seeds)) + "".join(f" --set {shlex.quote(e)}" for e in extra),
+                   + " --seeds " + " ".join(map(str, seeds)) + "".join(f" --set {shlex.quote(e)}" for e in extra)
+                   + (f" --tag {tag}" if tag else "") + (" --embedding-quality" if embedding_quality else ""),
         "configs": [str(f.relative_to(ROOT)) for f in files],
         "date": time.strftime("%Y-%m-%d"),
         "torch_threads": torch.get_num_threads(),
@@ -101,17 +110,33 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
     return result
 
 
+def _embedding_quality(clf, cfg, seed: int) -> dict[str, float]:
+    """Silhouette and Davies-Bouldin of the test documents' pooled vectors."""
+    from labelwise.metrics.representation import embedding_quality
+    from labelwise.runner import load_run_data
+
+    test = load_run_data(cfg).test or []
+    emb = clf.embed([e.text for e in test])
+    y = clf.labels_.encode_many(test)
+    if clf.task_.value == "hierarchical":  # cluster by the deepest level's node
+        y = y[:, clf.labels_.levels[-1]]
+    return embedding_quality(emb, y, seed=seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
-    p.add_argument("--systems", nargs="+", default=SYSTEMS, choices=SYSTEMS)
+    p.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS, choices=DATASETS)
+    p.add_argument("--systems", nargs="+", default=DEFAULT_SYSTEMS, choices=SYSTEMS)
+    p.add_argument("--tag", help="name of a variant (e.g. frac0.01 with --set data.train_fraction=0.01)")
+    p.add_argument("--embedding-quality", action="store_true",
+                   help="also measure silhouette / Davies-Bouldin of the test embeddings")
     p.add_argument("--seeds", nargs="+", type=int, default=[13, 14, 15])
     p.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = p.parse_args(argv)
     for dataset in args.datasets:
         for system in args.systems:
-            run_one(dataset, system, args.seeds, Path(args.out), args.extra)
+            run_one(dataset, system, args.seeds, Path(args.out), args.extra, args.tag, args.embedding_quality)
     return 0
 
 

@@ -192,3 +192,17 @@ def test_combined_forwards_setup_and_reports_bad_parts() -> None:
         LOSSES.create("combined", parts=[{"name": "bce", "gamma": 2}])
     with pytest.raises(ValueError, match="cannot itself be 'combined'"):
         LOSSES.create("combined", parts=[{"name": "combined"}])
+
+
+def test_combined_auto_part_follows_the_task() -> None:
+    from labelwise.losses.build import build_loss
+
+    spec = {"name": "combined", "parts": [{"name": "auto"}, {"name": "bce", "weight": 0.5}]}
+    mc = build_loss(spec, {"task": "multiclass", "num_labels": 3})
+    assert mc.names == ["ce", "bce"]
+    ml = build_loss(spec, {"task": "multilabel", "num_labels": 3})
+    assert ml.keys == ["bce", "bce_1"]
+    out = ml(ModelOutput(logits=torch.zeros(2, 3)), torch.ones(2, 3))
+    assert set(out.parts) == {"bce", "bce_1"}
+    with pytest.raises(ValueError, match="setup"):
+        LOSSES.create("combined", parts=[{"name": "auto"}])(ModelOutput(logits=torch.zeros(2, 3)), torch.ones(2, 3))

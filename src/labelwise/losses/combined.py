@@ -26,7 +26,8 @@ class CombinedLoss(nn.Module):
         The same ``(output, targets)`` are given to every part.
 
     Config:
-        parts: a list of ``{"name": <registered loss>, "weight": 1.0, **params}``; the
+        parts: a list of ``{"name": <registered loss>, "weight": 1.0, **params}``
+            (``name: auto`` picks the task's default loss at setup, as ``loss: auto`` does); the
             params are validated against that loss's Config (an unknown name or key is an
             error that names the part and suggests close matches). Defaults to a single
             ``bce`` part, which accepts every task.
@@ -54,12 +55,17 @@ class CombinedLoss(nn.Module):
         self.losses = nn.ModuleList()
         seen: dict[str, int] = {}
         tasks = set(ALL_TASKS)
+        self._auto: dict[int, dict[str, Any]] = {}  # parts named 'auto', built by setup
         for i, spec in enumerate(self.config.parts):
             name, weight, params = _parse_part(i, spec)
-            try:
-                loss = LOSSES.create(name, **params)
-            except ValueError as err:
-                raise ValueError(f"combined loss, parts[{i}] ('{name}'): {err}") from None
+            if name == "auto":
+                self._auto[i] = params
+                loss: nn.Module = nn.Identity()  # placeholder until setup knows the task
+            else:
+                try:
+                    loss = LOSSES.create(name, **params)
+                except ValueError as err:
+                    raise ValueError(f"combined loss, parts[{i}] ('{name}'): {err}") from None
             n = seen.get(name, 0)
             seen[name] = n + 1
             self.keys.append(name if n == 0 else f"{name}_{n}")
@@ -76,6 +82,17 @@ class CombinedLoss(nn.Module):
         )
 
     def setup(self, label_info: Mapping[str, Any]) -> None:
+        from labelwise.losses.build import auto_loss_name
+
+        for i, params in self._auto.items():
+            name = auto_loss_name(dict(label_info))
+            self.losses[i] = LOSSES.create(name, **params)
+            self.names[i] = name
+        if self._auto:  # re-number repeated names now that every part has one
+            seen: dict[str, int] = {}
+            for i, name in enumerate(self.names):
+                n = seen.get(name, 0)
+                self.keys[i], seen[name] = (name if n == 0 else f"{name}_{n}"), n + 1
         for loss in self.losses:
             setup = getattr(loss, "setup", None)
             if callable(setup):
@@ -98,6 +115,9 @@ class CombinedLoss(nn.Module):
         self._each("after_step", model)
 
     def forward(self, output: ModelOutput, targets: torch.Tensor) -> LossOutput:
+        if any(isinstance(loss, nn.Identity) for loss in self.losses):
+            raise ValueError("combined loss: a part named 'auto' is chosen from the task by "
+                             "setup(info); call it first (build_loss does)")
         total: torch.Tensor | None = None
         parts: dict[str, torch.Tensor] = {}
         for key, name, weight, loss in zip(
