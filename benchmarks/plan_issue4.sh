@@ -8,7 +8,7 @@ run() { $PY benchmarks/run_baselines.py "$@"; $PY benchmarks/make_results_md.py;
 LOSSES="loss-bce loss-focal loss-asl loss-supcon loss-jaccard loss-abalone"
 ABLATIONS="loss-abalone-noqueue loss-abalone-noproto loss-abalone-noreweight loss-abalone-nolabelwise"
 for seed in 13 14 15; do
-  run --datasets goemotions --systems $LOSSES $ABLATIONS --seeds $seed --embedding-quality
+  run --datasets goemotions --systems $LOSSES $ABLATIONS --seeds $seed --embedding-quality --per-label
 done
 for seed in 13 14 15; do
   for frac in 0.01 0.05 0.1 1.0; do
@@ -16,3 +16,4 @@ for seed in 13 14 15; do
         --seeds $seed --set data.train_fraction=$frac --tag frac$frac
   done
 done
+$PY benchmarks/plot_per_label.py --dataset goemotions --systems $LOSSES

@@ -53,14 +53,16 @@ def _earlier_runs(path: Path, extra: list[str]) -> dict[int, dict]:
     old = json.loads(path.read_text())
     if old.get("overrides", []) != extra:
         return {}
-    return {s: {"test": m, "train_seconds": t, "test_docs_per_second": d}
-            for s, m, t, d in zip(old["seeds"], old["metrics_per_seed"], old["train_seconds_per_seed"],
-                                  old.get("test_docs_per_second_per_seed", [old["test_docs_per_second"]] * len(old["seeds"])),
-                                  strict=True)}
+    n = len(old["seeds"])
+    per_label = old.get("per_label_f1_per_seed") or [None] * n
+    return {s: {"test": m, "train_seconds": t, "test_docs_per_second": d, "per_label_f1": f}
+            for s, m, t, d, f in zip(old["seeds"], old["metrics_per_seed"], old["train_seconds_per_seed"],
+                                     old.get("test_docs_per_second_per_seed", [old["test_docs_per_second"]] * n),
+                                     per_label, strict=True)}
 
 
 def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: list[str],
-            tag: str | None = None, embedding_quality: bool = False) -> dict:
+            tag: str | None = None, embedding_quality: bool = False, per_label: bool = False) -> dict:
     """Train and test one row for each seed; seeds recorded earlier are kept, so a row
     can grow one seed at a time. ``tag`` names a variant of the row (e.g. a training
     fraction set with ``--set``): its file is ``<dataset>__<system>@<tag>.json``."""
@@ -68,12 +70,18 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
     name = system if tag is None else f"{system}@{tag}"
     out_path = out_dir / f"{dataset}__{name}.json"
     runs = _earlier_runs(out_path, extra)
+    label_info: dict = {}
+    if out_path.is_file() and per_label:
+        old = json.loads(out_path.read_text())
+        label_info = {k: old[k] for k in ("classes", "label_train_counts") if k in old}
     for seed in seeds:
         cfg = load_config(files, [f"train.seed={seed}", "train.progress=false", *extra])
         run_dir = ROOT / "runs" / "bench" / f"{dataset}-{name}-s{seed}"
         clf, metrics, _ = train_run(cfg, run_dir, overwrite=True)
         if embedding_quality:
             metrics["test"].update(_embedding_quality(clf, cfg, seed))
+        if per_label:
+            metrics["per_label_f1"], label_info = _per_label(clf, cfg)
         runs[seed] = metrics
         print(f"{dataset} {system} seed {seed}: {json.dumps({k: round(v, 4) for k, v in metrics['test'].items()})}"
               f" train {metrics['train_seconds']:.0f}s", flush=True)
@@ -98,9 +106,12 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
         "test_docs_per_second": float(np.mean(infer)),
         "test_docs_per_second_per_seed": infer,
         "overrides": extra,
+        "per_label_f1_per_seed": [runs[s].get("per_label_f1") for s in seeds],
+        **label_info,
         "command": "python benchmarks/run_baselines.py --datasets " + dataset + " --systems " + system
                    + " --seeds " + " ".join(map(str, seeds)) + "".join(f" --set {shlex.quote(e)}" for e in extra)
-                   + (f" --tag {tag}" if tag else "") + (" --embedding-quality" if embedding_quality else ""),
+                   + (f" --tag {tag}" if tag else "") + (" --embedding-quality" if embedding_quality else "")
+                   + (" --per-label" if per_label else ""),
         "configs": [str(f.relative_to(ROOT)) for f in files],
         "date": time.strftime("%Y-%m-%d"),
         "torch_threads": torch.get_num_threads(),
@@ -108,6 +119,19 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
     out_dir.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _per_label(clf, cfg) -> tuple[list[float], dict]:
+    """Test F1 of each label, and the labels' names and training counts."""
+    from labelwise.metrics import per_label_f1
+    from labelwise.runner import load_run_data
+
+    test = load_run_data(cfg).test or []
+    y = clf.labels_.encode_many(test).astype(bool)
+    pred = clf.decide(clf.predict_proba([e.text for e in test]))
+    f1 = per_label_f1(pred, y)[0]
+    return [float(v) for v in f1], {"classes": [str(c) for c in clf.classes_],
+                                    "label_train_counts": [int(c) for c in clf.labels_.train_counts]}
 
 
 def _embedding_quality(clf, cfg, seed: int) -> dict[str, float]:
@@ -128,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS, choices=DATASETS)
     p.add_argument("--systems", nargs="+", default=DEFAULT_SYSTEMS, choices=SYSTEMS)
     p.add_argument("--tag", help="name of a variant (e.g. frac0.01 with --set data.train_fraction=0.01)")
+    p.add_argument("--per-label", action="store_true", help="also record each label's test F1")
     p.add_argument("--embedding-quality", action="store_true",
                    help="also measure silhouette / Davies-Bouldin of the test embeddings")
     p.add_argument("--seeds", nargs="+", type=int, default=[13, 14, 15])
@@ -136,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     for dataset in args.datasets:
         for system in args.systems:
-            run_one(dataset, system, args.seeds, Path(args.out), args.extra, args.tag, args.embedding_quality)
+            run_one(dataset, system, args.seeds, Path(args.out), args.extra, args.tag, args.embedding_quality,
+                    args.per_label)
     return 0
 
 
