@@ -1,4 +1,4 @@
-"""``labelwise``: train | evaluate | predict | list | data | profile. Thin: the work is in the library."""
+"""``labelwise``: train | evaluate | predict | list | data | profile | serve. Thin: the work is in the library."""
 
 from __future__ import annotations
 
@@ -57,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     pf.add_argument("--seconds", type=float, default=2.0, help="minimum timing per measurement")
     pf.add_argument("--json", help="also write the rows to this JSON file")
 
+    sv = sub.add_parser("serve", help="serve a run over HTTP (POST /predict, GET /health, /metadata)")
+    sv.add_argument("run_dir")
+    sv.add_argument("--host", default="127.0.0.1", help="default: loopback only")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (or set $LABELWISE_TOKEN)")
+    sv.add_argument("--max-texts", type=int, default=256, help="texts per request")
+    sv.add_argument("--max-text-chars", type=int, default=100_000)
+    sv.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024)
+    sv.add_argument("--max-batch", type=int, default=64, help="texts per model call")
+    sv.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+
     d = sub.add_parser("data", help="show, validate or fetch a named dataset")
     d.add_argument("action", choices=["list", "show", "validate", "fetch"])
     d.add_argument("name", nargs="?")
@@ -87,6 +98,21 @@ def cmd_profile(args: argparse.Namespace) -> int:
     Console().print(table)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from labelwise.serve import ServeConfig, serve
+    except ImportError as err:
+        raise ValueError(f"serving needs the 'serve' extra: pip install 'labelwise[serve]' ({err})") from None
+
+    cfg = ServeConfig(max_texts=args.max_texts, max_text_chars=args.max_text_chars,
+                      max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
+                      timeout_s=args.timeout, token=args.token)
+    if not Path(args.run_dir).is_dir():
+        raise FileNotFoundError(f"run directory '{args.run_dir}' does not exist")
+    serve(args.run_dir, args.host, args.port, cfg)
     return 0
 
 
@@ -173,7 +199,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "list": cmd_list, "data": cmd_data, "profile": cmd_profile}
+            "list": cmd_list, "data": cmd_data, "profile": cmd_profile,
+            "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

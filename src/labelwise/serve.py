@@ -1,0 +1,216 @@
+"""``labelwise serve RUN_DIR``: an HTTP service for a trained run (FastAPI + uvicorn).
+
+- ``POST /predict`` ``{"texts": [...], "top_k": 5}`` -> ``{"predictions": [{labels, scores,
+  top_k}, ...]}``; limits on the body size, the number of texts and each text's length
+  answer 413/422 naming the field.
+- ``GET /health`` -> ``{"status": "ok"}``; ``GET /metadata`` -> labels, task, model, version.
+- Requests that arrive together are batched: a single worker collects texts for up to
+  ``max_wait_ms`` (or ``max_batch`` texts) and runs the model once for all of them, in a
+  thread so the event loop keeps accepting requests.
+- Optional bearer token (``--token`` or ``$LABELWISE_TOKEN``), compared in constant time;
+  bound to 127.0.0.1 unless told otherwise; each request has a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from labelwise.estimator import TextClassifier
+from labelwise.predict import prediction_records
+
+TOKEN_ENV = "LABELWISE_TOKEN"
+
+
+@dataclass
+class ServeConfig:
+    """Limits and batching of the service."""
+
+    max_texts: int = 256  # texts per request
+    max_text_chars: int = 100_000  # characters per text
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_batch: int = 64  # texts per model call
+    max_wait_ms: float = 5.0  # how long the batcher waits for more requests
+    timeout_s: float = 30.0  # per request
+    token: str | None = None
+    top_k: int | None = None  # default: the run's decode.top_k
+
+
+@dataclass
+class _Job:
+    texts: list[str]
+    k: int
+    future: asyncio.Future[list[dict[str, Any]]]
+
+
+@dataclass
+class Batcher:
+    """Collects jobs from concurrent requests and runs them through the model together."""
+
+    clf: TextClassifier
+    cfg: ServeConfig
+    queue: asyncio.Queue[_Job] = field(default_factory=asyncio.Queue)
+    batches: int = 0  # model calls so far (for tests and /metadata)
+
+    async def submit(self, texts: list[str], k: int) -> list[dict[str, Any]]:
+        fut: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        await self.queue.put(_Job(texts, k, fut))
+        return await fut
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = [await self.queue.get()]
+            size = len(jobs[0].texts)
+            deadline = loop.time() + self.cfg.max_wait_ms / 1000
+            while size < self.cfg.max_batch:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self.queue.get(), remaining)
+                except TimeoutError:
+                    break
+                jobs.append(job)
+                size += len(job.texts)
+            texts = [t for j in jobs for t in j.texts]
+            k = max(j.k for j in jobs)
+            try:
+                records = await loop.run_in_executor(None, prediction_records, self.clf, texts, k)
+            except Exception as err:  # the model failed: fail these requests, keep serving
+                for j in jobs:
+                    if not j.future.done():
+                        j.future.set_exception(err)
+                continue
+            self.batches += 1
+            start = 0
+            for j in jobs:
+                part = records[start:start + len(j.texts)]
+                start += len(j.texts)
+                for rec in part:
+                    rec.pop("text", None)
+                    rec["top_k"] = rec["top_k"][: j.k]
+                if not j.future.done():
+                    j.future.set_result(part)
+
+
+def _error(status: int, field_name: str, message: str) -> Any:
+    return JSONResponse(status_code=status, content={"error": {"field": field_name, "message": message}})
+
+
+def create_app(run_dir: str | Path, cfg: ServeConfig | None = None) -> Any:
+    """The FastAPI application serving the run in ``run_dir``."""
+    from labelwise import __version__
+
+    cfg = cfg or ServeConfig()
+    clf = TextClassifier.load(run_dir)
+    default_k = cfg.top_k or clf.config_.decode.top_k
+    batcher = Batcher(clf, cfg)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        worker = asyncio.create_task(batcher.run())
+        yield
+        worker.cancel()
+
+    app = FastAPI(title="labelwise", version=__version__, lifespan=lifespan)
+    app.state.batcher = batcher
+    metadata = {
+        "labels": [str(c) for c in clf.classes_],
+        "task": clf.task_.value,
+        "model": {"encoder": clf.config_.model.encoder.get("name"), "head": clf.config_.model.head.get("name"),
+                  "type": clf.config_.model.type},
+        "run_dir": str(Path(run_dir).resolve().name),
+        "version": __version__,
+        "limits": {"max_texts": cfg.max_texts, "max_text_chars": cfg.max_text_chars,
+                   "max_body_bytes": cfg.max_body_bytes},
+    }
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if cfg.token is not None:
+            got = request.headers.get("authorization", "")
+            want = f"Bearer {cfg.token}"
+            if not hmac.compare_digest(got.encode(), want.encode()):
+                return JSONResponse(status_code=401, content={"error": {
+                    "field": "Authorization", "message": "missing or wrong bearer token"}},
+                    headers={"WWW-Authenticate": "Bearer"})
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cfg.max_body_bytes:
+            return _error(413, "body", f"request body over {cfg.max_body_bytes} bytes")
+        try:
+            return await asyncio.wait_for(call_next(request), cfg.timeout_s)
+        except TimeoutError:
+            return _error(504, "request", f"no answer within {cfg.timeout_s} s")
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metadata")
+    async def meta() -> dict[str, Any]:
+        return {**metadata, "batches_run": batcher.batches}
+
+    @app.post("/predict")
+    async def predict(request: Request) -> Any:
+        body = bytearray()
+        async for piece in request.stream():  # a body without content-length is capped too
+            body += piece
+            if len(body) > cfg.max_body_bytes:
+                return _error(413, "body", f"request body over {cfg.max_body_bytes} bytes")
+        try:
+            payload = json.loads(bytes(body).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            return _error(400, "body", f"not valid UTF-8 JSON: {err}")
+        problem = _check_payload(payload, cfg)
+        if problem is not None:
+            return _error(422, *problem)
+        k = payload.get("top_k", default_k)
+        if not payload["texts"]:
+            return {"predictions": []}
+        preds = await batcher.submit(payload["texts"], k)
+        return {"predictions": preds}
+
+    return app
+
+
+def _check_payload(payload: Any, cfg: ServeConfig) -> tuple[str, str] | None:
+    """(field, message) of the first problem of a /predict body, or None."""
+    if not isinstance(payload, dict):
+        return "body", f"expected a JSON object like {{\"texts\": [\"...\"]}}, got {type(payload).__name__}"
+    unknown = sorted(set(payload) - {"texts", "top_k"})
+    if unknown:
+        return unknown[0], "unknown field; allowed: texts, top_k"
+    texts = payload.get("texts")
+    if not isinstance(texts, list):
+        return "texts", "required: a list of strings"
+    if len(texts) > cfg.max_texts:
+        return "texts", f"{len(texts)} texts in one request; the limit is {cfg.max_texts}"
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            return f"texts[{i}]", f"expected a string, got {type(t).__name__}"
+        if len(t) > cfg.max_text_chars:
+            return f"texts[{i}]", f"{len(t)} characters; the limit is {cfg.max_text_chars}"
+    k = payload.get("top_k")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1000):
+        return "top_k", "expected an integer from 1 to 1000"
+    return None
+
+
+def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, cfg: ServeConfig | None = None) -> None:
+    """Run the service with uvicorn until interrupted."""
+    import uvicorn
+
+    cfg = cfg or ServeConfig()
+    if cfg.token is None:
+        cfg.token = os.environ.get(TOKEN_ENV) or None
+    uvicorn.run(create_app(run_dir, cfg), host=host, port=port, log_level="warning")
