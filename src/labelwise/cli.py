@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--top-k", type=int, default=None,
                     help="also report the k best labels (default: the run's decode.top_k)")
     pr.add_argument("--batch-size", type=int, default=256)
+    pr.add_argument("--resume", action="store_true",
+                    help="continue an interrupted run: keep the records in --output, append the rest")
 
     ls = sub.add_parser("list", help="list registered components")
     ls.add_argument("kind", nargs="?", choices=["encoders", "heads", "losses", "metrics", "formats", "datasets"])
@@ -149,7 +151,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from labelwise.predict import predict_file
 
     n = predict_file(Path(args.run_dir), Path(args.input), args.output and Path(args.output),
-                     args.top_k, args.batch_size)
+                     args.top_k, args.batch_size, args.resume)
     print(f"labelled {n} documents", file=sys.stderr)
     return 0
 

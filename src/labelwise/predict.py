@@ -42,19 +42,41 @@ def prediction_records(clf: TextClassifier, texts: list[str], k: int) -> list[di
     return out
 
 
+def _completed_records(output: Path) -> int:
+    """Count the complete JSONL records in ``output`` and cut a partial last line (a write
+    interrupted mid-record), so appending resumes exactly after the last whole record."""
+    with open(output, "rb+") as f:
+        data = f.read()
+        keep = data.rfind(b"\n") + 1  # 0 when no line is complete
+        if keep != len(data):
+            f.truncate(keep)
+    return data[:keep].count(b"\n")
+
+
 def predict_file(run_dir: Path, input_path: Path, output: Path | None, k: int | None = None,
-                 batch_size: int = 256) -> int:
-    """Label every document of ``input_path``; memory is bounded by ``batch_size``."""
+                 batch_size: int = 256, resume: bool = False) -> int:
+    """Label every document of ``input_path``; memory is bounded by ``batch_size``.
+
+    Records are flushed to ``output`` batch by batch. With ``resume`` an interrupted run
+    continues: the records already in ``output`` are kept (a partial last line is cut),
+    that many input documents are skipped, and the rest is appended, so no document is
+    repeated or lost. Returns the number of documents labelled by this call.
+    """
+    if resume and output is None:
+        raise ValueError("--resume needs --output FILE (the file to continue)")
     clf = TextClassifier.load(run_dir)
     k = k or clf.config_.decode.top_k
+    done = _completed_records(output) if resume and output is not None and output.is_file() else 0
+    texts = itertools.islice(iter(iter_texts(input_path)), done, None)
     n = 0
-    sink: IO[str] = open(output, "w", encoding="utf-8") if output else sys.stdout
+    sink: IO[str] = open(output, "a" if done else "w", encoding="utf-8") if output else sys.stdout
     try:
         with make_progress(output is not None) as progress:
-            task = progress.add_task("predict", total=None, info="")
-            for block in _chunks(iter(iter_texts(input_path)), batch_size):
-                for rec in prediction_records(clf, block, k):
-                    sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            task = progress.add_task("predict", total=None, completed=done, info="")
+            for block in _chunks(texts, batch_size):
+                sink.write("".join(json.dumps(rec, ensure_ascii=False) + "\n"
+                                   for rec in prediction_records(clf, block, k)))
+                sink.flush()
                 n += len(block)
                 progress.update(task, advance=len(block))
     finally:

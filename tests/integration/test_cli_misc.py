@@ -68,3 +68,39 @@ def test_per_label_thresholds_are_tuned() -> None:
     clf.fit(texts, labels)
     assert isinstance(clf.threshold_, np.ndarray) and clf.threshold_.shape == (3,)
     assert set(clf.predict(["red blue"])[0]) == {"r", "b"}
+
+
+def test_predict_resumes_without_repeating_or_losing_lines(tmp_path: Path, monkeypatch) -> None:
+    """Kill prediction after two batches (and leave half a record), resume: the output is
+    the uninterrupted one, line for line."""
+    import labelwise.predict as pred
+    from labelwise import TextClassifier
+    from labelwise.types import Example
+
+    run = tmp_path / "run"
+    TextClassifier({"model": {"encoder": {"name": "cnn", "embed_dim": 8, "num_filters": 4, "kernel_sizes": [2]}},
+                    "tokenizer": {"vocab_size": 100, "max_length": 8},
+                    "train": {"epochs": 1, "progress": False, "tensorboard": False}}).fit_examples(
+        [Example(t, (lab,)) for t, lab in [("good fine", "pos"), ("bad poor", "neg")] * 6], run_dir=run)
+    inp = tmp_path / "in.txt"
+    inp.write_text("".join(f"text number {i} good\n" if i % 2 else f"bad {i}\n" for i in range(23)))
+    full = tmp_path / "full.jsonl"
+    assert pred.predict_file(run, inp, full, batch_size=5) == 23
+
+    original, calls = pred.prediction_records, {"n": 0}
+
+    def dies_on_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    cut = tmp_path / "cut.jsonl"
+    monkeypatch.setattr(pred, "prediction_records", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        pred.predict_file(run, inp, cut, batch_size=5)
+    monkeypatch.setattr(pred, "prediction_records", original)
+    with open(cut, "a", encoding="utf-8") as f:
+        f.write('{"text": "half a rec')  # as if killed mid-write
+    assert pred.predict_file(run, inp, cut, batch_size=5, resume=True) == 13
+    assert cut.read_text() == full.read_text()
