@@ -168,3 +168,20 @@ def check_run_info(run_dir: Path) -> dict[str, Any]:
             f"({info.get('labelwise_version', 'unknown')})."
         )
     return info
+
+
+def read_versioned_json(path: Path, fmt: str, version: int, what: str) -> dict[str, Any]:
+    """Read a JSON metadata file and check its ``format`` and ``format_version`` fields.
+
+    Raises:
+        CheckpointError: another format, or a version this labelwise does not read.
+    """
+    info = read_json(path)
+    if info.get("format") != fmt:
+        raise CheckpointError(f"'{path}' does not describe {what}")
+    if info.get("format_version") != version:
+        raise CheckpointError(
+            f"'{path.parent}': {what} format {info.get('format_version')} is not supported "
+            f"(expected {version})"
+        )
+    return info
