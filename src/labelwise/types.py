@@ -58,11 +58,14 @@ class Batch:
 
 @dataclass
 class EncoderOutput:
-    """token_states: (B, T, d); mask: (B, T) bool; pooled: (B, d)."""
+    """token_states: (B, T, d); mask: (B, T) bool; pooled: (B, d); input_ids: (B, T) the
+    token ids the states came from (set by the Classifier; heads that score tokens by id,
+    such as PLANT's planted streams, read them)."""
 
     token_states: torch.Tensor
     mask: torch.Tensor
     pooled: torch.Tensor
+    input_ids: torch.Tensor | None = None
 
 
 @dataclass

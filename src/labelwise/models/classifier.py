@@ -43,7 +43,10 @@ class Classifier(nn.Module):
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> EncoderOutput:
         """Run the encoder only: (B, T) ids and (B, T) mask -> ``EncoderOutput``."""
-        return self.encoder(input_ids, attention_mask.bool())
+        enc: EncoderOutput = self.encoder(input_ids, attention_mask.bool())
+        if enc.input_ids is None:
+            enc.input_ids = input_ids
+        return enc
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> ModelOutput:
         """Logits (B, L) for (B, T) ids; ``attention_mask`` (B, T) is True on real tokens."""
