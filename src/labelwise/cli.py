@@ -1,4 +1,4 @@
-"""``labelwise``: train | evaluate | predict | list | data | profile | serve. Thin: the work is in the library."""
+"""``labelwise``: train | evaluate | predict | list | data | profile | serve | export. Thin: the work is in the library."""
 
 from __future__ import annotations
 
@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     pf.add_argument("--seconds", type=float, default=2.0, help="minimum timing per measurement")
     pf.add_argument("--json", help="also write the rows to this JSON file")
 
+    ex = sub.add_parser("export", help="export a neural run to ONNX (plus tokenizer and labels)")
+    ex.add_argument("run_dir")
+    ex.add_argument("--format", default="onnx", choices=["onnx"])
+    ex.add_argument("--out", "-o", help="output folder (default: RUN_DIR/onnx)")
+    ex.add_argument("--quantize", action="store_true", help="also write an int8 dynamic-quantised model")
+    ex.add_argument("--opset", type=int, default=17)
+
     sv = sub.add_parser("serve", help="serve a run over HTTP (POST /predict, GET /health, /metadata)")
     sv.add_argument("run_dir")
     sv.add_argument("--host", default="127.0.0.1", help="default: loopback only")
@@ -100,6 +107,18 @@ def cmd_profile(args: argparse.Namespace) -> int:
     Console().print(table)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    out = Path(args.out) if args.out else Path(args.run_dir) / "onnx"
+    try:
+        from labelwise.export import export_onnx
+
+        path = export_onnx(args.run_dir, out, quantize=args.quantize, opset=args.opset)
+    except ImportError as err:
+        raise ValueError(f"ONNX export needs the 'export' extra: pip install 'labelwise[export]' ({err})") from None
+    print(f"exported {path}" + (" and model.int8.onnx" if args.quantize else ""))
     return 0
 
 
@@ -202,7 +221,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "list": cmd_list, "data": cmd_data, "profile": cmd_profile,
-            "serve": cmd_serve}
+            "serve": cmd_serve, "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

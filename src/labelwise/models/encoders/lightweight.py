@@ -57,14 +57,20 @@ def blocked_local_attention(
     """
     B, H, T, hd = q.shape
     w = window
-    nb = -(-T // w)  # number of blocks, ceil(T / w)
+    nb = (T + w - 1) // w  # number of blocks, ceil(T / w) (no negative floor division: ONNX)
     fill = nb * w - T  # filler positions that complete the last block
+
+    def windows(x: torch.Tensor) -> torch.Tensor:
+        """(B, H, T, hd) -> (B, H, nb, 3w, hd): one empty block before and after, then
+        blocks n, n+1, n+2 side by side (what ``unfold(2, 3w, w)`` would cut out; built by
+        concatenation because ``unfold`` over a dynamic length does not export to ONNX)."""
+        blocks = F.pad(x, (0, 0, w, w + fill)).view(B, H, nb + 2, w, hd)
+        return torch.cat([blocks[:, :, :-2], blocks[:, :, 1:-1], blocks[:, :, 2:]], dim=3)
+
     q = F.pad(q, (0, 0, 0, fill)).view(B, H, nb, w, hd)  # (B, H, nb, w, hd)
-    # keys: one empty block before and after, then overlapping windows of 3 blocks
-    k = F.pad(k, (0, 0, w, w + fill)).unfold(2, 3 * w, w)  # (B, H, nb, hd, 3w)
-    v = F.pad(v, (0, 0, w, w + fill)).unfold(2, 3 * w, w)  # (B, H, nb, hd, 3w)
-    k, v = k.transpose(-1, -2), v.transpose(-1, -2)  # 2 x (B, H, nb, 3w, hd)
-    real = F.pad(key_mask, (w, w + fill)).unfold(1, 3 * w, w)  # (B, nb, 3w)
+    k, v = windows(k), windows(v)  # 2 x (B, H, nb, 3w, hd)
+    rb = F.pad(key_mask.long(), (w, w + fill)).view(B, nb + 2, w)  # (B, nb + 2, w)
+    real = torch.cat([rb[:, :-2], rb[:, 1:-1], rb[:, 2:]], dim=2).bool()  # (B, nb, 3w)
 
     # query a of block n sits at n*w + a, key c of its window at n*w - w + c
     offset = torch.arange(3 * w, device=q.device)[None, :] - w  # (1, 3w)
@@ -193,7 +199,7 @@ class SequenceCompressor(nn.Module):
         if s == 1:
             return x, mask
         B, T, d = x.shape
-        S = -(-T // s)  # ceil(T / s)
+        S = (T + s - 1) // s  # ceil(T / s)
         x = x.masked_fill(~mask.unsqueeze(-1), 0.0)  # pads contribute nothing
         x = F.pad(x, (0, 0, 0, S * s - T))  # (B, S*s, d)
         m = F.pad(mask, (0, S * s - T))  # (B, S*s), the filler is padding

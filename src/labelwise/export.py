@@ -1,0 +1,391 @@
+"""Export a trained neural run to ONNX, and predict with the export through ONNX Runtime.
+
+An export directory holds::
+
+    model.onnx          the network: (input_ids, attention_mask) -> logits
+    model.int8.onnx     (optional) the same with int8 weights (dynamic quantisation)
+    tokenizer.json      the run's tokenizer
+    labels.json, decode.json, config.yaml, run.json   copied from the run
+    export.json         what the graph expects: input/output names, opset, max_length, ...
+
+The graph takes ``input_ids`` (B, T) int64 and ``attention_mask`` (B, T) int64 (1 on real
+tokens, 0 on padding), both with dynamic B and T, and returns ``logits`` (B, L) float32.
+Long documents cut into chunks are pooled outside the graph (max over a document's
+chunks, as :func:`labelwise.decode.pool_chunks` does), so each row of the graph is one
+chunk; :class:`OnnxPredictor` does the tokenising, batching and pooling.
+
+Scores and decisions from logits are those of :class:`~labelwise.estimator.TextClassifier`
+itself: the predictor rebuilds the estimator from the copied run files and hands it the
+ONNX logits, so every task (multi-class, multi-label, hierarchical, extreme) decodes the
+same way as the PyTorch model.
+
+The graph is traced with PyTorch's TorchScript exporter (``dynamo=False``; the dynamo
+exporter would need ``onnxscript``). The encoders are written to trace: no floor division
+of negative traced lengths (the exporter truncates), no ``unfold`` over a dynamic length.
+BiLSTM's packed sequences export as they are.
+
+Importing ``labelwise`` imports torch, so the predictor is not torch-free; it runs no
+torch code, though: tokenising, batching and pooling are numpy and ``tokenizers``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from labelwise import checkpoint as ckpt
+
+if TYPE_CHECKING:
+    import torch
+
+    from labelwise.data.tokenize import TextTokenizer
+    from labelwise.estimator import TextClassifier
+
+EXPORT_FORMAT_VERSION = 1
+INPUT_NAMES = ("input_ids", "attention_mask")
+OUTPUT_NAMES = ("logits",)
+MODEL_FILE = "model.onnx"
+QUANTIZED_FILE = "model.int8.onnx"
+EXPORT_FILE = "export.json"
+COPIED_FILES = ("tokenizer.json", "labels.json", "decode.json", "config.yaml", "run.json")
+
+
+# ----------------------------------------------------------------------------------------
+# export
+
+
+def _logits_module(model: torch.nn.Module) -> torch.nn.Module:
+    """Wrap a ``Classifier`` as a module returning its logits (B, L) alone.
+
+    Only the encoder and the head run; the projection head (contrastive embeddings) does
+    not take part in the logits, so it is left out of the graph.
+    """
+    import torch
+
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            """(B, T) int64 ids and (B, T) int64/bool mask -> (B, L) logits."""
+            enc = self.inner.encode(input_ids, attention_mask.bool())  # type: ignore[operator]
+            logits: torch.Tensor = self.inner.head(enc).logits  # type: ignore[operator]
+            return logits
+
+    return LogitsOnly(model).eval()
+
+
+def _export_graph(
+    model: torch.nn.Module, path: Path, opset: int, tokenizer: TextTokenizer, max_len: int
+) -> None:
+    """Trace ``model`` (logits only) into ``path`` with dynamic batch and sequence axes."""
+    import torch
+
+    wrapped = _logits_module(model)
+    # an example batch of two rows, one of them padded, so that masking is traced too
+    T = max(4, min(max_len, 12))
+    ids = torch.full((2, T), tokenizer.pad_id, dtype=torch.long)
+    mask = torch.zeros((2, T), dtype=torch.long)
+    for row, n in enumerate((T, T // 2)):
+        ids[row, :n] = torch.tensor([tokenizer.cls_id] + [tokenizer.sep_id] * (n - 1))
+        mask[row, :n] = 1
+    axes = {"input_ids": {0: "batch", 1: "sequence"},
+            "attention_mask": {0: "batch", 1: "sequence"},
+            "logits": {0: "batch"}}
+    with warnings.catch_warnings(), torch.no_grad():
+        # the TorchScript exporter is deprecated in favour of the dynamo one (which needs
+        # onnxscript) and warns about traced Python conditions that only check lengths
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapped, (ids, mask), str(path), dynamo=False, opset_version=opset,
+            input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
+            dynamic_axes=axes, do_constant_folding=True,
+        )
+
+
+def _quantize(src: Path, dst: Path) -> None:
+    """Dynamic int8 quantisation of ``src``'s weights into ``dst`` (activations stay float)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
+
+    def not_advice(record: logging.LogRecord) -> bool:
+        # onnxruntime logs, on the root logger, advice to run its shape-inference
+        # pre-processing first; it is optional for dynamic quantisation
+        return "pre-processing before quantization" not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(not_advice)
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    finally:
+        root.removeFilter(not_advice)
+
+
+def export_onnx(
+    run_dir: str | Path, out_dir: str | Path, quantize: bool = False, opset: int = 17
+) -> Path:
+    """Export the neural model of ``run_dir`` to ONNX in ``out_dir``.
+
+    Writes ``model.onnx`` (and ``model.int8.onnx`` with ``quantize``), copies the run's
+    tokenizer, labels, decode thresholds, config and run info, and writes ``export.json``.
+    Every file is written atomically.
+
+    Args:
+        run_dir: a complete labelwise run directory of a neural model.
+        out_dir: where to write the export (created if needed).
+        quantize: also write an int8-weight copy (``onnxruntime.quantization``).
+        opset: ONNX opset version of the graph.
+
+    Returns:
+        The path of ``model.onnx``.
+
+    Raises:
+        ValueError: the run is a TF-IDF linear model, or its encoder cannot be exported.
+    """
+    import torch
+
+    from labelwise.backends import NeuralBackend
+    from labelwise.estimator import TextClassifier
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if run_dir.is_dir():
+        backend = ckpt.check_run_info(run_dir).get("backend")
+        if backend != "neural":
+            raise ValueError(
+                f"ONNX export is for neural models; the run '{run_dir}' is a {backend} "
+                "(TF-IDF) model, which has no network to export. Use it with "
+                "TextClassifier.load or 'labelwise predict' instead"
+            )
+    clf = TextClassifier.load(run_dir)
+    backend_ = clf.backend_
+    if not isinstance(backend_, NeuralBackend) or backend_.model is None or backend_.tokenizer is None:
+        raise ValueError(f"ONNX export is for neural models; '{run_dir}' holds none")
+    model, tokenizer = backend_.model.cpu().eval(), backend_.tokenizer
+    cfg = clf.config_
+    enc_name = str(cfg.model.encoder["name"])
+    encoder = getattr(model, "encoder", None)
+    max_len = int(getattr(getattr(encoder, "config", None), "max_len", cfg.tokenizer.max_length))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = out_dir / MODEL_FILE
+    try:
+        ckpt.atomic_write(
+            model_path,
+            lambda p: _export_graph(model, p, opset, tokenizer, max_len),
+        )
+    except Exception as err:
+        raise ValueError(
+            f"encoder '{enc_name}' could not be exported to ONNX (opset {opset}): {err}"
+        ) from err
+    if quantize:
+        ckpt.atomic_write(out_dir / QUANTIZED_FILE, lambda p: _quantize(model_path, p))
+    for name in COPIED_FILES:
+        data = (run_dir / name).read_bytes()
+        ckpt.atomic_write(out_dir / name, lambda p, data=data: p.write_bytes(data))  # type: ignore[misc]
+
+    from labelwise import __version__
+
+    t = cfg.tokenizer
+    ckpt.write_json(out_dir / EXPORT_FILE, {
+        "format": "labelwise-onnx",
+        "format_version": EXPORT_FORMAT_VERSION,
+        "labelwise_version": __version__,
+        "torch_version": str(torch.__version__),
+        "exporter": "torchscript",
+        "opset": opset,
+        "inputs": [
+            {"name": INPUT_NAMES[0], "dtype": "int64", "shape": ["batch", "sequence"]},
+            {"name": INPUT_NAMES[1], "dtype": "int64", "shape": ["batch", "sequence"]},
+        ],
+        "outputs": [{"name": OUTPUT_NAMES[0], "dtype": "float32", "shape": ["batch", len(clf.classes_)]}],
+        "task": clf.task_.value,
+        "num_labels": len(clf.classes_),
+        "encoder": enc_name,
+        "tokenizer_kind": tokenizer.kind,
+        "pad_id": tokenizer.pad_id,
+        "max_length": t.max_length,
+        "chunked": t.long_documents == "chunk",
+        "max_chunks": t.max_chunks,
+        "eval_batch_size": cfg.train.eval_batch_size,
+        "models": {"fp32": MODEL_FILE, **({"int8": QUANTIZED_FILE} if quantize else {})},
+    })
+    return model_path
+
+
+# ----------------------------------------------------------------------------------------
+# inference with ONNX Runtime
+
+
+def _pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged id lists (R,) -> input_ids (R, T) int64 and attention_mask (R, T) int64,
+    right-padded to the longest row (as ``labelwise.data.collate.pad_ids``)."""
+    width = max(1, max(len(r) for r in rows))
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = r
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+class _OnnxLogits:
+    """Stands in for the estimator's backend: ``logits(texts)`` computed by ONNX Runtime."""
+
+    kind = "onnx"
+
+    def __init__(self, predictor: OnnxPredictor) -> None:
+        self.predictor = predictor
+        self.train_state: dict[str, Any] = {}
+
+    def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        return self.predictor.logits(texts, on_batch)
+
+
+def _estimator_from(export_dir: Path) -> TextClassifier:
+    """The run's ``TextClassifier`` without its network: config, labels, task, thresholds
+    (the decoding state that ``TextClassifier.load`` reads), from the copied run files."""
+    from labelwise.config import load_config
+    from labelwise.data.labels import LabelSpace
+    from labelwise.estimator import TextClassifier
+    from labelwise.types import Task
+
+    info = ckpt.check_run_info(export_dir)
+    cfg = load_config(export_dir / "config.yaml")
+    clf = TextClassifier(cfg)
+    clf.config_ = cfg
+    clf.labels_ = LabelSpace.from_json(ckpt.read_json(export_dir / "labels.json"))
+    clf.task_ = Task(info["task"])
+    d = ckpt.read_json(export_dir / "decode.json")
+    thr = d["threshold"]
+    clf.threshold_ = np.asarray(thr, dtype=np.float32) if isinstance(thr, list) else float(thr)
+    clf.exclusive_ = bool(d["exclusive_levels"])
+    clf.metric_names_ = list(d["metrics"])
+    return clf
+
+
+class OnnxPredictor:
+    """Predict with an export directory written by :func:`export_onnx`, on CPU.
+
+    Tokenising, truncation or chunking, length-sorted batching and the max over chunks
+    follow the PyTorch path (``NeuralBackend.logits``); scores and decisions are computed by
+    the run's own ``TextClassifier`` (see :attr:`classifier`).
+
+    Args:
+        export_dir: a directory written by :func:`export_onnx`.
+        quantized: use ``model.int8.onnx`` instead of ``model.onnx``.
+        threads: ONNX Runtime intra-op threads (None: its default, all cores).
+        batch_size: rows per run of the graph (None: the run's ``train.eval_batch_size``).
+    """
+
+    def __init__(
+        self,
+        export_dir: str | Path,
+        quantized: bool = False,
+        threads: int | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        import onnxruntime as ort  # type: ignore[import-untyped]
+
+        from labelwise.data.tokenize import TextTokenizer
+
+        self.export_dir = Path(export_dir)
+        self.info: dict[str, Any] = ckpt.read_json(self.export_dir / EXPORT_FILE)
+        version = self.info.get("format_version")
+        if version != EXPORT_FORMAT_VERSION:
+            raise ckpt.CheckpointError(
+                f"{self.export_dir}/{EXPORT_FILE} has format_version {version!r}; this "
+                f"labelwise reads version {EXPORT_FORMAT_VERSION}. Export the run again"
+            )
+        file = self.info["models"].get("int8" if quantized else "fp32")
+        if file is None or not (self.export_dir / file).is_file():
+            what = "an int8 model (export with quantize=True)" if quantized else MODEL_FILE
+            raise ckpt.CheckpointError(f"'{self.export_dir}' has no {what}")
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(self.export_dir / file), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer: TextTokenizer = TextTokenizer.load(
+            self.export_dir / "tokenizer.json", str(self.info.get("tokenizer_kind", "wordpiece"))
+        )
+        self.max_length = int(self.info["max_length"])
+        self.chunked = bool(self.info["chunked"])
+        self.max_chunks = int(self.info["max_chunks"])
+        self.batch_size = int(batch_size or self.info["eval_batch_size"])
+        self.classifier: TextClassifier = _estimator_from(self.export_dir)
+        self.classifier.backend_ = _OnnxLogits(self)  # type: ignore[assignment]
+
+    @property
+    def classes_(self) -> list[str]:
+        """Label names; the columns of ``logits`` and ``predict_proba``."""
+        return self.classifier.classes_
+
+    def _docs(self, texts: Sequence[str]) -> list[list[list[int]]]:
+        """Each text as a list of chunks of ids (one chunk when truncating)."""
+        if self.chunked:
+            return self.tokenizer.encode_chunks(texts, self.max_length, self.max_chunks)
+        return [[ids] for ids in self.tokenizer.encode(texts, self.max_length)]
+
+    def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Raw scores (N, L) float32 for ``texts``, in their order.
+
+        Documents are sorted by length (longest first) and cut into batches of
+        ``batch_size`` documents; chunked documents put each chunk in a row of the graph
+        and take the max over their chunks' logits.
+        """
+        from labelwise.data.collate import batch_order
+
+        if isinstance(texts, str):
+            raise TypeError("logits(texts): expected a list of texts, got a single string")
+        docs = self._docs(list(texts))
+        if not docs:
+            raise ValueError("nothing to predict: the input has no documents")
+        lengths = [sum(len(c) for c in d) for d in docs]
+        result: np.ndarray | None = None
+        for idx in batch_order(lengths, self.batch_size, shuffle=False):
+            rows = [chunk for i in idx for chunk in docs[i]]
+            ids, mask = _pad(rows, self.tokenizer.pad_id)
+            out = self.session.run(list(OUTPUT_NAMES), {INPUT_NAMES[0]: ids, INPUT_NAMES[1]: mask})
+            chunk_logits = np.asarray(out[0], dtype=np.float32)  # (R, L)
+            if len(rows) == len(idx):
+                doc_logits = chunk_logits
+            else:  # (R, L) chunks -> (B, L) documents: max over each document's chunks
+                owner = np.repeat(np.arange(len(idx)), [len(docs[i]) for i in idx])  # (R,)
+                doc_logits = np.full((len(idx), chunk_logits.shape[1]), -np.inf, dtype=np.float32)
+                np.maximum.at(doc_logits, owner, chunk_logits)
+            if result is None:
+                result = np.zeros((len(docs), doc_logits.shape[1]), dtype=np.float32)
+            result[idx] = doc_logits
+            if on_batch is not None:
+                on_batch(len(idx))
+        assert result is not None
+        return result
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, L) scores, the run's task transformation of the logits (softmax, sigmoid,
+        per-level softmax or parent-capped sigmoids); columns follow ``classes_``."""
+        return self.classifier.predict_proba(texts)
+
+    def predict(self, texts: Sequence[str]) -> list[Any]:
+        """Label names: one per text (multi-class) or a list per text (the other tasks),
+        decided with the run's tuned thresholds."""
+        return self.classifier.predict(texts)
+
+    def decide(self, scores: np.ndarray) -> np.ndarray:
+        """Scores (N, L) -> decisions (N, L) bool, as ``TextClassifier.decide``."""
+        return self.classifier.decide(scores)
+
+
+def read_export_info(export_dir: str | Path) -> dict[str, Any]:
+    """The parsed ``export.json`` of an export directory."""
+    info: dict[str, Any] = json.loads((Path(export_dir) / EXPORT_FILE).read_text(encoding="utf-8"))
+    return info
