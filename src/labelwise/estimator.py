@@ -321,6 +321,17 @@ class TextClassifier:
     @classmethod
     def load(cls, run_dir: str | Path) -> TextClassifier:
         run_dir = Path(run_dir)
+        self = cls.load_decoding(run_dir)
+        self.backend_ = make_backend(self.config_)
+        self.backend_.load(run_dir, len(self.classes_))
+        return self
+
+    @classmethod
+    def load_decoding(cls, run_dir: str | Path) -> TextClassifier:
+        """A run's estimator without its model: config, labels, task, thresholds (all that
+        turns logits into scores and decisions). ``load`` adds the model; the ONNX
+        predictor adds its own."""
+        run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise ckpt.CheckpointError(f"run directory '{run_dir}' does not exist")
         info = ckpt.check_run_info(run_dir)
@@ -334,6 +345,4 @@ class TextClassifier:
         self.threshold_ = np.asarray(thr, dtype=np.float32) if isinstance(thr, list) else float(thr)
         self.exclusive_ = bool(d["exclusive_levels"])
         self.metric_names_ = list(d["metrics"])
-        self.backend_ = make_backend(cfg)
-        self.backend_.load(run_dir, len(self.classes_))
         return self

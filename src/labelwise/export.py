@@ -249,25 +249,10 @@ class _OnnxLogits:
 
 
 def _estimator_from(export_dir: Path) -> TextClassifier:
-    """The run's ``TextClassifier`` without its network: config, labels, task, thresholds
-    (the decoding state that ``TextClassifier.load`` reads), from the copied run files."""
-    from labelwise.config import load_config
-    from labelwise.data.labels import LabelSpace
+    """The run's ``TextClassifier`` without its network, from the copied run files."""
     from labelwise.estimator import TextClassifier
-    from labelwise.types import Task
 
-    info = ckpt.check_run_info(export_dir)
-    cfg = load_config(export_dir / "config.yaml")
-    clf = TextClassifier(cfg)
-    clf.config_ = cfg
-    clf.labels_ = LabelSpace.from_json(ckpt.read_json(export_dir / "labels.json"))
-    clf.task_ = Task(info["task"])
-    d = ckpt.read_json(export_dir / "decode.json")
-    thr = d["threshold"]
-    clf.threshold_ = np.asarray(thr, dtype=np.float32) if isinstance(thr, list) else float(thr)
-    clf.exclusive_ = bool(d["exclusive_levels"])
-    clf.metric_names_ = list(d["metrics"])
-    return clf
+    return TextClassifier.load_decoding(export_dir)
 
 
 class OnnxPredictor:
