@@ -13,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+import labelwise.losses  # noqa: F401  (registers the losses the contrastive contract uses)
 from labelwise.models import Classifier, build_model
 from labelwise.registry import ENCODERS, HEADS
 

@@ -2,5 +2,6 @@
 
 from labelwise.models.heads.label_attention import LabelAttentionHead, label_attention_chunk
 from labelwise.models.heads.linear import LinearHead
+from labelwise.models.heads.plant import PlantHead as PlantHead
 
 __all__ = ["LabelAttentionHead", "LinearHead", "label_attention_chunk"]

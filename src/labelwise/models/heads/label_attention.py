@@ -15,6 +15,7 @@ backward pass, so training memory is bounded by one chunk as well.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -105,20 +106,36 @@ class LabelAttentionHead(nn.Module):
         step = self.config.label_chunk_size or self.num_labels
         use_ckpt = self.config.checkpoint_chunks and torch.is_grad_enabled()
 
-        logits, attns = [], []
-        for start in range(0, self.num_labels, step):
-            part = slice(start, start + step)
-            labels = (self.label_query[part], self.label_weight[part], self.label_bias[part])
-            args = (z, h, mask, *labels)
-            if use_ckpt:
-                chunk_logits, attn = checkpoint(label_attention_chunk, *args, use_reentrant=False)
-            else:
-                chunk_logits, attn = label_attention_chunk(*args)
-            logits.append(chunk_logits)  # (B, l)
-            if self.return_attention:
-                attns.append(attn)  # (B, l, T)
+        def chunk(start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+            part = slice(start, stop)
+            return label_attention_chunk(
+                z, h, mask, self.label_query[part], self.label_weight[part], self.label_bias[part]
+            )
 
-        out = ModelOutput(logits=torch.cat(logits, dim=1))  # (B, L)
-        if self.return_attention:
-            out.extras["attention"] = torch.cat(attns, dim=1)  # (B, L, T)
-        return out
+        return run_label_chunks(chunk, self.num_labels, step, use_ckpt, self.return_attention)
+
+
+def run_label_chunks(
+    chunk: Callable[[int, int], tuple[torch.Tensor, torch.Tensor]],
+    num_labels: int,
+    step: int,
+    use_checkpoint: bool,
+    return_attention: bool,
+) -> ModelOutput:
+    """Run ``chunk(start, stop)`` -> (logits (B, l), attention (B, l, T)) over the labels in
+    steps of ``step`` and join the logits (B, L), optionally recomputing each chunk in the
+    backward pass (non-reentrant checkpoint) and keeping the (B, L, T) attention."""
+    logits, attns = [], []
+    for start in range(0, num_labels, step):
+        stop = min(start + step, num_labels)
+        if use_checkpoint:
+            chunk_logits, attn = checkpoint(chunk, start, stop, use_reentrant=False)
+        else:
+            chunk_logits, attn = chunk(start, stop)
+        logits.append(chunk_logits)  # (B, l)
+        if return_attention:
+            attns.append(attn)  # (B, l, T)
+    out = ModelOutput(logits=torch.cat(logits, dim=1))  # (B, L)
+    if return_attention:
+        out.extras["attention"] = torch.cat(attns, dim=1)  # (B, L, T)
+    return out
