@@ -17,7 +17,7 @@ from labelwise import checkpoint as ckpt
 from labelwise.config import Config
 from labelwise.data.tokenize import TextTokenizer
 from labelwise.training import EncodedSet, Trainer, predict_logits
-from labelwise.training.dataset import predict_embeddings
+from labelwise.training.dataset import ChunkPooling, predict_embeddings, set_chunk_pooling
 from labelwise.training.features import (
     HeadOnFeatures,
     can_cache_features,
@@ -48,6 +48,7 @@ class NeuralBackend:
         self.device = pick_device(cfg.train.device)
         self.train_state: dict[str, Any] = {}
         self.pretrain_state: dict[str, Any] = {}
+        self.plant_state: dict[str, Any] = {}
 
     # -------------------------------------------------------------- building
     def tokenizer_kind(self) -> str:
@@ -82,9 +83,37 @@ class NeuralBackend:
         torch.manual_seed(self.cfg.train.seed)
         m = self.cfg.model
         self.model = build_model(
-            m.encoder, m.head, self.tokenizer.vocab_size, self.tokenizer.pad_id, num_labels,
-            projection=self.projection_spec(),
+            m.encoder, self.head_spec(), self.tokenizer.vocab_size, self.tokenizer.pad_id,
+            num_labels, projection=self.projection_spec(),
         ).to(self.device)
+        if m.chunk_pooling != "max":
+            set_chunk_pooling(self.model, ChunkPooling(m.chunk_pooling, m.stateful_k, m.stateful_gamma))
+
+    def head_spec(self) -> dict[str, Any]:
+        """The head's fields as configured, plus what only the data decides: a PLANT head's
+        ``vocab_size`` is the tokenizer's unless the config gives one (config.yaml keeps
+        the config's fields, and loading fills in the same value from the run's
+        tokenizer, so the rebuilt model matches the saved weights)."""
+        from labelwise.models.heads.plant import PlantHead
+        from labelwise.registry import HEADS
+
+        assert self.tokenizer is not None
+        head = dict(self.cfg.model.head)
+        cls = HEADS.get(head["name"])
+        if isinstance(cls, type) and issubclass(cls, PlantHead):
+            vocab = self.tokenizer.vocab_size
+            given = head.get("vocab_size")
+            if given is None:
+                head["vocab_size"] = vocab
+            elif isinstance(given, int) and given < vocab:
+                raise ValueError(
+                    f"model.head.vocab_size ({given}) is smaller than the tokenizer's "
+                    f"vocabulary ({vocab}): leave it unset (it follows the tokenizer) or "
+                    "raise it"
+                )
+            if "factor_dim" not in head and self.cfg.plant is not None:
+                head["factor_dim"] = self.cfg.plant.factor_dim
+        return head
 
     def projection_spec(self) -> dict[str, Any] | None:
         """The projection head's fields: as configured, else the defaults when the loss
@@ -109,6 +138,46 @@ class NeuralBackend:
         return EncodedSet(docs, targets, self.tokenizer.pad_id)
 
     # -------------------------------------------------------------- training
+    def plant(
+        self,
+        train_texts: Sequence[str],
+        train_targets: np.ndarray,
+        run_dir: Path | None,
+        resume: bool = False,
+    ) -> None:
+        """PLANT's stage before training (:mod:`labelwise.plant.pipeline`), when the head
+        is a :class:`~labelwise.models.heads.plant.PlantHead` that uses it; otherwise
+        nothing. ``train_targets``: (N, L) multi-hot (one-hot for multiclass) or (N,)
+        class ids.
+
+        Resuming a run whose stage completed (``<run>/plant/stage.json``) does not redo it:
+        the head is planted again from the saved ``<run>/plant/l2r`` (exactly the buffers
+        of the first planting, the query initialisation included), then the trainer's
+        checkpoint, when there is one, restores everything as it was.
+        """
+        from labelwise.config import PlantConfig
+        from labelwise.plant.pipeline import (
+            find_plant_head,
+            needs_planting,
+            plant_stage,
+            replant,
+            stage_done,
+        )
+
+        assert self.model is not None and self.tokenizer is not None
+        head = find_plant_head(self.model)
+        if head is None or not needs_planting(head):
+            return
+        if resume and run_dir is not None and stage_done(run_dir):
+            self.plant_state = {**replant(self.model, run_dir), "reused": True}
+            return
+        cfg = self.cfg.plant or PlantConfig(factor_dim=head.config.factor_dim)
+        docs = [[t for chunk in doc for t in chunk] for doc in self.encode(train_texts, None).docs]
+        self.plant_state = plant_stage(
+            self.model, self.tokenizer, docs, train_targets, cfg, run_dir,
+            seed=self.cfg.train.seed, progress=self.cfg.train.progress, device=self.device,
+        )
+
     def pretrain(
         self,
         train_texts: Sequence[str],
@@ -175,6 +244,13 @@ class NeuralBackend:
             model, loss_fn.to(self.device), self.cfg.train, self.device, run_dir, eval_fn, primary
         )
         self.train_state = trainer.fit(train, resume=resume)
+        if self.plant_state:
+            l2r = self.plant_state.get("l2r") or {}
+            self.train_state["plant"] = {
+                "seconds": self.plant_state.get("seconds"),
+                "l2r_heldout_ndcg": l2r.get("heldout_ndcg"),
+                "reused": bool(self.plant_state.get("reused", False)),
+            }
 
     def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         assert self.model is not None

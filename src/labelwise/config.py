@@ -14,7 +14,14 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from labelwise.registry import format_validation_error
 
@@ -76,6 +83,25 @@ class ModelConfig(_Strict):
     projection: ProjectionConfig | None = Field(
         None, description="contrastive projection; default: added when the loss needs it"
     )
+    chunk_pooling: Literal["max", "stateful"] = Field(
+        "max",
+        description=(
+            "with tokenizer.long_documents: chunk, how chunk logits become document logits. "
+            "max: the maximum over a document's chunks. stateful: that maximum plus "
+            "stateful_gamma times the label state carried over the chunks before the last "
+            "(PLANT's stateful decoder, labelwise.models.stateful: per chunk the top "
+            "stateful_k sigmoid scores, element-wise max over the chunks read so far). The "
+            "state is detached, so training keeps the gradient of max pooling (every chunk "
+            "learns) and training and prediction score documents the same way; a one-chunk "
+            "document gets exactly its max-pooled logits. Ignored without chunking"
+        ),
+    )
+    stateful_k: int = Field(
+        10, ge=1, description="chunk_pooling: stateful: labels kept in each chunk's state"
+    )
+    stateful_gamma: float = Field(
+        1.0, ge=0, description="chunk_pooling: stateful: weight of the carried label state"
+    )
 
     @field_validator("encoder", "head")
     @classmethod
@@ -135,6 +161,42 @@ class DecodeConfig(_Strict):
     at_least_one: bool = Field(False, description="multi-label: predict the top label if none passes")
 
 
+class PlantConfig(_Strict):
+    """PLANT's stage before training (model.head.name: plant): mutual-information gain of
+    every (token, label) pair on the training set, a learning-to-rank model of it, and the
+    planting of its factors into the head (labelwise.plant)."""
+
+    top_n: int = Field(100, ge=1, description="MIG: tokens kept per label (the best by MIG)")
+    label_chunk: int = Field(
+        256, ge=1, description="MIG: labels per sparse co-occurrence product (bounds memory)"
+    )
+    positive_only: bool = Field(
+        True, description="MIG: keep only tokens positively associated with the label"
+    )
+    factor_dim: int = Field(
+        400, ge=1,
+        description=(
+            "L2R factor dimension; equals model.head.factor_dim: either one given alone "
+            "sets the other, both given and different is an error"
+        ),
+    )
+    l2r_epochs: int = Field(10, ge=1, description="L2R: passes over the per-label lists")
+    l2r_lr: float = Field(1e-2, gt=0, description="L2R: Adam learning rate")
+    l2r_k: int = Field(10, ge=1, description="L2R: NDCG cut-off of the LambdaRank weights and the report")
+    l2r_valid_fraction: float = Field(
+        0.2, ge=0, lt=1,
+        description=(
+            "L2R: share of each label's MIG tokens held out of training to measure held-out "
+            "NDCG@l2r_k; 0 trains on every token (no held-out NDCG)"
+        ),
+    )
+    sigma: float = Field(0.5, gt=0, description="L2R: RankNet steepness")
+    negatives: int = Field(
+        20, ge=0, description="L2R: random non-MIG tokens (relevance 0) added to each list"
+    )
+    grades: int = Field(4, ge=1, description="L2R: relevance grades of a label's MIG list, by rank")
+
+
 class Config(_Strict):
     """A whole run."""
 
@@ -144,10 +206,51 @@ class Config(_Strict):
     model: ModelConfig = Field(default_factory=lambda: ModelConfig())
     loss: dict[str, Any] = Field(default_factory=lambda: {"name": "auto"})
     pretrain: PretrainConfig | None = Field(None, description="two-stage schedule: pre-train first")
+    plant: PlantConfig | None = Field(
+        None,
+        description=(
+            "PLANT head only (model.head.name: plant): the MIG and learning-to-rank stage run "
+            "before training, whose factors are planted into the head; keys top_n, "
+            "label_chunk, positive_only, factor_dim, l2r_epochs, l2r_lr, l2r_k, "
+            "l2r_valid_fraction, sigma, negatives, grades (labelwise.config.PlantConfig). "
+            "Unset with a plant head: the defaults, with the head's factor_dim. Set with "
+            "another head: an error (--set plant=null removes it). Its outputs go to "
+            "<run>/plant/ (mig/, l2r/, stage.json); --resume does not rerun it"
+        ),
+    )
     train: TrainConfig = Field(default_factory=lambda: TrainConfig())
     decode: DecodeConfig = Field(default_factory=lambda: DecodeConfig())
     metrics: list[str] | None = Field(None, description="default: chosen by task")
     output_dir: str | None = Field(None, description="run directory; default runs/<name>")
+
+    @model_validator(mode="after")
+    def _plant_matches_head(self) -> Config:
+        """The ``plant`` section needs the plant head; its factor_dim and the head's agree
+        (one given alone fills the other)."""
+        if self.plant is None:
+            return self
+        head = self.model.head
+        if self.model.type != "neural" or head.get("name") != "plant":
+            what = "model.type linear" if self.model.type != "neural" else f"model.head '{head.get('name')}'"
+            raise ValueError(
+                f"the 'plant' section configures the PLANT head's MIG/L2R stage, but the run "
+                f"uses {what}: set model.head.name: plant (a neural model), or remove the "
+                "'plant' section (--set plant=null)"
+            )
+        head_dim = head.get("factor_dim")
+        plant_given = "factor_dim" in self.plant.model_fields_set
+        if head_dim is None:
+            head["factor_dim"] = self.plant.factor_dim
+        elif isinstance(head_dim, int) and not isinstance(head_dim, bool):
+            if not plant_given:
+                self.plant.factor_dim = head_dim
+            elif head_dim != self.plant.factor_dim:
+                raise ValueError(
+                    f"plant.factor_dim ({self.plant.factor_dim}) and model.head.factor_dim "
+                    f"({head_dim}) differ: the head holds the L2R factors, so they must be "
+                    "equal; give one of them (it sets the other) or the same value to both"
+                )
+        return self
 
 
 # ---------------------------------------------------------------- loading and overrides
@@ -212,7 +315,7 @@ def build_config(tree: dict[str, Any], where: str = "config") -> Config:
     try:
         return Config.model_validate(tree)
     except ValidationError as err:
-        msgs = [format_validation_error(err, where)]
+        msgs = [_format_errors(err, where)]
         for e in err.errors():
             if e["type"] == "extra_forbidden":
                 loc = [str(p) for p in e["loc"]]
@@ -225,6 +328,21 @@ def build_config(tree: dict[str, Any], where: str = "config") -> Config:
                 if close:
                     msgs.append(f"    '{'.'.join(loc)}': did you mean '{close[0]}'?")
         raise ConfigError("\n".join(msgs)) from None
+
+
+def _format_errors(err: ValidationError, where: str) -> str:
+    """Like :func:`format_validation_error`, but a check across sections (an error at the
+    root, from a model validator) is its message alone, without the whole config echoed as
+    its input."""
+    if all(e["loc"] for e in err.errors()):
+        return format_validation_error(err, where)
+    lines = format_validation_error(err, where).splitlines()[:1]
+    for e in err.errors():
+        if e["loc"]:
+            lines.append(f"  - '{'.'.join(str(p) for p in e['loc'])}': {e['msg']} (got {e.get('input')!r})")
+        else:
+            lines.append(f"  - {str(e['msg']).removeprefix('Value error, ')}")
+    return "\n".join(lines)
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -156,6 +156,8 @@ class TextClassifier:
         if run_dir is not None:
             b.save_tokenizer(run_dir)
         b.build_model(len(self.classes_))
+        # PLANT: MIG + L2R on the training set, planted into the head before any training
+        b.plant(texts, y_train, run_dir, resume)
         if self.config_.pretrain is not None:
             pre_loss = build_loss(self.config_.pretrain.loss, self._loss_info())
             pre_targets = y_train.argmax(1).astype(np.int64) if self.task_ == Task.MULTICLASS else y_train

@@ -1,6 +1,8 @@
-"""PLANT (planted label-wise attention), first stages: token-label mutual-information gain
-tables (:mod:`labelwise.plant.mig`) and the learning-to-rank model trained on them with
-LambdaRank (:mod:`labelwise.plant.l2r`)."""
+"""PLANT (planted label-wise attention), the stages before training: token-label
+mutual-information gain tables (:mod:`labelwise.plant.mig`), the learning-to-rank model
+trained on them with LambdaRank (:mod:`labelwise.plant.l2r`), and the pipeline that runs
+both on a run's training set and plants the result into the head
+(:mod:`labelwise.plant.pipeline`)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,14 @@ from labelwise.plant.l2r import (
     train_l2r,
 )
 from labelwise.plant.mig import MigTable, compute_mig, mutual_information, occurrence_matrix
+from labelwise.plant.pipeline import (
+    find_plant_head,
+    load_stage,
+    plant_stage,
+    replant,
+    special_token_ids,
+    stage_done,
+)
 
 __all__ = [
     "L2RModel",
@@ -23,12 +33,18 @@ __all__ = [
     "RankLists",
     "compute_mig",
     "evaluate_ndcg",
+    "find_plant_head",
     "ideal_dcg",
     "lambda_weights",
     "lambdarank_loss",
+    "load_stage",
     "mutual_information",
     "ndcg_at_k",
     "occurrence_matrix",
+    "plant_stage",
     "rank_grades",
+    "replant",
+    "special_token_ids",
+    "stage_done",
     "train_l2r",
 ]
