@@ -31,6 +31,9 @@ from labelwise.config import (
     DataConfig,
     DecodeConfig,
     ModelConfig,
+    PlantConfig,
+    PretrainConfig,
+    ProjectionConfig,
     TokenizerConfig,
     TrainConfig,
 )
@@ -98,7 +101,7 @@ NOTES: dict[str, str] = {
     "`transformer` encoder also needs `max_len >= max_length`.",
     "tokenizer.long_documents": "`truncate` keeps the first `max_length - 2` tokens. "
     "`chunk` cuts a document into consecutive chunks; each chunk is scored and the "
-    "document's logits are the maximum over its chunks.",
+    "document's logits are the maximum over its chunks (see `model.chunk_pooling`).",
     "tokenizer.max_chunks": "Later chunks are dropped.",
     # model
     "model.type": "`neural`: tokenizer + encoder + head trained by the training loop. "
@@ -391,6 +394,9 @@ def main() -> int:
         ("model", ModelConfig, "model."),
         ("train", TrainConfig, "train."),
         ("decode", DecodeConfig, "decode."),
+        ("model.projection", ProjectionConfig, "model.projection."),
+        ("pretrain", PretrainConfig, "pretrain."),
+        ("plant", PlantConfig, "plant."),
     ]
     out = [INTRO, "## Sections", ""]
     for title, model, prefix in sections:

@@ -164,6 +164,13 @@ def export_onnx(
                 "TextClassifier.load or 'labelwise predict' instead"
             )
     clf = TextClassifier.load(run_dir)
+    cfg = clf.config_
+    if cfg.tokenizer.long_documents == "chunk" and getattr(cfg.model, "chunk_pooling", "max") != "max":
+        raise ValueError(
+            f"the run '{run_dir}' pools chunk logits with model.chunk_pooling="
+            f"{cfg.model.chunk_pooling}; the ONNX predictor max-pools chunks, so its predictions "
+            "would differ. Use the PyTorch model ('labelwise predict' / serve) for this run"
+        )
     backend_ = clf.backend_
     if not isinstance(backend_, NeuralBackend) or backend_.model is None or backend_.tokenizer is None:
         raise ValueError(f"ONNX export is for neural models; '{run_dir}' holds none")
