@@ -120,8 +120,8 @@ NOTES: dict[str, str] = {
     "in its batch).",
     "train.eval_batch_size": "Documents per batch in evaluation and prediction.",
     "train.eval_every": "Evaluations also happen at the end of every epoch and at the "
-    "last step. Each evaluation saves `last.safetensors` (and `model.safetensors` when the "
-    "primary metric improved).",
+    "last step. Each evaluation writes a checkpoint for `--resume` (`checkpoints/`, named by "
+    "`trainer_state.json`), including the best weights so far.",
     "train.lr": "Peak AdamW learning rate.",
     "train.weight_decay": "AdamW decay; biases, norms and other 1-D parameters get none.",
     "train.warmup_ratio": "Fraction of the total steps with a linear warm-up.",

@@ -8,7 +8,7 @@ Layout::
     decode.json         thresholds chosen on validation
     tokenizer.json      (neural) the tokenizer
     model.safetensors   (neural) the best weights
-    last.safetensors, optimizer.safetensors, trainer_state.json   (neural) to resume
+    trainer_state.json + checkpoints/step-N/{last,optimizer}.safetensors  (neural) to resume
     linear.safetensors, linear.json                               (linear backend)
     metrics.json, log.jsonl, tb/   results and logs
 """

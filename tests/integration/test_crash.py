@@ -16,6 +16,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from labelwise.training.loop import checkpoint_files
+
 WORDS = {"pos": ["good", "great", "fine", "nice", "lovely"], "neg": ["bad", "awful", "poor", "sad", "ugly"]}
 
 
@@ -45,9 +47,10 @@ def _readable(run: Path) -> None:
     state = run / "trainer_state.json"
     if state.is_file():
         json.loads(state.read_text())
-    for name in ("last.safetensors", "optimizer.safetensors", "model.safetensors"):
-        if (run / name).is_file():
-            load_file(run / name)
+        for path in checkpoint_files(run).values():  # what the state names is complete
+            load_file(path)
+    for path in run.rglob("*.safetensors"):  # and no weights file anywhere is half-written
+        load_file(path)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")

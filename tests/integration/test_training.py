@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from labelwise import TextClassifier
-from labelwise.training.loop import Trainer, TrainingError
+from labelwise.training.loop import Trainer, TrainingError, checkpoint_files
 from labelwise.types import Example
 
 TEXTS = ["good great fine", "bad awful poor", "great good nice", "awful bad sad"] * 8
@@ -57,14 +58,12 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, monkeyp
     monkeypatch.setattr(Trainer, "_evaluate_and_save", crash_after_first)
     with pytest.raises(KeyboardInterrupt):
         TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "cut")
-    assert (tmp_path / "cut" / "loss_state.safetensors").is_file() == (cfg is not CFG)
+    assert ("loss_state" in checkpoint_files(tmp_path / "cut")) == (cfg is not CFG)
     monkeypatch.setattr(Trainer, "_evaluate_and_save", original)
     resumed = TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "cut", resume=True)
     np.testing.assert_allclose(resumed.predict_proba(TEXTS[:6]), expected, atol=1e-6)
-    from safetensors.torch import load_file
-
     # the last weights too: the best ones may predate the interruption
-    a, b = load_file(tmp_path / "full" / "last.safetensors"), load_file(tmp_path / "cut" / "last.safetensors")
+    a, b = (load_file(checkpoint_files(tmp_path / r)["last"]) for r in ("full", "cut"))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
@@ -135,12 +134,10 @@ def test_frozen_encoder_features_are_cached_and_exact(monkeypatch) -> None:
 def test_two_stage_pretraining_then_linear_probe(tmp_path: Path) -> None:
     """pretrain: SupCon alone (checkpointed in <run>/pretrain), then a linear probe: the
     encoder leaves pre-training unchanged by fine-tuning, the head does not."""
-    from safetensors.torch import load_file
-
     cfg = {**CFG, "pretrain": {"loss": {"name": "supcon"}, "epochs": 2},
            "train": {**CFG["train"], "freeze_encoder": True}}
     TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "run")
-    pre = load_file(tmp_path / "run" / "pretrain" / "last.safetensors")
+    pre = load_file(checkpoint_files(tmp_path / "run" / "pretrain")["last"])
     final = load_file(tmp_path / "run" / "model.safetensors")
     enc = [k for k in final if k.startswith("encoder.")]
     assert enc and all(torch.equal(pre[k], final[k]) for k in enc)
@@ -149,3 +146,28 @@ def test_two_stage_pretraining_then_linear_probe(tmp_path: Path) -> None:
     import json
 
     assert json.loads((tmp_path / "run" / "pretrain" / "trainer_state.json").read_text())["step"] > 0
+
+
+def test_crash_between_weights_and_state_resumes_exactly(tmp_path: Path, monkeypatch) -> None:
+    """Killed after the new weights are written but before trainer_state.json names them:
+    the old state must still find its own files, and resuming must match a full run."""
+    import labelwise.training.loop as loop
+
+    full = TextClassifier(CFG).fit_examples(_examples(), run_dir=tmp_path / "full")
+    original, writes = loop.ckpt.write_json, {"n": 0}
+
+    def dies_on_second_state(path, obj):  # type: ignore[no-untyped-def]
+        if Path(path).name == "trainer_state.json":
+            writes["n"] += 1
+            if writes["n"] == 2:
+                raise KeyboardInterrupt  # weights of the 2nd evaluation are on disk already
+        return original(path, obj)
+
+    monkeypatch.setattr(loop.ckpt, "write_json", dies_on_second_state)
+    with pytest.raises(KeyboardInterrupt):
+        TextClassifier(CFG).fit_examples(_examples(), run_dir=tmp_path / "cut")
+    monkeypatch.setattr(loop.ckpt, "write_json", original)
+    resumed = TextClassifier(CFG).fit_examples(_examples(), run_dir=tmp_path / "cut", resume=True)
+    np.testing.assert_allclose(resumed.predict_proba(TEXTS[:6]), full.predict_proba(TEXTS[:6]), atol=1e-6)
+    a, b = (load_file(checkpoint_files(tmp_path / r)["last"]) for r in ("full", "cut"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)

@@ -169,36 +169,81 @@ class Trainer:
         self._save(improved)
 
     def _save(self, improved: bool) -> None:
+        """Write a checkpoint that ``--resume`` can continue from, crash-safely.
+
+        Files are never overwritten in place: the weights, optimizer (with the RNG) and loss
+        state of this evaluation go to ``checkpoints/step-N/`` (the best weights to
+        ``checkpoints/best-N.safetensors``), and only then ``trainer_state.json`` is
+        replaced, atomically, naming them. A kill at any moment leaves the previous state
+        with the files it names, or the new one with its files; never a state pointing at
+        newer weights. Files no state names any more are removed afterwards.
+        """
         if self.run_dir is None:
             return
+        st = self.state
+        step = st["step"]
+        files = dict(st.get("files") or {})
         if improved:
-            ckpt.save_tensors(self.run_dir / "model.safetensors", self.model.state_dict())
+            files["best"] = f"{CHECKPOINTS}/best-{step:09d}.safetensors"
+            ckpt.save_tensors(self.run_dir / files["best"], self.model.state_dict())
+        folder = f"{CHECKPOINTS}/step-{step:09d}"
+        files["last"] = f"{folder}/last.safetensors"
+        ckpt.save_tensors(self.run_dir / files["last"], self.model.state_dict())
+        if self.loss_has_state:
+            files["loss_state"] = f"{folder}/loss_state.safetensors"
+            ckpt.save_tensors(self.run_dir / files["loss_state"], self.loss_fn.state_dict())
         tensors, meta = ckpt.optimizer_to_files(self.optimizer)
         tensors["__torch_rng__"] = torch.get_rng_state()
-        # order matters for crash safety: weights and optimizer first, the state that
-        # points at them last
-        ckpt.save_tensors(self.run_dir / "last.safetensors", self.model.state_dict())
-        if self.loss_has_state:
-            ckpt.save_tensors(self.run_dir / "loss_state.safetensors", self.loss_fn.state_dict())
-        ckpt.save_tensors(self.run_dir / "optimizer.safetensors", tensors)
-        ckpt.write_json(self.run_dir / "trainer_state.json", {**self.state, "optimizer": meta})
+        files["optimizer"] = f"{folder}/optimizer.safetensors"
+        ckpt.save_tensors(self.run_dir / files["optimizer"], tensors)
+        st["files"] = files
+        ckpt.write_json(self.run_dir / "trainer_state.json", {**st, "optimizer": meta})  # commit
+        _remove_unnamed(self.run_dir / CHECKPOINTS, {self.run_dir / f for f in files.values()})
 
     def _load_resume_state(self) -> None:
         if self.run_dir is None:
             raise ValueError("resuming needs a run directory")
         saved = ckpt.read_json(self.run_dir / "trainer_state.json")
         meta = saved.pop("optimizer")
-        ckpt.load_state_checked(
-            self.model, ckpt.load_tensors(self.run_dir / "last.safetensors"), "last.safetensors"
-        )
-        if self.loss_has_state:
-            ckpt.load_state_checked(
-                self.loss_fn, ckpt.load_tensors(self.run_dir / "loss_state.safetensors"),
-                "loss_state.safetensors",
+        files = saved.get("files") or {}
+        if "last" not in files:
+            raise ckpt.CheckpointError(
+                f"{self.run_dir}/trainer_state.json names no checkpoint files (written by an "
+                "older labelwise?); start the run again without --resume"
             )
-        tensors = ckpt.load_tensors(self.run_dir / "optimizer.safetensors")
+        path = lambda key: self.run_dir / files[key]  # type: ignore[operator]  # noqa: E731
+        ckpt.load_state_checked(self.model, ckpt.load_tensors(path("last")), files["last"])
+        if self.loss_has_state:
+            ckpt.load_state_checked(self.loss_fn, ckpt.load_tensors(path("loss_state")), files["loss_state"])
+        tensors = ckpt.load_tensors(path("optimizer"))
         torch.set_rng_state(tensors.pop("__torch_rng__"))
         ckpt.optimizer_from_files(self.optimizer, tensors, meta)
         self.state.update(saved)
-        if (self.run_dir / "model.safetensors").is_file():
-            self.best_weights = ckpt.load_tensors(self.run_dir / "model.safetensors")
+        if "best" in files:
+            self.best_weights = ckpt.load_tensors(path("best"))
+
+    def checkpoint_file(self, key: str) -> Path | None:
+        """The file of the latest checkpoint for ``key`` ("last", "best", "optimizer",
+        "loss_state"), or None."""
+        name = (self.state.get("files") or {}).get(key)
+        return None if name is None or self.run_dir is None else self.run_dir / name
+
+
+CHECKPOINTS = "checkpoints"
+
+
+def checkpoint_files(run_dir: Path) -> dict[str, Path]:
+    """The checkpoint files the run's ``trainer_state.json`` names, by key."""
+    saved = ckpt.read_json(run_dir / "trainer_state.json")
+    return {k: run_dir / v for k, v in (saved.get("files") or {}).items()}
+
+
+def _remove_unnamed(folder: Path, keep: set[Path]) -> None:
+    """Delete checkpoint files (and leftovers of interrupted writes) not in ``keep``."""
+    if not folder.is_dir():
+        return
+    for p in sorted(folder.rglob("*"), reverse=True):  # files before their folders
+        if p.is_file() and p not in keep:
+            p.unlink()
+        elif p.is_dir() and not any(p.iterdir()):
+            p.rmdir()
