@@ -49,6 +49,7 @@ class NeuralBackend:
         self.train_state: dict[str, Any] = {}
         self.pretrain_state: dict[str, Any] = {}
         self.plant_state: dict[str, Any] = {}
+        self.embedding_state: dict[str, Any] = {}  # GloVe coverage, set by build_model
 
     # -------------------------------------------------------------- building
     def tokenizer_kind(self) -> str:
@@ -74,7 +75,15 @@ class NeuralBackend:
                 train_texts, t.vocab_size, t.min_frequency, t.lowercase
             )
 
-    def build_model(self, num_labels: int) -> None:
+    def build_model(self, num_labels: int, pretrained_embeddings: bool = True) -> None:
+        """Build the network for the tokenizer's vocabulary and ``num_labels`` outputs.
+
+        With ``model.encoder.embeddings: glove`` and ``pretrained_embeddings`` (building
+        for training), the encoder's token embeddings are initialised from GloVe for the
+        tokenizer's vocabulary (:func:`labelwise.models.glove.embedding_matrix`, seeded by
+        ``train.seed``) and the coverage is kept in ``embedding_state``. ``load`` passes
+        False: the saved weights already hold the vectors, so GloVe is not read.
+        """
         from labelwise.models import build_model
 
         assert self.tokenizer is not None
@@ -86,8 +95,36 @@ class NeuralBackend:
             m.encoder, self.head_spec(), self.tokenizer.vocab_size, self.tokenizer.pad_id,
             num_labels, projection=self.projection_spec(),
         ).to(self.device)
+        if pretrained_embeddings and m.encoder.get("embeddings") == "glove":
+            self._load_glove()
         if m.chunk_pooling != "max":
             set_chunk_pooling(self.model, ChunkPooling(m.chunk_pooling, m.stateful_k, m.stateful_gamma))
+
+    def _load_glove(self) -> None:
+        """Copy GloVe vectors for the tokenizer's vocabulary into the encoder's embeddings.
+
+        Tokens are looked up lowercased whatever ``tokenizer.lowercase`` says: GloVe 6B is
+        uncased, so a cased ``The`` gets the vector of ``the``.
+        """
+        from labelwise.models.glove import GLOVE_DIM, embedding_matrix
+
+        assert self.model is not None and self.tokenizer is not None
+        encoder = getattr(self.model, "encoder", None)
+        load = getattr(encoder, "load_pretrained_embeddings", None)
+        if not callable(load):
+            raise ValueError(
+                f"encoder '{self.cfg.model.encoder['name']}' cannot start from GloVe "
+                "embeddings (embeddings: glove); use cnn, bilstm or bigru"
+            )
+        vocab = self.tokenizer.vocabulary()
+        matrix, found = embedding_matrix(vocab, GLOVE_DIM, seed=self.cfg.train.seed, lowercase=True)
+        load(torch.from_numpy(matrix))
+        self.embedding_state = {
+            "embeddings": "glove",
+            "glove_found": found,
+            "vocab_size": len(vocab),
+            "glove_coverage": found / max(1, len(vocab)),
+        }
 
     def head_spec(self) -> dict[str, Any]:
         """The head's fields as configured, plus what only the data decides: a PLANT head's
@@ -244,6 +281,7 @@ class NeuralBackend:
             model, loss_fn.to(self.device), self.cfg.train, self.device, run_dir, eval_fn, primary
         )
         self.train_state = trainer.fit(train, resume=resume)
+        self.train_state.update(self.embedding_state)  # e.g. GloVe coverage, kept in decode.json
         if self.plant_state:
             l2r = self.plant_state.get("l2r") or {}
             self.train_state["plant"] = {
@@ -274,7 +312,7 @@ class NeuralBackend:
 
     def load(self, run_dir: Path, num_labels: int) -> None:
         self.tokenizer = TextTokenizer.load(run_dir / "tokenizer.json", self.tokenizer_kind())
-        self.build_model(num_labels)
+        self.build_model(num_labels, pretrained_embeddings=False)  # the weights hold them
         assert self.model is not None
         state = ckpt.load_tensors(run_dir / "model.safetensors")
         ckpt.load_state_checked(self.model, state, f"{run_dir}/model.safetensors")

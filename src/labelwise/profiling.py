@@ -42,15 +42,17 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def _lstm_flops(model: nn.Module, length: int) -> int:
-    """Multiply-adds of every nn.LSTM over one sequence of ``length`` steps, x2 (FLOPs)."""
+    """Multiply-adds of every nn.LSTM (4 gates) and nn.GRU (3 gates) over one sequence of
+    ``length`` steps, x2 (FLOPs): the flop counter does not see these layers on CPU."""
     total = 0
     for m in model.modules():
-        if isinstance(m, nn.LSTM):
+        if isinstance(m, (nn.LSTM, nn.GRU)):
+            gates = 4 if isinstance(m, nn.LSTM) else 3
             dirs = 2 if m.bidirectional else 1
             h = m.hidden_size
             for layer in range(m.num_layers):
                 d_in = m.input_size if layer == 0 else h * dirs
-                total += dirs * length * 2 * 4 * h * (d_in + h)
+                total += dirs * length * 2 * gates * h * (d_in + h)
     return total
 
 

@@ -33,6 +33,8 @@ def test_lstm_flops_follow_the_gate_algebra() -> None:
     lstm = nn.LSTM(4, 3, num_layers=2, bidirectional=True)
     per_step = 2 * (2 * 4 * 3 * (4 + 3)) + 2 * (2 * 4 * 3 * (6 + 3))
     assert _lstm_flops(lstm, 5) == 5 * per_step
+    gru = nn.GRU(4, 3, bidirectional=True)
+    assert _lstm_flops(gru, 5) == 5 * 2 * (2 * 3 * 3 * (4 + 3))
 
 
 def test_attention_flops_grow_faster_than_length() -> None:

@@ -40,6 +40,11 @@ class TextTokenizer:
     def vocab_size(self) -> int:
         return int(self._tok.get_vocab_size())
 
+    def vocabulary(self) -> list[str]:
+        """Token strings by id: ``vocabulary()[i]`` is the token of id ``i`` (length
+        ``vocab_size``; an id without a token, which the tokenizers here never have, is "")."""
+        return [self._tok.id_to_token(i) or "" for i in range(self.vocab_size)]
+
     @classmethod
     def minilm(cls, path: str | Path | None = None) -> TextTokenizer:
         """The WordPiece tokenizer of all-MiniLM-L6-v2 from its package folder, or the

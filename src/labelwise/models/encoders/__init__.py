@@ -1,6 +1,7 @@
 """Encoders: ``(input_ids, attention_mask) -> EncoderOutput``. Importing registers them."""
 
-from labelwise.models.encoders.bilstm import BiLSTMEncoder
+
+from labelwise.models.encoders.bilstm import BiGRUEncoder, BiLSTMEncoder
 from labelwise.models.encoders.cnn import CNNEncoder
 from labelwise.models.encoders.common import (
     FeedForward,
@@ -15,6 +16,7 @@ from labelwise.models.encoders.pretrained import PretrainedEncoder, minilm_dir
 from labelwise.models.encoders.transformer import TransformerEncoder
 
 __all__ = [
+    "BiGRUEncoder",
     "BiLSTMEncoder",
     "CNNEncoder",
     "FeedForward",

@@ -6,10 +6,11 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import Field, PositiveInt
 from torch import nn
 
 from labelwise.models.encoders.common import masked_max
+from labelwise.models.glove import WordEmbeddingsConfig, copy_into_embedding
 from labelwise.registry import ENCODERS
 from labelwise.types import EncoderOutput
 
@@ -31,6 +32,11 @@ class CNNEncoder(nn.Module):
     states are the concatenated feature maps. Pad embeddings are zeroed before convolving,
     which makes trailing pads look exactly like the convolution's own zero padding.
 
+    ``embeddings: glove`` starts the token embeddings from GloVe 6B 50-d (``embed_dim`` is
+    then 50, filled in when unset); the backend copies them in with
+    :meth:`load_pretrained_embeddings` when it builds the model for training.
+    ``freeze_embeddings`` keeps the embedding table fixed (no gradient).
+
     Args:
         vocab_size: number of token ids.
         pad_id: id of the padding token.
@@ -39,12 +45,9 @@ class CNNEncoder(nn.Module):
 
     tokenizer: ClassVar[str] = "wordpiece"
 
-    class Config(BaseModel):
-        """Hyperparameters of the CNN encoder."""
+    class Config(WordEmbeddingsConfig):
+        """Hyperparameters of the CNN encoder (the embedding fields are shared)."""
 
-        model_config = ConfigDict(extra="forbid")
-
-        embed_dim: PositiveInt = 128
         kernel_sizes: list[PositiveInt] = Field(default=[2, 3, 4], min_length=1)
         num_filters: PositiveInt = 128
         dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
@@ -53,12 +56,18 @@ class CNNEncoder(nn.Module):
         super().__init__()
         self.config = config = config or CNNEncoder.Config()
         self.embed = nn.Embedding(vocab_size, config.embed_dim, padding_idx=pad_id)
+        self.embed.weight.requires_grad_(not config.freeze_embeddings)
         self.convs = nn.ModuleList(
             nn.Conv1d(config.embed_dim, config.num_filters, k) for k in config.kernel_sizes
         )
         self.kernel_sizes = list(config.kernel_sizes)
         self.drop = nn.Dropout(config.dropout)
         self.out_dim = config.num_filters * len(config.kernel_sizes)
+
+    def load_pretrained_embeddings(self, matrix: torch.Tensor) -> None:
+        """Copy a (V, embed_dim) matrix (e.g. GloVe's, :mod:`labelwise.models.glove`) into
+        the token embeddings; the pad row stays zero; frozen if ``freeze_embeddings``."""
+        copy_into_embedding(self.embed, matrix, self.config.freeze_embeddings)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> EncoderOutput:
         """Encode (B, T) ids with a (B, T) bool mask into an ``EncoderOutput``."""
