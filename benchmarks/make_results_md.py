@@ -56,7 +56,8 @@ def table(dataset: str, rows: list[dict]) -> str:
             pr = profiles.get(r["system"])
             extra = ["-", "-", "-"] if pr is None else [
                 f"{pr['params'] / 1e6:.2f}", f"{pr['flops_per_doc'] / 1e9:.3f}",
-                f"{pr['infer_docs_per_s']:.0f} / {pr['train_docs_per_s']:.0f}"]
+                "-" if pr.get("infer_docs_per_s") is None
+                else f"{pr['infer_docs_per_s']:.0f} / {pr['train_docs_per_s']:.0f}"]
         label = r["system"] + (f" @{r['variant']}" if r.get("variant") else "")
         lines.append("| " + " | ".join([
             label, *vals, str(len(r["seeds"])), f"{r['train_seconds']:.0f}",
@@ -89,7 +90,7 @@ def tradeoff_plot(dataset: str, rows: list[dict], metric: str) -> Path | None:
         if metric not in r["metrics"]:
             continue
         pr = profiles.get(r["system"])
-        speed = pr["infer_docs_per_s"] if pr else r.get("test_docs_per_second")
+        speed = (pr or {}).get("infer_docs_per_s") or r.get("test_docs_per_second")
         if speed:
             std = (r.get("metrics_std") or {}).get(metric) or 0.0
             pts.append((r["system"], speed, 100 * r["metrics"][metric], 100 * std))

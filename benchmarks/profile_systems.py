@@ -21,7 +21,12 @@ from pathlib import Path
 import torch
 
 from labelwise.config import load_config
-from labelwise.profiling import profile_config
+from labelwise.profiling import (
+    build_from_config,
+    count_parameters,
+    flops_per_document,
+    profile_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -34,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--systems", nargs="+", default=[s for s in SYSTEMS if s != "linear"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--no-timing", action="store_true",
+                   help="parameters and FLOPs only (timings need an otherwise idle machine)")
     args = p.parse_args(argv)
     out_dir = ROOT / "benchmarks" / "results" / "profile"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -41,7 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         files = [ROOT / f"configs/bench/datasets/{args.dataset}.yaml",
                  ROOT / f"configs/bench/systems/{system}.yaml"]
         cfg = load_config(files, [])
-        row = profile_config(cfg, [cfg.tokenizer.max_length], args.batch_size, 2, True, args.seconds)[0]
+        if args.no_timing:  # counts only: exact on any machine, busy or not
+            model, vocab = build_from_config(cfg, 2)
+            length = cfg.tokenizer.max_length
+            row = {"length": length, "params": count_parameters(model),
+                   "flops_per_doc": flops_per_document(model, length, vocab),
+                   "infer_docs_per_s": None, "train_docs_per_s": None}
+        else:
+            row = profile_config(cfg, [cfg.tokenizer.max_length], args.batch_size, 2, True, args.seconds)[0]
         record = {
             "dataset": args.dataset,
             "system": f"labelwise:{system}",
@@ -49,12 +63,14 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": args.batch_size,
             "device": device_name(),
             "torch_threads": torch.get_num_threads(),
-            "command": f"python benchmarks/profile_systems.py --dataset {args.dataset} --systems {system}",
+            "command": f"python benchmarks/profile_systems.py --dataset {args.dataset} --systems {system}"
+                       + (" --no-timing" if args.no_timing else ""),
             "date": time.strftime("%Y-%m-%d"),
         }
         (out_dir / f"{args.dataset}__{system}.json").write_text(json.dumps(record, indent=2) + "\n")
-        print(f"{system}: {row['params'] / 1e6:.2f}M params, {row['flops_per_doc'] / 1e9:.3f} GFLOPs/doc, "
-              f"infer {row['infer_docs_per_s']:.0f} docs/s, train {row['train_docs_per_s']:.0f} docs/s",
+        speed = "" if args.no_timing else (f", infer {row['infer_docs_per_s']:.0f} docs/s, "
+                                           f"train {row['train_docs_per_s']:.0f} docs/s")
+        print(f"{system}: {row['params'] / 1e6:.2f}M params, {row['flops_per_doc'] / 1e9:.3f} GFLOPs/doc{speed}",
               flush=True)
     return 0
 
