@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from labelwise import checkpoint as ckpt
+from labelwise import distributed
 from labelwise.config import Config
 from labelwise.data.tokenize import TextTokenizer
 from labelwise.training import EncodedSet, Trainer, predict_logits
@@ -45,7 +46,8 @@ class NeuralBackend:
         self.cfg = cfg
         self.tokenizer: TextTokenizer | None = None
         self.model: torch.nn.Module | None = None
-        self.device = pick_device(cfg.train.device)
+        # under torchrun, this process's own GPU (cuda:LOCAL_RANK)
+        self.device = distributed.training_device(pick_device(cfg.train.device))
         self.train_state: dict[str, Any] = {}
         self.pretrain_state: dict[str, Any] = {}
         self.plant_state: dict[str, Any] = {}
@@ -191,6 +193,9 @@ class NeuralBackend:
         the head is planted again from the saved ``<run>/plant/l2r`` (exactly the buffers
         of the first planting, the query initialisation included), then the trainer's
         checkpoint, when there is one, restores everything as it was.
+
+        Under ``torch.distributed`` every process runs the stage (it is seeded) and rank 0
+        writes it; DistributedDataParallel then starts every process from rank 0's model.
         """
         from labelwise.config import PlantConfig
         from labelwise.plant.pipeline import (
@@ -210,10 +215,12 @@ class NeuralBackend:
             return
         cfg = self.cfg.plant or PlantConfig(factor_dim=head.config.factor_dim)
         docs = [[t for chunk in doc for t in chunk] for doc in self.encode(train_texts, None).docs]
+        main = distributed.is_main()
         self.plant_state = plant_stage(
-            self.model, self.tokenizer, docs, train_targets, cfg, run_dir,
-            seed=self.cfg.train.seed, progress=self.cfg.train.progress, device=self.device,
+            self.model, self.tokenizer, docs, train_targets, cfg, run_dir if main else None,
+            seed=self.cfg.train.seed, progress=self.cfg.train.progress and main, device=self.device,
         )
+        distributed.barrier()
 
     def pretrain(
         self,
@@ -232,7 +239,7 @@ class NeuralBackend:
             "eval_every": None, "max_steps": None, "freeze_encoder": False,
         })
         stage_dir = None if run_dir is None else run_dir / "pretrain"
-        if stage_dir is not None:
+        if stage_dir is not None and distributed.is_main():
             stage_dir.mkdir(parents=True, exist_ok=True)
         resume = resume and stage_dir is not None and (stage_dir / "trainer_state.json").is_file()
         trainer = Trainer(self.model, loss_fn.to(self.device), cfg, self.device, stage_dir, None, "loss")
@@ -267,7 +274,7 @@ class NeuralBackend:
             # the frozen encoder runs once per document instead of once per epoch
             head = self.model.head
             assert isinstance(head, torch.nn.Module)
-            with make_progress(self.cfg.train.progress) as progress:
+            with make_progress(self.cfg.train.progress and distributed.is_main()) as progress:
                 task = progress.add_task("encode (frozen)", total=len(train) + len(valid or []), info="")
                 step = lambda n: progress.advance(task, n)  # noqa: E731
                 model = HeadOnFeatures(head, encode_pooled(self.model, train, bs, self.device, step))
@@ -276,7 +283,11 @@ class NeuralBackend:
                     feats = encode_pooled(self.model, valid, bs, self.device, step)
                     valid_model, valid = HeadOnFeatures(head, feats), feature_rows(valid)
         if evaluate is not None and valid is not None:
-            eval_fn = lambda: evaluate(lambda: predict_logits(valid_model, valid, bs, self.device))  # noqa: E731
+            # under torch.distributed each process predicts a share and all get every logit,
+            # so metrics and early stopping agree everywhere
+            eval_fn = lambda: evaluate(  # noqa: E731
+                lambda: predict_logits(valid_model, valid, bs, self.device, shard=True)
+            )
         trainer = Trainer(
             model, loss_fn.to(self.device), self.cfg.train, self.device, run_dir, eval_fn, primary
         )
@@ -290,10 +301,14 @@ class NeuralBackend:
                 "reused": bool(self.plant_state.get("reused", False)),
             }
 
-    def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+    def logits(
+        self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None, shard: bool = False
+    ) -> np.ndarray:
+        """(N, L) logits. ``shard=True`` under ``torch.distributed``: every process
+        predicts a share and all return every logit (every process must call it)."""
         assert self.model is not None
         data = self.encode(texts, None)
-        return predict_logits(self.model, data, self.cfg.train.eval_batch_size, self.device, on_batch)
+        return predict_logits(self.model, data, self.cfg.train.eval_batch_size, self.device, on_batch, shard)
 
     def embed(self, texts: Sequence[str], which: str = "pooled") -> np.ndarray:
         assert self.model is not None

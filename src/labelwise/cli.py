@@ -138,6 +138,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train; under ``torchrun`` every process runs this and rank 0 alone prints."""
+    from labelwise import distributed
     from labelwise.config import load_config
     from labelwise.runner import train_run
     from labelwise.table import print_metrics
@@ -152,6 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         cfg = load_config(args.config, overrides)
     _, metrics, run_dir = train_run(cfg, args.output and Path(args.output), args.overwrite, args.resume)
+    if not distributed.is_main():
+        return 0
     print_metrics({k: v for k, v in metrics.items() if isinstance(v, dict)}, title=str(run_dir))
     print(f"run directory: {run_dir}  (train {metrics['train_seconds']:.1f}s)")
     return 0

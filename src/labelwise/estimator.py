@@ -14,6 +14,7 @@ import numpy as np
 
 from labelwise import checkpoint as ckpt
 from labelwise import decode as dec
+from labelwise import distributed
 from labelwise.backends import LinearBackend, NeuralBackend, make_backend
 from labelwise.config import Config, build_config, dump_config, load_config
 from labelwise.data.hierarchy import Hierarchy
@@ -93,8 +94,28 @@ class TextClassifier:
     ) -> TextClassifier:
         """Fit on Examples; with ``run_dir`` every artefact is written there as it is made.
         ``replace`` deletes an earlier run in ``run_dir``, but only once the data has been
-        read and encoded, so bad input never costs the old run."""
+        read and encoded, so bad input never costs the old run.
+
+        Under ``torchrun`` (``WORLD_SIZE`` > 1) every process calls this with the same
+        data: training is data-parallel (:mod:`labelwise.distributed`; ``train.batch_size``
+        is the global batch), every process ends with the same model, and rank 0 alone
+        writes ``run_dir``.
+        """
         cfg = self.config_ = _as_config(self.config, self.overrides)
+        with distributed.session(cfg.train.device):
+            return self._fit_examples(cfg, train, valid, hierarchy, run_dir, resume, replace)
+
+    def _fit_examples(
+        self,
+        cfg: Config,
+        train: list[Example],
+        valid: list[Example] | None,
+        hierarchy: Hierarchy | None,
+        run_dir: Path | None,
+        resume: bool,
+        replace: bool,
+    ) -> TextClassifier:
+        main = distributed.is_main()
         if not train:
             raise ValueError("the training set is empty: give at least one labelled text")
         task = Task(cfg.task) if cfg.task != "auto" else (
@@ -125,18 +146,22 @@ class TextClassifier:
                 f"({', '.join(self.metric_names_)}); add it to 'metrics' or choose one of those"
             )
         if run_dir is not None:
-            if replace and not resume:
-                ckpt.clear_run_dir(run_dir)
-            self._write_setup(run_dir)
+            if main:
+                if replace and not resume:
+                    ckpt.clear_run_dir(run_dir)
+                self._write_setup(run_dir)
+            distributed.barrier()
         texts = [e.text for e in train]
         valid_texts = [e.text for e in valid]
         if isinstance(self.backend_, LinearBackend):
             self.backend_.fit_linear(texts, y_train, "multiclass" if task == Task.MULTICLASS else "multilabel")
         else:
             self._fit_neural(texts, y_train, valid_texts, y_valid, run_dir, resume)
-        self._tune_thresholds(self.backend_.logits(valid_texts), y_valid)
+        self._tune_thresholds(self._logits(valid_texts, shard=True), y_valid)
         if run_dir is not None:
-            self.save(run_dir)
+            if main:
+                self.save(run_dir)
+            distributed.barrier()
         return self
 
     def _fit_neural(
@@ -152,8 +177,8 @@ class TextClassifier:
 
         b = self.backend_
         assert isinstance(b, NeuralBackend)
-        b.build_tokenizer(texts)
-        if run_dir is not None:
+        b.build_tokenizer(texts)  # deterministic: the same on every process
+        if run_dir is not None and distributed.is_main():
             b.save_tokenizer(run_dir)
         b.build_model(len(self.classes_))
         # PLANT: MIG + L2R on the training set, planted into the head before any training
@@ -287,10 +312,20 @@ class TextClassifier:
     def evaluate(self, X: Sequence[str], y: Sequence[Any]) -> dict[str, float]:
         return self.evaluate_examples(to_examples(X, y, "evaluate(X, y)"))
 
-    def evaluate_examples(self, examples: list[Example]) -> dict[str, float]:
+    def evaluate_examples(self, examples: list[Example], shard: bool = False) -> dict[str, float]:
+        """Metrics on labelled examples. ``shard=True`` under ``torch.distributed``: the
+        processes share the predictions and all return the same metrics (every process
+        must call it)."""
         y = self.labels_.encode_many(examples)
-        scores = self._scores(self.backend_.logits([e.text for e in examples]))
+        scores = self._scores(self._logits([e.text for e in examples], shard))
         return self._measure(scores, y)
+
+    def _logits(self, texts: list[str], shard: bool = False) -> np.ndarray:
+        """The backend's logits; a neural backend's shared across processes when ``shard``
+        and distributed."""
+        if shard and distributed.is_distributed() and isinstance(self.backend_, NeuralBackend):
+            return self.backend_.logits(texts, shard=True)
+        return self.backend_.logits(texts)
 
     # ------------------------------------------------------------------ persistence
     def _write_setup(self, run_dir: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from labelwise import checkpoint as ckpt
+from labelwise import distributed
 from labelwise.config import Config
 from labelwise.data.catalog import load_splits, resolve_data_dir
 from labelwise.data.formats import read_examples
@@ -122,22 +123,31 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
 
 def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
               resume: bool = False) -> tuple[TextClassifier, dict[str, Any], Path]:
-    """Train as ``cfg`` says; write the run directory; return the model, metrics and path."""
-    data = load_run_data(cfg)
-    run_dir = Path(run_dir or cfg.output_dir or default_run_dir(cfg, data.name))
-    prepare_run_dir(run_dir, overwrite, resume)
-    t0 = time.perf_counter()
-    clf = TextClassifier(cfg).fit_examples(
-        data.train, data.valid, data.hierarchy, run_dir, resume, replace=overwrite and not resume
-    )
-    train_seconds = time.perf_counter() - t0
-    metrics: dict[str, Any] = {"train_seconds": train_seconds, "num_train": len(data.train)}
-    for split, examples in (("valid", data.valid), ("test", data.test)):
-        if examples:
-            t1 = time.perf_counter()
-            metrics[split] = clf.evaluate_examples(examples)
-            metrics[f"{split}_docs_per_second"] = len(examples) / (time.perf_counter() - t1)
-    ckpt.write_json(run_dir / "metrics.json", metrics)
+    """Train as ``cfg`` says; write the run directory; return the model, metrics and path.
+
+    Under ``torchrun`` every process runs this: they train together
+    (:mod:`labelwise.distributed`), share the evaluation of the valid and test splits and
+    return the same metrics; rank 0 alone writes the run directory.
+    """
+    with distributed.session(cfg.train.device):
+        data = load_run_data(cfg)
+        run_dir = Path(run_dir or cfg.output_dir or default_run_dir(cfg, data.name))
+        prepare_run_dir(run_dir, overwrite, resume)
+        distributed.barrier()  # every process has checked the directory before rank 0 writes
+        t0 = time.perf_counter()
+        clf = TextClassifier(cfg).fit_examples(
+            data.train, data.valid, data.hierarchy, run_dir, resume, replace=overwrite and not resume
+        )
+        train_seconds = time.perf_counter() - t0
+        metrics: dict[str, Any] = {"train_seconds": train_seconds, "num_train": len(data.train)}
+        for split, examples in (("valid", data.valid), ("test", data.test)):
+            if examples:
+                t1 = time.perf_counter()
+                metrics[split] = clf.evaluate_examples(examples, shard=True)
+                metrics[f"{split}_docs_per_second"] = len(examples) / (time.perf_counter() - t1)
+        if distributed.is_main():
+            ckpt.write_json(run_dir / "metrics.json", metrics)
+        distributed.barrier()
     return clf, metrics, run_dir
 
 

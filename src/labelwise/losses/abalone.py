@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from labelwise import distributed
 from labelwise.losses.memory import MemoryQueue, MomentumCopy
 from labelwise.registry import LOSSES
 from labelwise.types import Batch, LossOutput, ModelOutput
@@ -125,6 +126,10 @@ class AbaloneLoss(nn.Module):
         labelwise: label-wise attraction (ablation: false).
         queue_size: entries in the memory queue (0 = no queue).
         momentum: EMA rate of the copy of the model that fills the queue (0.999).
+
+    Under ``torch.distributed`` the embeddings and targets of every process are gathered
+    before the loss (each anchor meets the whole global batch), and the keys of every
+    process are queued in rank order, so every process holds the queue one process would.
     """
 
     name: ClassVar[str] = "abalone"
@@ -186,7 +191,7 @@ class AbaloneLoss(nn.Module):
         if self.momentum is not None and self.momentum.model is not None:
             self.momentum.update(model)
         if self.queue is not None and self._keys is not None:
-            self.queue.enqueue(*self._keys)
+            self.queue.enqueue(*self._keys)  # gathered from every process inside
         self._keys = None
 
     def forward(self, output: ModelOutput, targets: torch.Tensor) -> LossOutput:
@@ -197,11 +202,16 @@ class AbaloneLoss(nn.Module):
         if targets.dim() != 2 or z.shape[0] != targets.shape[0]:
             raise ValueError(f"loss 'abalone' needs (B, L) multi-hot targets, one row per "
                              f"embedding; got targets {tuple(targets.shape)}, embeddings {tuple(z.shape)}")
+        z, targets, grad_factor = distributed.gather_for_contrast(z, targets)  # global batch
         qz = qy = None
         if self.queue is not None:
             qz, qy = self.queue.contents()
-        protos = None if self.prototypes is None else F.normalize(self.prototypes, dim=1)
+        protos = None
+        if self.prototypes is not None:
+            # every process computes the whole batch's loss, so each gets the prototypes'
+            # full gradient: 1 / P undoes the trainer's P (see labelwise.distributed)
+            protos = F.normalize(distributed.scale_grad(self.prototypes, 1.0 / distributed.world_size()), dim=1)
         c = self.config
         total = abalone_loss(F.normalize(z, dim=1), targets, qz, qy, protos, c.temperature,
                              c.alpha, c.beta, c.labelwise)
-        return LossOutput(total=total, parts={self.name: total.detach()})
+        return LossOutput(total=distributed.scale_grad(total, grad_factor), parts={self.name: total.detach()})

@@ -10,26 +10,17 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
-
-def gather_across_processes(x: torch.Tensor) -> torch.Tensor:
-    """Concatenate ``x`` (n, ...) from every process in rank order; ``x`` itself when not
-    distributed. Every process gets the same result (all ranks must pass equal shapes)."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return x
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts, dim=0)
+from labelwise.distributed import all_gather_rows
 
 
 class MemoryQueue(nn.Module):
     """A FIFO ring buffer of ``size`` embeddings (p,) with their label rows (L,).
 
     ``enqueue`` overwrites the oldest entries (wrapping around); under
-    ``torch.distributed`` the new entries of all processes are gathered first, so every
-    process holds the same queue.
+    ``torch.distributed`` the new entries of all processes are gathered first (in rank
+    order; counts may differ), so every process holds the same queue.
     """
 
     embeddings: torch.Tensor
@@ -52,8 +43,8 @@ class MemoryQueue(nn.Module):
         """Add (n, p) embeddings with (n, L) label rows (both detached)."""
         if self.size == 0:
             return
-        z = gather_across_processes(z.detach().to(self.embeddings.dtype))
-        y = gather_across_processes(y.detach().to(self.labels.dtype))
+        z = all_gather_rows(z.detach().to(self.embeddings.dtype))
+        y = all_gather_rows(y.detach().to(self.labels.dtype))
         n = z.shape[0]
         if n >= self.size:  # only the newest `size` entries survive
             z, y, n = z[-self.size:], y[-self.size:], self.size

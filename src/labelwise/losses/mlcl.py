@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from labelwise.config import ProjectionConfig
+from labelwise.distributed import gather_for_contrast, scale_grad
 from labelwise.losses.classification import ALL_TASKS
 from labelwise.losses.positives import positive_weights
 from labelwise.losses.supcon import supcon_loss
@@ -67,6 +68,9 @@ class MLCLLoss(nn.Module):
 
     Anchors without a positive under a head are skipped for that head; a head whose
     batch has no positive pair adds 0, never NaN. ``parts`` reports each head's term.
+    Under ``torch.distributed`` each process projects its own rows and the projections
+    and targets of every process are gathered, so each head contrasts the whole global
+    batch, as in one process.
     """
 
     name: ClassVar[str] = "mlcl"
@@ -162,11 +166,15 @@ class MLCLLoss(nn.Module):
                 f"loss 'mlcl' needs output.pooled with one row per target ({targets.shape[0]}), got "
                 f"{None if pooled is None else tuple(pooled.shape)}"
             )
+        # heads run on this process's rows; their outputs are gathered in one call
+        projected = [head(pooled) for head in self.heads]  # K x (B, p_k)
+        widths = [p.shape[1] for p in projected]
+        joined, targets, grad_factor = gather_for_contrast(torch.cat(projected, dim=1), targets)
         total = pooled.sum() * 0.0
         parts: dict[str, torch.Tensor] = {}
-        for k, (spec, head) in enumerate(zip(self.specs, self.heads, strict=True)):
-            term = supcon_loss(head(pooled), self.head_weights(spec, targets), spec.temperature,
+        for k, (spec, z) in enumerate(zip(self.specs, joined.split(widths, dim=1), strict=True)):
+            term = supcon_loss(z, self.head_weights(spec, targets), spec.temperature,
                                similarity=self.config.similarity)
             total = total + spec.weight * term
             parts[f"head{k}"] = term.detach()
-        return LossOutput(total=total, parts={self.name: total.detach(), **parts})
+        return LossOutput(total=scale_grad(total, grad_factor), parts={self.name: total.detach(), **parts})

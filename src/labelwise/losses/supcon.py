@@ -14,6 +14,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from labelwise.distributed import gather_for_contrast, scale_grad
 from labelwise.losses.classification import ALL_TASKS
 from labelwise.losses.functional import reduce_loss
 from labelwise.losses.positives import positive_weights
@@ -115,6 +116,9 @@ class SupConLoss(nn.Module):
         sums one such loss per head with its own positives (``shares_label``,
         ``same_ancestor``) through :func:`supcon_loss`.
 
+    Under ``torch.distributed`` the embeddings and targets of every process are gathered
+    first, so each anchor is contrasted with the whole global batch, as in one process.
+
     Config:
         temperature: ``tau`` (0.1 as in the papers).
         positives: "auto" (``same_class`` for (B,) ids, ``any_shared_label`` for
@@ -146,14 +150,16 @@ class SupConLoss(nn.Module):
                 "model config or drop the 'supcon' part"
             )
         b = targets.shape[0]
-        weights = positive_weights(self.config.positives, targets)  # (B, B)
-        if z.shape[0] == 2 * b:
-            weights = two_view_weights(weights)  # (2B, 2B)
-        elif z.shape[0] != b:
+        if z.shape[0] not in (b, 2 * b):
             raise ValueError(
                 f"loss 'supcon': embeddings have {z.shape[0]} rows for {b} targets; expected "
                 f"{b} (one view) or {2 * b} (two views stacked as [view 1; view 2])"
             )
+        views = z.shape[0] // b
+        z, targets, grad_factor = gather_for_contrast(z, targets, views)  # the global batch
+        weights = positive_weights(self.config.positives, targets)  # (B, B)
+        if views == 2:
+            weights = two_view_weights(weights)  # (2B, 2B)
         c = self.config
         total = supcon_loss(z, weights, c.temperature, similarity=c.similarity)
-        return LossOutput(total=total, parts={self.name: total.detach()})
+        return LossOutput(total=scale_grad(total, grad_factor), parts={self.name: total.detach()})

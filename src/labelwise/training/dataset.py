@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from labelwise import distributed
 from labelwise.data.collate import batch_order, collate
 from labelwise.decode import pool_chunks
 from labelwise.types import Batch, ModelOutput
@@ -103,8 +104,39 @@ class EncodedSet:
             tgt = None if self.targets is None else self.targets[idx]
             yield idx, collate([self.docs[i] for i in idx], self.pad_id, tgt)
 
-    def num_batches(self, batch_size: int) -> int:
-        return -(-len(self.docs) // batch_size)
+    def num_batches(self, batch_size: int, world_size: int = 1) -> int:
+        """Batches per epoch; with ``world_size`` processes, the ones that have a
+        document for every process (see :meth:`process_batches`)."""
+        full, rest = divmod(len(self.docs), batch_size)
+        return full + (1 if rest >= world_size else 0)
+
+    def process_batches(
+        self,
+        batch_size: int,
+        rng: np.random.Generator,
+        skip: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> Iterator[tuple[np.ndarray, Batch, int]]:
+        """Shuffled training batches, each cut across ``world_size`` processes.
+
+        Every process draws the same batch order from ``rng`` (seeded alike) and takes
+        the contiguous slice ``rank`` of each batch
+        (:func:`labelwise.distributed.split_rows`), so the processes together train on
+        exactly the batches of one process, and gathering the slices in rank order gives
+        each batch in its order. A batch with fewer documents than processes (only the
+        last, smaller one can be) is passed over by every process alike: each step needs
+        every process. The first ``skip`` batches are passed over uncollated.
+
+        Yields ``(idx, batch, global_size)``: this process's document indices, their
+        collated batch, and the number of documents in the whole batch. With one process
+        the batches are exactly :meth:`batches`' (``shuffle=True``).
+        """
+        order = (idx for idx in batch_order(self.lengths, batch_size, True, rng) if len(idx) >= world_size)
+        for idx in itertools.islice(order, skip, None):
+            mine = idx[distributed.split_rows(len(idx), rank, world_size)]
+            tgt = None if self.targets is None else self.targets[mine]
+            yield mine, collate([self.docs[i] for i in mine], self.pad_id, tgt), len(idx)
 
 
 def forward_docs(model: torch.nn.Module, batch: Batch) -> ModelOutput:
@@ -151,8 +183,21 @@ def predict_logits(
     batch_size: int,
     device: torch.device,
     on_batch: Callable[[int], None] | None = None,
+    shard: bool = False,
 ) -> np.ndarray:
-    """Logits for every document, in the original order. Returns (N, L) float32."""
+    """Logits for every document, in the original order. Returns (N, L) float32.
+
+    ``shard=True`` under ``torch.distributed``: every process predicts its contiguous
+    share of the documents (:func:`labelwise.distributed.shard_indices`) and the shares
+    are gathered, so every process returns all the logits. Every process must call it
+    (a collective operation). ``on_batch`` then counts this process's documents.
+    """
+    if shard and distributed.is_distributed():
+        idx = distributed.shard_indices(len(data))
+        if len(idx) < len(data):
+            part = EncodedSet([data.docs[i] for i in idx], None, data.pad_id)
+            local = predict_logits(model, part, batch_size, device, on_batch)
+            return distributed.all_gather_rows(torch.from_numpy(local)).numpy()
     model.eval()
     result: np.ndarray | None = None
     with torch.inference_mode():

@@ -3,15 +3,21 @@ checkpoints that resume exactly at an evaluation point.
 
 Resuming is exact because each epoch's batch order comes from ``(seed, epoch)`` and the
 torch RNG state is saved with the optimizer: a resumed run skips the batches already done.
-The loop touches the model only through ``forward_docs`` and a loss, so wrapping the model
-in DistributedDataParallel later changes no line here but the sampler.
+
+Under ``torchrun`` (:mod:`labelwise.distributed`) every process runs this loop on its
+slice of each batch with the model wrapped in DistributedDataParallel; the global batch,
+the steps and (for losses that are means over documents) the gradients are those of one
+process. Validation, early stopping and the loss that is logged are the same on every
+process; only rank 0 writes the run directory and prints.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +25,18 @@ import numpy as np
 import torch
 
 from labelwise import checkpoint as ckpt
+from labelwise import distributed
 from labelwise.config import TrainConfig
-from labelwise.training.dataset import EncodedSet, forward_docs, two_views
+from labelwise.training.dataset import (
+    EncodedSet,
+    chunk_pooling_of,
+    forward_docs,
+    set_chunk_pooling,
+    two_views,
+)
 from labelwise.training.log import RunLogger, make_progress
 from labelwise.training.optim import build_optimizer, lr_factor
+from labelwise.types import LossOutput, ModelOutput
 
 LOWER_IS_BETTER = {"hamming_loss", "loss"}
 
@@ -35,7 +49,9 @@ class Trainer:
     """Trains ``model`` with ``loss_fn`` on an :class:`EncodedSet`.
 
     ``evaluate()`` returns validation metrics for the model as it is; ``primary`` names the
-    one that picks the best weights and drives early stopping.
+    one that picks the best weights and drives early stopping. Under ``torch.distributed``
+    every process calls it at the same steps and it must return the same metrics on
+    every process (the backend's shards the predictions and gathers them).
     """
 
     def __init__(
@@ -68,11 +84,22 @@ class Trainer:
         # contrastive losses compare two dropout views of each text
         contrastive = bool(getattr(loss_fn, "contrastive", getattr(loss_fn, "needs_embeddings", False)))
         self.views = cfg.contrastive_views if contrastive else 1
+        self.dist = distributed.info()
+        # what forward runs: the model, or during fit() its DistributedDataParallel wrapper
+        self.net: torch.nn.Module = model
+        # a loss's own parameters are not in DDP: their gradients are averaged by hand
+        self.loss_params = [p for p in loss_fn.parameters() if p.requires_grad]
 
     # ------------------------------------------------------------------ public
     def fit(self, train: EncodedSet, resume: bool = False) -> dict[str, Any]:
         cfg = self.cfg
-        per_epoch = train.num_batches(cfg.batch_size)
+        rank, world = self.dist.rank, self.dist.world_size
+        per_epoch = train.num_batches(cfg.batch_size, world)
+        if per_epoch == 0 and world > 1:
+            raise ValueError(
+                f"{len(train)} training documents cannot be shared by {world} processes; "
+                "train with fewer processes"
+            )
         total = min(cfg.max_steps or math.inf, cfg.epochs * per_epoch)
         total = int(total)
         warmup = int(cfg.warmup_ratio * total)
@@ -80,24 +107,36 @@ class Trainer:
         if resume:
             self._load_resume_state()
         else:
-            torch.manual_seed(cfg.seed)
-        logger = RunLogger(self.run_dir, cfg.tensorboard)
+            torch.manual_seed(cfg.seed + rank)  # rank 0 draws what one process would
+        try:
+            self.net = self._wrap()
+            self._train(train, total, warmup, eval_every, per_epoch)
+        finally:
+            self._unwrap()
+        if self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+        return self.state
+
+    def _train(self, train: EncodedSet, total: int, warmup: int, eval_every: int, per_epoch: int) -> None:
+        cfg, main = self.cfg, self.dist.is_main
+        rank, world = self.dist.rank, self.dist.world_size
+        logger = RunLogger(self.run_dir if main else None, cfg.tensorboard)
         base_lrs = self.base_lrs
         st = self.state
         t0 = time.perf_counter()
-        with make_progress(cfg.progress) as progress:
+        with make_progress(cfg.progress and main) as progress:
             task = progress.add_task("train", total=total, completed=st["step"], info="")
             while not st["done"] and st["step"] < total:
                 rng = np.random.default_rng([cfg.seed, st["epoch"]])
-                self.model.train()
+                self.net.train()
                 self.loss_fn.train()
                 done = st["step_in_epoch"]  # batches of this epoch finished before a resume
-                batches = train.batches(cfg.batch_size, True, rng, skip=done)
-                for i, (_, batch) in enumerate(batches, start=done):
+                batches = train.process_batches(cfg.batch_size, rng, done, rank, world)
+                for i, (idx, batch, batch_docs) in enumerate(batches, start=done):
                     f = lr_factor(st["step"], total, warmup, cfg.schedule)
                     for g, lr in zip(self.optimizer.param_groups, base_lrs, strict=True):
                         g["lr"] = lr * f
-                    loss_out = self._step(batch.to(self.device))
+                    loss_out = self._step(batch.to(self.device), len(idx) / batch_docs)
                     st["step"] += 1
                     st["step_in_epoch"] = i + 1
                     loss = float(loss_out.total.detach())
@@ -110,39 +149,95 @@ class Trainer:
                         if i + 1 == per_epoch:
                             st["epoch"], st["step_in_epoch"] = st["epoch"] + 1, 0
                         self._evaluate_and_save(logger, progress)
-                        self.model.train()
+                        self.net.train()
                     if last or st["done"]:
                         break
         st["train_seconds"] = st.get("train_seconds", 0.0) + time.perf_counter() - t0
         logger.close()
-        if self.best_weights is not None:
-            self.model.load_state_dict(self.best_weights)
-        return st
 
     # ------------------------------------------------------------------ internals
-    def _step(self, batch: Any) -> Any:
+    def _wrap(self) -> torch.nn.Module:
+        """The model in DistributedDataParallel when distributed, else the model."""
+        if not self.dist.enabled or not any(p.requires_grad for p in self.model.parameters()):
+            return self.model
+        from torch.nn.parallel import DistributedDataParallel
+
+        # find_unused_parameters: a projection or classifier the loss does not read (e.g.
+        # pre-training with supcon alone) gets no gradient, which DDP must be told of
+        cuda = self.device.type == "cuda"
+        index = self.device.index if self.device.index is not None else (torch.cuda.current_device() if cuda else None)
+        ddp = DistributedDataParallel(
+            _OutputFields(self.model), device_ids=[index] if cuda else None, find_unused_parameters=True
+        )
+        return _Distributed(ddp, self.model)
+
+    def _unwrap(self) -> None:
+        """Drop the DDP wrapper, so that its gradient hooks leave the model's parameters
+        (a later Trainer on the same model, e.g. after pre-training, wraps it again)."""
+        if self.net is not self.model:
+            self.net = self.model
+            gc.collect()
+
+    def _step(self, batch: Any, share: float = 1.0) -> LossOutput:
+        """One optimizer step on this process's ``batch``, ``share`` of the global batch's
+        documents. Returns the loss of the whole global batch (detached)."""
         before = getattr(self.loss_fn, "before_loss", None)
         if callable(before):
             before(batch)
         if self.views == 2:
             batch = two_views(batch)
-        out = forward_docs(self.model, batch)
+        out = forward_docs(self.net, batch)
         loss_out = self.loss_fn(out, batch.targets)
-        if not torch.isfinite(loss_out.total):
+        reported = self._global_loss(loss_out, share)
+        if not torch.isfinite(reported.total):
             raise TrainingError(
-                f"the loss became {float(loss_out.total.detach())} at step {self.state['step'] + 1}; "
+                f"the loss became {float(reported.total)} at step {self.state['step'] + 1}; "
                 "training stopped and the last good checkpoint was kept. Lower train.lr or "
                 "check the data for empty texts or extreme label imbalance."
             )
         self.optimizer.zero_grad(set_to_none=True)
-        loss_out.total.backward()
+        total = loss_out.total
+        if self.dist.enabled:  # DDP averages over processes: see labelwise.distributed
+            total = total * (self.dist.world_size * share)
+        total.backward()
+        self._average_loss_grads()
         if self.cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         after = getattr(self.loss_fn, "after_step", None)
         if callable(after):
             after(self.model)
-        return loss_out
+        return reported
+
+    def _global_loss(self, loss_out: LossOutput, share: float) -> LossOutput:
+        """The loss and its parts for the whole global batch, the same on every process:
+        ``sum_r share_r * value_r`` (a mean over documents, or a contrastive term that
+        every process computed on the gathered batch, comes out as one process's)."""
+        if not self.dist.enabled:
+            return LossOutput(loss_out.total.detach(), loss_out.parts)
+        keys = list(loss_out.parts)
+        values = [loss_out.total, *(loss_out.parts[k] for k in keys)]
+        vec = torch.stack([v.detach().float().reshape(()) for v in values]) * share
+        vec = distributed.all_reduce_sum(vec)
+        return LossOutput(vec[0], dict(zip(keys, vec[1:], strict=True)))
+
+    def _average_loss_grads(self) -> None:
+        """Average the gradients of the loss's own parameters over processes, as DDP does
+        for the model's (one all-reduce; a parameter without gradient on every process
+        keeps none)."""
+        if not self.dist.enabled or not self.loss_params:
+            return
+        params = self.loss_params
+        flat = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).float() for p in params]
+        flags = torch.tensor([float(p.grad is not None) for p in params], device=params[0].device)
+        vec = distributed.all_reduce_sum(torch.cat([*flat, flags]))
+        world = self.dist.world_size
+        offset = 0
+        for p, has in zip(params, vec[-len(params):].tolist(), strict=True):
+            n = p.numel()
+            if has > 0:
+                p.grad = (vec[offset:offset + n] / world).reshape(p.shape).to(p.dtype)
+            offset += n
 
     def _evaluate_and_save(self, logger: RunLogger, progress: Any) -> None:
         st = self.state
@@ -163,7 +258,7 @@ class Trainer:
                 st["done"] = True
         st["history"].append({"step": st["step"], "epoch": st["epoch"], **metrics})
         logger.log("eval", st["step"], metrics)
-        if metrics:
+        if metrics and self.dist.is_main:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:4])
             progress.console.print(f"step {st['step']}: {shown}" + (" (best)" if improved else ""))
         self._save(improved)
@@ -177,28 +272,39 @@ class Trainer:
         replaced, atomically, naming them. A kill at any moment leaves the previous state
         with the files it names, or the new one with its files; never a state pointing at
         newer weights. Files no state names any more are removed afterwards.
+
+        Under ``torch.distributed`` rank 0 writes (the model, optimizer and loss are the
+        same on every process) with the RNG state of every process, and the others wait.
         """
         if self.run_dir is None:
             return
         st = self.state
         step = st["step"]
         files = dict(st.get("files") or {})
+        folder = f"{CHECKPOINTS}/step-{step:09d}"
         if improved:
             files["best"] = f"{CHECKPOINTS}/best-{step:09d}.safetensors"
-            ckpt.save_tensors(self.run_dir / files["best"], self.model.state_dict())
-        folder = f"{CHECKPOINTS}/step-{step:09d}"
         files["last"] = f"{folder}/last.safetensors"
-        ckpt.save_tensors(self.run_dir / files["last"], self.model.state_dict())
         if self.loss_has_state:
             files["loss_state"] = f"{folder}/loss_state.safetensors"
-            ckpt.save_tensors(self.run_dir / files["loss_state"], self.loss_fn.state_dict())
-        tensors, meta = ckpt.optimizer_to_files(self.optimizer)
-        tensors["__torch_rng__"] = torch.get_rng_state()
         files["optimizer"] = f"{folder}/optimizer.safetensors"
-        ckpt.save_tensors(self.run_dir / files["optimizer"], tensors)
         st["files"] = files
-        ckpt.write_json(self.run_dir / "trainer_state.json", {**st, "optimizer": meta})  # commit
-        _remove_unnamed(self.run_dir / CHECKPOINTS, {self.run_dir / f for f in files.values()})
+        rng = torch.get_rng_state()
+        rngs = distributed.all_gather_rows(rng[None]) if self.dist.enabled else None
+        if self.dist.is_main:
+            if improved:
+                ckpt.save_tensors(self.run_dir / files["best"], self.model.state_dict())
+            ckpt.save_tensors(self.run_dir / files["last"], self.model.state_dict())
+            if self.loss_has_state:
+                ckpt.save_tensors(self.run_dir / files["loss_state"], self.loss_fn.state_dict())
+            tensors, meta = ckpt.optimizer_to_files(self.optimizer)
+            tensors["__torch_rng__"] = rng
+            if rngs is not None:
+                tensors[RANK_RNGS] = rngs  # (world, S): each process's RNG
+            ckpt.save_tensors(self.run_dir / files["optimizer"], tensors)
+            ckpt.write_json(self.run_dir / "trainer_state.json", {**st, "optimizer": meta})  # commit
+            _remove_unnamed(self.run_dir / CHECKPOINTS, {self.run_dir / f for f in files.values()})
+        distributed.barrier()
 
     def _load_resume_state(self) -> None:
         if self.run_dir is None:
@@ -216,7 +322,13 @@ class Trainer:
         if self.loss_has_state:
             ckpt.load_state_checked(self.loss_fn, ckpt.load_tensors(path("loss_state")), files["loss_state"])
         tensors = ckpt.load_tensors(path("optimizer"))
-        torch.set_rng_state(tensors.pop("__torch_rng__"))
+        rng = tensors.pop("__torch_rng__")
+        rngs = tensors.pop(RANK_RNGS, None)
+        if rngs is not None and rngs.shape[0] == self.dist.world_size:
+            rng = rngs[self.dist.rank].clone()  # the same number of processes: each its own
+        elif self.dist.rank > 0:  # saved by another number of processes: a stream of its own
+            rng = torch.Generator().manual_seed(self.cfg.seed + self.dist.rank).get_state()
+        torch.set_rng_state(rng)
         ckpt.optimizer_from_files(self.optimizer, tensors, meta)
         self.state.update(saved)
         if "best" in files:
@@ -230,6 +342,33 @@ class Trainer:
 
 
 CHECKPOINTS = "checkpoints"
+RANK_RNGS = "__torch_rng_ranks__"
+
+
+class _OutputFields(torch.nn.Module):
+    """The model, returning its ModelOutput's fields as a dict: DistributedDataParallel
+    looks into dicts (not dataclasses) to let outputs the loss ignores pass gradient-free."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, Any]:
+        out = self.model(input_ids, attention_mask)
+        return {f.name: getattr(out, f.name) for f in fields(out)}
+
+
+class _Distributed(torch.nn.Module):
+    """A DDP-wrapped model called like the model: ``(ids, mask) -> ModelOutput``; it
+    carries the model's chunk pooling, so :func:`forward_docs` pools the same way."""
+
+    def __init__(self, ddp: torch.nn.Module, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.ddp = ddp
+        set_chunk_pooling(self, chunk_pooling_of(model))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> ModelOutput:
+        return ModelOutput(**self.ddp(input_ids, attention_mask))
 
 
 def checkpoint_files(run_dir: Path) -> dict[str, Path]:
