@@ -46,6 +46,9 @@ class DataConfig(_Strict):
     hierarchy: str | None = Field(
         None, description="parent<TAB>child file; 'auto' = the dataset's labels_hierarchy.tsv"
     )
+    hierarchy_dag: bool = Field(
+        False, description="the hierarchy may give a node several parents (a DAG such as EUROVOC)"
+    )
     unseen_labels: Literal["error", "ignore", "warn"] = "warn"
     valid_fraction: float = Field(0.1, gt=0, lt=1, description="carved from train if no valid")
     train_fraction: float = Field(1.0, gt=0, le=1, description="subsample the training set")

@@ -92,7 +92,7 @@ def load_run_data(cfg: Config) -> RunData:
         test = _subsample(read_examples(paths["test"], fmt), 1.0, d.max_eval, seed)
     hierarchy = None
     if hier_path is not None:
-        hierarchy = Hierarchy.from_tsv(hier_path, allow_dag=True)
+        hierarchy = Hierarchy.from_tsv(hier_path, allow_dag=cfg.data.hierarchy_dag)
     return RunData(train, valid, test, hierarchy, name)
 
 

@@ -61,7 +61,25 @@ def _bad_utf8(tmp: Path) -> Path:
     return p
 
 
+def _huge_text(tmp: Path) -> Path:
+    return _jsonl(tmp / "bad.jsonl", [GOOD[0], {"text": "word " * 2_000_000, "labels": ["a"]}])
+
+
+def _hierarchy_case(lines: str, *expected: str):
+    def make(tmp: Path) -> tuple[list[str], tuple[str, ...]]:
+        train = _jsonl(tmp / "train.jsonl", [{"text": r["text"], "labels": ["pets", r["labels"][0]]}
+                                             for r in GOOD])
+        hier = tmp / "tree.tsv"
+        hier.write_text(lines)
+        return ["--set", f"data.train={train}", "--set", f"data.hierarchy={hier}",
+                "--set", "task=hierarchical"], expected
+    return make
+
+
 CASES = {
+    "10 MB text": _case_train(_huge_text, "bad.jsonl:2", "10,000,000 characters"),
+    "hierarchy with a cycle": _hierarchy_case("pets\tcat\ncat\tdog\ndog\tpets\n", "tree.tsv", "cycle"),
+    "label in two places": _hierarchy_case("pets\tcat\npets\tdog\ndog\tcat\n", "tree.tsv", "cat"),
     "missing file": lambda tmp: (["--set", f"data.train={tmp / 'nope.jsonl'}"], ("nope.jsonl",)),
     "malformed json": _case_train([GOOD[0], '{"text": "x", "labels": ['], "bad.jsonl:2"),
     "line is an array": _case_train([GOOD[0], '["a", "b"]'], "bad.jsonl:2"),

@@ -21,6 +21,7 @@ import csv
 import functools
 import gzip
 import json
+import os
 import sys
 import zlib
 from collections import Counter
@@ -105,7 +106,27 @@ def _check_text(value: Any, fail: Fail) -> str:
         raise fail(f"'text' must be a string, got {_type_name(value)}", _RECORD_HINT)
     if not value.strip():
         raise fail("'text' is empty or whitespace only", "Fill in the text or remove the line")
+    limit = max_text_chars()
+    if len(value) > limit:
+        raise fail(
+            f"'text' has {len(value):,} characters, over the limit of {limit:,}",
+            f"Split the document into several records, or raise the limit with "
+            f"{MAX_TEXT_ENV}=<characters>",
+        )
     return value
+
+
+MAX_TEXT_ENV = "LABELWISE_MAX_TEXT_CHARS"
+
+
+def max_text_chars() -> int:
+    """The longest text a record may hold (default 1,000,000 characters, far beyond any
+    tokenizer's max_length; ``$LABELWISE_MAX_TEXT_CHARS`` changes it)."""
+    raw = os.environ.get(MAX_TEXT_ENV, "1000000")
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise ValueError(f"{MAX_TEXT_ENV}={raw!r} is not a whole number of characters") from None
 
 
 def _check_labels(values: list[Any], fail: Fail) -> tuple[str, ...]:

@@ -16,7 +16,8 @@ from labelwise.data.errors import DataError
 from labelwise.data.formats import iter_lines
 
 ROOT = "ROOT"
-_DAG_HINT = "If the hierarchy is a DAG (such as EUROVOC), load it with allow_dag=True"
+_DAG_HINT = ("If the hierarchy is a DAG (such as EUROVOC), set data.hierarchy_dag: true "
+             "(Hierarchy.from_tsv(..., allow_dag=True) in Python)")
 
 
 class Hierarchy:
