@@ -205,3 +205,22 @@ def test_bad_values_and_missing_name_are_errors() -> None:
         build_model({"d_model": 16}, {"name": "linear"}, 20, 0, 3)
     with pytest.raises(ValueError, match="num_labels"):
         build_model(TINY_TRANSFORMER, {"name": "linear"}, 20, 0, 0)
+
+
+def test_label_attention_is_stable_on_long_documents_and_huge_scores() -> None:
+    """Scores of 1e4 and beyond, 4,096 tokens, a row of pads only: finite, weights sum to 1."""
+    from labelwise.registry import HEADS
+    from labelwise.types import EncoderOutput
+
+    torch.manual_seed(0)
+    head = HEADS.create("labelwise_attention", 8, 3, attn_dim=4, dropout=0.0, return_attention=True)
+    with torch.no_grad():
+        head.label_query.mul_(1e4)
+    h = torch.randn(2, 4096, 8) * 1e3
+    mask = torch.ones(2, 4096, dtype=torch.bool)
+    mask[1] = False  # nothing real in this row
+    out = head(EncoderOutput(token_states=h, mask=mask, pooled=h.mean(1)))
+    assert torch.isfinite(out.logits).all()
+    attn = out.extras["attention"]
+    torch.testing.assert_close(attn[0].sum(-1), torch.ones(3))
+    assert float(attn[1].detach().abs().sum()) == 0.0
