@@ -435,6 +435,10 @@ def _validate_metric_names(cfg: Config) -> None:
     names = [*(cfg.metrics or []), cfg.decode.tune_metric]
     if cfg.train.primary_metric != "auto":
         names.append(cfg.train.primary_metric)
+    from labelwise.evaluation import split_group_metric
+
+    grouped = [split_group_metric(n) for n in names]
+    names = [g[1] if g is not None else n for n, g in zip(names, grouped, strict=True)]
     plain = [n for n in names if not (n.startswith("level") and "_" in n) and n != "loss"]
     buckets = {"f1_head", "f1_medium", "f1_tail"}
     plain = ["bucket_f1" if n in buckets else n for n in plain]

@@ -18,11 +18,30 @@ DEFAULTS: dict[Task, list[str]] = {
     Task.EXTREME: [
         "p@1", "p@3", "p@5", "ndcg@1", "ndcg@3", "ndcg@5", "rprec@5",
         "psp@1", "psp@3", "psp@5", "micro_f1", "macro_f1", "f1_head", "f1_medium", "f1_tail",
+        *(f"{g}_{m}" for g in ("frequent", "fewshot", "zeroshot") for m in ("p@1", "p@5", "ndcg@5")),
     ],
 }
 PRIMARY = {Task.MULTICLASS: "accuracy", Task.MULTILABEL: "micro_f1",
            Task.HIERARCHICAL: "micro_f1", Task.EXTREME: "p@5"}
 BUCKET_NAMES = {"f1_head", "f1_medium", "f1_tail"}
+
+# label groups by training frequency, as in the EURLEX57K papers: name -> [low, high]
+LABEL_GROUPS: dict[str, tuple[float, float]] = {
+    "frequent": (50, float("inf")), "fewshot": (1, 49), "zeroshot": (0, 0),
+}
+
+
+def split_group_metric(name: str) -> tuple[str, str] | None:
+    """``"fewshot_p@5"`` -> ``("fewshot", "p@5")``; None for a name without a group prefix."""
+    group, sep, metric = name.partition("_")
+    return (group, metric) if sep and group in LABEL_GROUPS and metric else None
+
+
+def label_group_columns(train_counts: np.ndarray, group: str) -> np.ndarray:
+    """Column ids of the labels whose training frequency falls in ``group``'s range."""
+    low, high = LABEL_GROUPS[group]
+    counts = np.asarray(train_counts)
+    return np.nonzero((counts >= low) & (counts <= high))[0]
 
 
 def default_metrics(task: Task, num_levels: int = 0) -> list[str]:
@@ -61,7 +80,9 @@ def evaluate_scores(
 
     targets = targets.astype(bool)
     level_names = [n for n in names if n.startswith("level") and "_" in n]
-    plain, wants_buckets = _bucket_request([n for n in names if n not in level_names])
+    group_names = [n for n in names if split_group_metric(n) is not None]
+    rest = [n for n in names if n not in level_names and n not in group_names]
+    plain, wants_buckets = _bucket_request(rest)
     if wants_buckets:
         plain.append("bucket_f1")
     out: dict[str, float] = {}
@@ -80,5 +101,31 @@ def evaluate_scores(
         sub = create_metrics([metric], len(cols))
         sub.update(scores[:, cols], preds[:, cols], targets[:, cols])
         out[name] = sub.compute()[metric]
+    for name in group_names:
+        out[name] = _group_metric(name, scores, preds, targets, train_counts)
     wanted = set(names)
     return {k: float(v) for k, v in out.items() if k in wanted or k in BUCKET_NAMES & wanted}
+
+
+def _group_metric(
+    name: str, scores: np.ndarray, preds: np.ndarray, targets: np.ndarray,
+    train_counts: np.ndarray | None,
+) -> float:
+    """``<group>_<metric>`` (``frequent`` >= 50 training documents, ``fewshot`` 1-49,
+    ``zeroshot`` 0): the metric over the group's label columns only, on the documents that
+    carry at least one label of the group (the others have nothing to find there). NaN when
+    no test document has a label of the group."""
+    from labelwise.metrics import create_metrics
+
+    parts = split_group_metric(name)
+    assert parts is not None
+    group, metric = parts
+    if train_counts is None:
+        raise ValueError(f"metric '{name}' needs the training label counts")
+    cols = label_group_columns(train_counts, group)
+    rows = np.nonzero(targets[:, cols].any(axis=1))[0] if len(cols) else np.array([], dtype=int)
+    if len(rows) == 0:
+        return float("nan")
+    sub = create_metrics([metric], len(cols))
+    sub.update(scores[np.ix_(rows, cols)], preds[np.ix_(rows, cols)], targets[np.ix_(rows, cols)])
+    return float(sub.compute()[metric])

@@ -343,3 +343,21 @@ def test_embedding_quality_separates_clusters() -> None:
     assert embedding_quality(tight, multi)["silhouette"] == pytest.approx(
         embedding_quality(tight[1:], y[1:])["silhouette"])
     assert np.isnan(embedding_quality(tight[:5], np.zeros(5, dtype=int))["silhouette"])
+
+
+def test_label_group_metrics_use_group_columns_and_documents() -> None:
+    from labelwise.evaluation import evaluate_scores, label_group_columns
+
+    counts = np.array([100, 60, 10, 0])  # frequent: 0, 1; fewshot: 2; zeroshot: 3
+    assert label_group_columns(counts, "frequent").tolist() == [0, 1]
+    assert label_group_columns(counts, "fewshot").tolist() == [2]
+    y = np.array([[1, 0, 0, 0], [0, 1, 1, 0], [0, 0, 1, 0], [1, 0, 0, 1]], dtype=bool)
+    scores = np.array([[.9, .1, .2, .3], [.2, .8, .1, .4], [.1, .2, .3, .9], [.9, .1, .1, .2]])
+    out = evaluate_scores(["frequent_p@1", "fewshot_p@1", "zeroshot_p@1", "p@1"], scores, scores > .5, y,
+                          train_counts=counts)
+    assert out["frequent_p@1"] == 1.0  # docs 0, 1, 3: top frequent label is right each time
+    assert out["fewshot_p@1"] == 1.0  # docs 1, 2 ranked over the single few-shot column
+    assert out["zeroshot_p@1"] == 1.0  # doc 3 only
+    assert out["p@1"] == 0.75  # doc 2's top label overall (column 3) is wrong
+    empty = evaluate_scores(["zeroshot_p@1"], scores[:3], scores[:3] > .5, y[:3], train_counts=counts)
+    assert np.isnan(empty["zeroshot_p@1"])
