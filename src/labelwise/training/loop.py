@@ -334,12 +334,6 @@ class Trainer:
         if "best" in files:
             self.best_weights = ckpt.load_tensors(path("best"))
 
-    def checkpoint_file(self, key: str) -> Path | None:
-        """The file of the latest checkpoint for ``key`` ("last", "best", "optimizer",
-        "loss_state"), or None."""
-        name = (self.state.get("files") or {}).get(key)
-        return None if name is None or self.run_dir is None else self.run_dir / name
-
 
 CHECKPOINTS = "checkpoints"
 RANK_RNGS = "__torch_rng_ranks__"
