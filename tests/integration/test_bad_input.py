@@ -93,6 +93,8 @@ CASES = {
     "empty file": _case_train([], "bad.jsonl"),
     "config typo": lambda tmp: (["--set", "train.epoch=3"], ("train.epoch", "epochs")),
     "bad config value": lambda tmp: (["--set", "train.lr=-1"], ("train.lr",)),
+    "config wrong type": lambda tmp: (["--set", "train.epochs=many"], ("train.epochs", "integer")),
+    "config names a python path": lambda tmp: (["--set", "model.encoder={name: os.system}"], ("os.system",)),
     "unknown encoder": lambda tmp: (["--set", "model.encoder={name: cnnn}"], ("cnnn", "cnn")),
     "encoder param typo": lambda tmp: (["--set", "model.encoder={name: cnn, kernel_size: 3}"], ("kernel_size",)),
     "missing config file": lambda tmp: (["--config", str(tmp / "missing.yaml")], ("missing.yaml",)),

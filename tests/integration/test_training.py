@@ -73,6 +73,34 @@ def test_nan_loss_stops_with_step() -> None:
         TextClassifier(cfg).fit(TEXTS, LABELS)
 
 
+def test_nan_midway_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loss turns NaN at step 9, after the checkpoints of steps 4 and 8: training stops
+    naming step 9, and the run directory still holds step 8's readable checkpoint."""
+    import json
+
+    import labelwise.training.loop as loop
+
+    calls = {"n": 0}
+    original = loop.forward_docs
+
+    def poisoned(model, batch):
+        out = original(model, batch)
+        calls["n"] += 1
+        if calls["n"] >= 9:
+            out.logits = out.logits * float("nan")
+        return out
+
+    monkeypatch.setattr(loop, "forward_docs", poisoned)
+    cfg = {**CFG, "train": {**CFG["train"], "epochs": 5}}  # 4 steps per epoch
+    with pytest.raises(TrainingError, match="at step 9"):
+        TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "run")
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert state["step"] == 8
+    files = checkpoint_files(tmp_path / "run")
+    weights = load_file(files["last"])
+    assert weights and all(torch.isfinite(t).all() for t in weights.values())
+
+
 def test_long_documents_in_chunks() -> None:
     long_texts = [("filler " * 30) + t for t in TEXTS]
     cfg = {**CFG, "tokenizer": {"vocab_size": 120, "max_length": 12, "long_documents": "chunk",
