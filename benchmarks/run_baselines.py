@@ -12,6 +12,8 @@ test split once. Results go to ``benchmarks/results/<dataset>__<system>.json``; 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import platform
 import shlex
@@ -55,10 +57,11 @@ def _earlier_runs(path: Path, extra: list[str]) -> dict[int, dict]:
         return {}
     n = len(old["seeds"])
     per_label = old.get("per_label_f1_per_seed") or [None] * n
-    return {s: {"test": m, "train_seconds": t, "test_docs_per_second": d, "per_label_f1": f}
-            for s, m, t, d, f in zip(old["seeds"], old["metrics_per_seed"], old["train_seconds_per_seed"],
-                                     old.get("test_docs_per_second_per_seed", [old["test_docs_per_second"]] * n),
-                                     per_label, strict=True)}
+    devices = old.get("device_per_seed") or [old["device"]] * n
+    return {s: {"test": m, "train_seconds": t, "test_docs_per_second": d, "per_label_f1": f, "device": dev}
+            for s, m, t, d, f, dev in zip(old["seeds"], old["metrics_per_seed"], old["train_seconds_per_seed"],
+                                          old.get("test_docs_per_second_per_seed", [old["test_docs_per_second"]] * n),
+                                          per_label, devices, strict=True)}
 
 
 def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: list[str],
@@ -69,7 +72,7 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
     files = [ROOT / f"configs/bench/datasets/{dataset}.yaml", ROOT / f"configs/bench/systems/{system}.yaml"]
     name = system if tag is None else f"{system}@{tag}"
     out_path = out_dir / f"{dataset}__{name}.json"
-    runs = _earlier_runs(out_path, extra)
+    runs: dict[int, dict] = {}
     label_info: dict = {}
     if out_path.is_file() and per_label:
         old = json.loads(out_path.read_text())
@@ -82,9 +85,30 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
             metrics["test"].update(_embedding_quality(clf, cfg, seed))
         if per_label:
             metrics["per_label_f1"], label_info = _per_label(clf, cfg)
+        metrics["device"] = device_name()
         runs[seed] = metrics
         print(f"{dataset} {system} seed {seed}: {json.dumps({k: round(v, 4) for k, v in metrics['test'].items()})}"
               f" train {metrics['train_seconds']:.0f}s", flush=True)
+    with _locked(out_path):  # other seeds of this row may be running side by side
+        runs = {**_earlier_runs(out_path, extra), **runs}
+        return _write_row(out_path, runs, dataset, system, tag, extra, files, label_info, embedding_quality,
+                          per_label)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name("." + path.name + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _write_row(out_path: Path, runs: dict[int, dict], dataset: str, system: str, tag: str | None,
+               extra: list[str], files: list[Path], label_info: dict, embedding_quality: bool,
+               per_label: bool) -> dict:
     seeds = sorted(runs)
     per_seed = [runs[s]["test"] for s in seeds]
     times = [runs[s]["train_seconds"] for s in seeds]
@@ -101,6 +125,7 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
         "metrics_per_seed": per_seed,
         "seeds": seeds,
         "device": device_name(),
+        "device_per_seed": [runs[s].get("device") for s in seeds],
         "train_seconds": float(np.mean(times)),
         "train_seconds_per_seed": times,
         "test_docs_per_second": float(np.mean(infer)),
@@ -116,8 +141,9 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
         "date": time.strftime("%Y-%m-%d"),
         "torch_threads": torch.get_num_threads(),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(out_path)
     return result
 
 
