@@ -17,6 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 
+from labelwise import checkpoint as ckpt
+
 FORMAT_VERSION = 1
 TENSORS_FILE = "linear.safetensors"
 META_FILE = "linear.json"
@@ -67,8 +69,9 @@ def save_state(state: LinearState, directory: str | Path) -> Path:
         "extra": state.extra,
         "vocabulary": {tok: int(i) for tok, i in state.vocabulary.items()},
     }
-    save_file(tensors, str(out / TENSORS_FILE))
-    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    # each file atomically (temporary file, then rename): a crash never leaves half of one
+    ckpt.atomic_write(out / TENSORS_FILE, lambda p: save_file(tensors, str(p)))
+    ckpt.write_text(out / META_FILE, json.dumps(meta, ensure_ascii=False))
     return out
 
 

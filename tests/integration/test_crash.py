@@ -82,3 +82,37 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
         assert all(a[k] == pytest.approx(b[k], abs=1e-6) for k in a), (a, b)
     wa, wb = load_file(full / "model.safetensors"), load_file(cut / "model.safetensors")
     assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+
+
+@pytest.mark.parametrize("backend", ["neural", "linear"])
+def test_every_run_file_is_written_by_rename(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each file of a run directory arrives by an atomic rename of a finished temporary
+    file; only the append-only training log (one flushed line per record) and TensorBoard's
+    event files are written in place."""
+    import os
+
+    from labelwise import TextClassifier
+
+    renamed: set[Path] = set()
+    real_replace = os.replace
+
+    def recording_replace(src, dst, *args, **kwargs):
+        renamed.add(Path(dst).resolve())
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    texts = ["good great fine", "bad awful poor", "great good nice", "awful bad sad"] * 6
+    labels = ["pos", "neg", "pos", "neg"] * 6
+    cfg: dict = {"train": {"epochs": 2, "batch_size": 8, "progress": False, "tensorboard": False}}
+    if backend == "linear":
+        cfg = {"model": {"type": "linear"}}
+    else:
+        cfg["model"] = {"encoder": {"name": "cnn", "embed_dim": 8, "num_filters": 4, "kernel_sizes": [2]}}
+        cfg["tokenizer"] = {"vocab_size": 100, "max_length": 8}
+    from labelwise.types import Example
+
+    TextClassifier(cfg).fit_examples([Example(t, (lab,)) for t, lab in zip(texts, labels, strict=True)],
+                                     run_dir=tmp_path / "run")
+    files = {p.resolve() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    in_place = {p for p in files - renamed if p.name != "log.jsonl"}
+    assert files and not in_place, sorted(str(p) for p in in_place)

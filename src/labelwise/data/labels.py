@@ -294,7 +294,9 @@ class LabelSpace:
 
     def save(self, path: str | Path) -> None:
         """Write ``labels.json``."""
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        from labelwise.checkpoint import write_text  # atomic: temporary file, then rename
+
+        write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> LabelSpace:
