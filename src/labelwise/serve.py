@@ -4,9 +4,10 @@
   top_k}, ...]}``; limits on the body size, the number of texts and each text's length
   answer 413/422 naming the field.
 - ``GET /health`` -> ``{"status": "ok"}``; ``GET /metadata`` -> labels, task, model, version.
-- Requests that arrive together are batched: a single worker collects texts for up to
-  ``max_wait_ms`` (or ``max_batch`` texts) and runs the model once for all of them, in a
-  thread so the event loop keeps accepting requests.
+- Requests that arrive together are batched: a single worker takes every request queued
+  while the model was busy (up to ``max_batch`` texts, optionally waiting ``max_wait_ms``
+  for more) and runs the model once for all of them, in a thread so the event loop keeps
+  accepting requests.
 - Optional bearer token (``--token`` or ``$LABELWISE_TOKEN``), compared in constant time;
   bound to 127.0.0.1 unless told otherwise; each request has a timeout.
 """
@@ -39,7 +40,10 @@ class ServeConfig:
     max_text_chars: int = 100_000  # characters per text
     max_body_bytes: int = 8 * 1024 * 1024
     max_batch: int = 64  # texts per model call
-    max_wait_ms: float = 5.0  # how long the batcher waits for more requests
+    # how long the batcher waits for more requests once the model is free. 0 (default): no
+    # wait; requests that arrive while the model runs form the next batch, so batches grow
+    # with the load and a lone request pays no delay
+    max_wait_ms: float = 0.0
     timeout_s: float = 30.0  # per request
     token: str | None = None
     top_k: int | None = None  # default: the run's decode.top_k
@@ -73,13 +77,18 @@ class Batcher:
             size = len(jobs[0].texts)
             deadline = loop.time() + self.cfg.max_wait_ms / 1000
             while size < self.cfg.max_batch:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    job = await asyncio.wait_for(self.queue.get(), remaining)
-                except TimeoutError:
-                    break
+                # what queued while the model was busy joins this batch at once; then wait
+                # up to max_wait_ms for more (0: never wait, so a lone request goes straight in)
+                if not self.queue.empty():
+                    job = self.queue.get_nowait()
+                else:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        job = await asyncio.wait_for(self.queue.get(), remaining)
+                    except TimeoutError:
+                        break
                 jobs.append(job)
                 size += len(job.texts)
             texts = [t for j in jobs for t in j.texts]
