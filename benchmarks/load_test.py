@@ -7,7 +7,7 @@ process, then
    and the server's resident memory sampled every second (flat means no leak).
 
 Goals (issue 6): zero errors, memory flat, single-text p50 under 15 ms on 2 cores.
-Writes ``benchmarks/results/serve_load.json`` and ``serve_load.png``.
+Writes ``benchmarks/results/serve/load.json`` and ``load.png``.
 
     python benchmarks/load_test.py runs/compare/labelwise-sst2-transformer-s13
 """
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--single", type=int, default=300, help="requests of the one-client phase")
-    p.add_argument("--out", default=str(ROOT / "benchmarks/results/serve_load.json"))
+    p.add_argument("--out", default=str(ROOT / "benchmarks/results/serve/load.json"))
     args = p.parse_args(argv)
     run_dir = Path(args.run_dir)
     texts = _texts(run_dir, 512)
@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": time.strftime("%Y-%m-%d"),
         }
         print(json.dumps(record["load"]), json.dumps(record["server_rss_mib"]), flush=True)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
         _plot(Path(args.out).with_suffix(".png"), flat, t0, memory)
     finally:

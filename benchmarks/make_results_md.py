@@ -113,6 +113,54 @@ def tradeoff_plot(dataset: str, rows: list[dict], metric: str) -> Path | None:
     return path
 
 
+CMP_BEGIN, CMP_END = "<!-- compare:begin -->", "<!-- compare:end -->"
+COMPARE = RESULTS / "compare"
+SERVE = RESULTS / "serve" / "load.json"
+
+
+def compare_tables() -> str:
+    """The side-by-side benchmark (``benchmarks/compare/compare_tools.py``) and the service
+    load test (``benchmarks/load_test.py``)."""
+    parts = []
+    records = [json.loads(f.read_text()) for f in sorted(COMPARE.glob("*__*.json"))]
+    for dataset in sorted({r["dataset"] for r in records}):
+        rows = [r for r in records if r["dataset"] == dataset]
+        quality = ["micro_f1", "macro_f1"] if "hamming_loss" in rows[0]["metrics"] else ["accuracy", "macro_f1"]
+        head = ["system", *quality, "train s", "infer docs/s", "peak MiB", "train time x", "labelwise infer x"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in sorted(rows, key=lambda r: r["system"]):
+            vs = r.get("vs_labelwise") or {}
+            lines.append("| " + " | ".join([
+                r["system"], *(f"{100 * r['metrics'][q]:.2f}" for q in quality), f"{r['train_seconds']:.0f}",
+                f"{r['infer_docs_per_s']:.0f}", f"{r['peak_rss_mib']:.0f}",
+                f"{vs['train_time_ratio']:.2f}" if vs else "-",
+                f"{vs['labelwise_infer_speedup']:.2f}" if vs else "-"]) + " |")
+        cmds = sorted({r["command"] for r in rows})
+        parts.append(f"### {dataset}\n\n" + "\n".join(lines) + "\n\nCommands:\n\n"
+                     + "\n".join(f"- `{c}`" for c in cmds) + "\n")
+    if SERVE.is_file():
+        s = json.loads(SERVE.read_text())
+        one, load, mem = s["single_client"], s["load"], s["server_rss_mib"]
+        parts.append(
+            "### service under load\n\n"
+            "| phase | requests | throughput (req/s) | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n"
+            f"| one client | {one['requests']} | - | {one['p50_ms']:.1f} | {one['p99_ms']:.1f} | {one['errors']} |\n"
+            f"| {load['clients']} clients, {load['seconds']:.0f} s | {load['requests']} | {load['throughput_rps']:.0f} "
+            f"| {load['p50_ms']:.1f} | {load['p99_ms']:.1f} | {load['errors']} |\n\n"
+            f"Server memory (RSS, MiB): first {mem['first']:.0f}, last {mem['last']:.0f}, max {mem['max']:.0f}; "
+            f"mean of the first half {mem['mean_first_half']:.0f}, second half {mem['mean_second_half']:.0f}. "
+            f"Command: `{s['command']}`.\n")
+    return "\n".join(parts)
+
+
+def replace_between(text: str, begin: str, end: str, body: str) -> str:
+    if begin not in text:
+        return text
+    pre, _, rest = text.partition(begin)
+    _, _, post = rest.partition(end)
+    return pre + begin + "\n" + body + end + post
+
+
 def main() -> None:
     by_ds: dict[str, list[dict]] = {}
     for f in sorted(RESULTS.glob("*.json")):
@@ -126,9 +174,9 @@ def main() -> None:
         if ds in by_ds:
             tradeoff_plot(ds, by_ds[ds], COLUMNS[ds][0])
     text = MD.read_text() if MD.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    pre, _, rest = text.partition(BEGIN)
-    _, _, post = rest.partition(END)
-    MD.write_text(pre + BEGIN + "\n" + body + END + post)
+    text = replace_between(text, BEGIN, END, body)
+    text = replace_between(text, CMP_BEGIN, CMP_END, compare_tables())
+    MD.write_text(text)
 
 
 if __name__ == "__main__":
