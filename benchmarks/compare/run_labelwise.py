@@ -22,7 +22,8 @@ from labelwise.runner import load_run_data
 def main() -> None:
     p = runner_args(__doc__ or "")
     p.add_argument("--system", default="transformer")
-    p.add_argument("--path", choices=["onnx", "onnx-int8", "torch"], default="onnx")
+    p.add_argument("--path", choices=["onnx", "onnx-int8", "torch"], action="append",
+                   help="inference path (default onnx); repeat to time several, the first is the row's")
     args = p.parse_args()
     files = [ROOT / f"configs/bench/datasets/{args.dataset}.yaml", ROOT / f"configs/bench/systems/{args.system}.yaml"]
     overrides = [f"train.seed={args.seed}", "train.progress=false", "train.tensorboard=false"]
@@ -44,19 +45,22 @@ def main() -> None:
     train_seconds = time.perf_counter() - t0
 
     texts = [ex.text for ex in test]
-    if args.path == "torch":
-        predictor = clf
-    else:
-        export_onnx(run_dir, run_dir / "onnx", quantize=args.path == "onnx-int8")
-        predictor = OnnxPredictor(run_dir / "onnx", quantized=args.path == "onnx-int8")
+    paths = args.path or ["onnx"]
+    if any(p.startswith("onnx") for p in paths):
+        export_onnx(run_dir, run_dir / "onnx", quantize="onnx-int8" in paths)
+    timed = {}
+    for path in paths:
+        predictor = clf if path == "torch" else OnnxPredictor(run_dir / "onnx", quantized=path == "onnx-int8")
 
-    def predict(batch: list[str]) -> list[list[str]]:
-        return [row if isinstance(row, list) else [row] for row in predictor.predict(batch)]
+        def predict(batch: list[str], predictor=predictor) -> list[list[str]]:
+            return [row if isinstance(row, list) else [row] for row in predictor.predict(batch)]
 
-    predictions, docs_per_s = time_inference(predict, texts)
-    emit({"train_seconds": train_seconds, "infer_docs_per_s": docs_per_s, "predictions": predictions,
-          "num_train": len(data.train),
-          "settings": {"system": args.system, "inference": args.path,
+        predictions, docs_per_s = time_inference(predict, texts)
+        timed[path] = {"infer_docs_per_s": docs_per_s, "predictions": predictions}
+    first = timed[paths[0]]
+    emit({"train_seconds": train_seconds, **first, "num_train": len(data.train),
+          "variants": {p: timed[p] for p in paths[1:]},
+          "settings": {"system": args.system, "inference": paths[0],
                        "configs": [str(f.relative_to(ROOT)) for f in files]}})
 
 

@@ -165,6 +165,21 @@ def test_fine_tuned_pretrained_follows_train_and_eval() -> None:
     assert not model.encoder.model.training
 
 
+def test_pretrained_keeps_its_first_layers() -> None:
+    """``layers: 2`` keeps MiniLM's first two layers with their pretrained weights: the
+    hidden states equal those the full model computes after its second layer."""
+    full = build_model({"name": "pretrained"}, {"name": "linear"}, 1, 0, 3).eval()
+    short = build_model({"name": "pretrained", "layers": 2}, {"name": "linear"}, 1, 0, 3).eval()
+    assert len(short.encoder.model.encoder.layer) == 2 and short.encoder.model.config.num_hidden_layers == 2
+    ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 102]])
+    with torch.no_grad():
+        want = full.encoder.model(input_ids=ids, output_hidden_states=True).hidden_states[2]
+        got = short.encoder(ids, torch.ones_like(ids, dtype=torch.bool)).token_states
+    torch.testing.assert_close(got, want)
+    with pytest.raises(ValueError, match="layers"):
+        build_model({"name": "pretrained", "layers": 7}, {"name": "linear"}, 1, 0, 3)
+
+
 # ----------------------------------------------------------------------------------------
 # factory and errors
 

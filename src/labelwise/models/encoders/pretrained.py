@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PositiveInt
 from torch import nn
 
 from labelwise.models.encoders.common import pool
@@ -58,6 +58,9 @@ class PretrainedEncoder(nn.Module):
         freeze: bool = False
         pooling: Literal["mean", "cls"] = "mean"  # mean: as sentence-transformers does
         path: str | None = None  # override the model folder
+        # keep only the first `layers` transformer layers (None: all): a shallower, faster
+        # model that still starts from the pretrained weights
+        layers: PositiveInt | None = None
 
     def __init__(
         self, vocab_size: int, pad_id: int, config: PretrainedEncoder.Config | None = None
@@ -74,6 +77,12 @@ class PretrainedEncoder(nn.Module):
                 str(path), local_files_only=True, add_pooling_layer=False
             ).float()
         self.out_dim = int(self.model.config.hidden_size)
+        if config.layers is not None:
+            total = len(self.model.encoder.layer)
+            if config.layers > total:
+                raise ValueError(f"model.encoder.layers: {config.layers}, but the model has {total} layers")
+            self.model.encoder.layer = self.model.encoder.layer[: config.layers]
+            self.model.config.num_hidden_layers = config.layers
         if config.freeze:
             self.model.requires_grad_(False)
         # from_pretrained returns eval mode; start in train mode like any new module
