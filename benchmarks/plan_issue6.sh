@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 bash benchmarks/compare/setup_envs.sh
-$PY benchmarks/compare/compare_tools.py --datasets sst2 goemotions \
-    --systems labelwise labelwise-torch setfit lml-linear lml-nn
+$PY benchmarks/compare/compare_tools.py --datasets sst2 \
+    --systems labelwise labelwise-torch labelwise-cnn labelwise-minilm labelwise-minilm3 setfit lml-linear lml-nn
+$PY benchmarks/compare/compare_tools.py --datasets goemotions \
+    --systems labelwise labelwise-cnn labelwise-minilm setfit lml-linear lml-nn
 $PY benchmarks/load_test.py runs/compare/labelwise-sst2-transformer-s13
 $PY benchmarks/make_results_md.py
