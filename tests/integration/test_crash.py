@@ -71,8 +71,10 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     _readable(cut)
-    if killed:
-        assert not (cut / "metrics.json").is_file()
+    if killed and (cut / "metrics.json").is_file():
+        # the process was still alive but past its last write (interpreter exit): metrics
+        # are written only after the run is saved whole
+        assert json.loads((cut / "run.json").read_text())["status"] == "complete"
     subprocess.run(_cmd(train, cut, "--resume"), check=True, env=env, capture_output=True)
     # the same validation metrics at every evaluation, and the same final weights
     history = [json.loads((r / "trainer_state.json").read_text())["history"] for r in (full, cut)]
