@@ -106,7 +106,7 @@ def glove_text_file() -> Path:
 
 
 def run_system(system: str, dataset: str, args: argparse.Namespace) -> dict:
-    python, runner, extra, name = SYSTEMS[system]
+    python, runner, extra, _ = SYSTEMS[system]
     if not python.exists():
         raise SystemExit(f"{python} is missing: run `bash benchmarks/compare/setup_envs.sh` first")
     cmd = [str(python), str(HERE / runner), "--dataset", dataset, "--seed", str(args.seed), *extra]
@@ -146,10 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         _, y_test = read_split(directory, dataset, "test", args.limit)
         names = label_names(y_train, y_test)
         multilabel = dataset in MULTILABEL
-        rows = {}
         for system in args.systems:
             out = run_system(system, dataset, args)
-            rows[system] = out
             variants = out.pop("variants", {}) or {}
             write_record(out_dir, dataset, system, SYSTEMS[system][3], out, y_test, names, multilabel, args)
             for path, v in variants.items():  # the same trained model, another inference path
