@@ -236,7 +236,7 @@ class NeuralBackend:
         pre = self.cfg.pretrain
         cfg = self.cfg.train.model_copy(update={
             "epochs": pre.epochs, "lr": pre.lr or self.cfg.train.lr, "patience": None,
-            "eval_every": None, "max_steps": None, "freeze_encoder": False,
+            "eval_every": None, "max_steps": None, "freeze_encoder": False, "label_sample": None,
         })
         stage_dir = None if run_dir is None else run_dir / "pretrain"
         if stage_dir is not None and distributed.is_main():

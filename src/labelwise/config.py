@@ -141,6 +141,16 @@ class TrainConfig(_Strict):
     contrastive_views: int = Field(
         2, ge=1, le=2, description="dropout views per text when the loss contrasts embeddings"
     )
+    label_sample: int | None = Field(
+        None, ge=1,
+        description=(
+            "multi-label/extreme, heads labelwise_attention, plant and linear, losses bce "
+            "(without balanced pos_weight), focal and asl: each training step scores only the "
+            "batch's positive labels plus uniformly drawn negatives, this many labels in all "
+            "(labelwise.models.heads.label_subset); evaluation and prediction score every "
+            "label. None: every label in every step"
+        ),
+    )
 
 
 class PretrainConfig(_Strict):

@@ -250,3 +250,53 @@ def test_pool_chunk_logits_adds_the_detached_state_to_max_pooling() -> None:
     wrapper.module = inner
     assert chunk_pooling_of(wrapper) == pooling
     assert "chunk_pooling" not in inner.state_dict()
+
+
+# ------------------------------------------------------------- training on label subsets
+
+
+def _widths_seen(monkeypatch: pytest.MonkeyPatch, cls: type) -> list[tuple[bool, int]]:
+    """(training mode, logits width) of every forward of heads of class ``cls``."""
+    seen: list[tuple[bool, int]] = []
+    forward = cls.forward
+
+    def spy(self: Any, enc: Any) -> Any:
+        out = forward(self, enc)
+        seen.append((self.training, int(out.logits.shape[1])))
+        return out
+
+    monkeypatch.setattr(cls, "forward", spy)
+    return seen
+
+
+def test_label_sample_trains_on_subsets_and_scores_every_label_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = _widths_seen(monkeypatch, PlantHead)
+    cfg = {**CFG, "train": {**CFG["train"], "label_sample": 5}}
+    clf = TextClassifier(cfg).fit(TEXTS, LABELS)
+    train_widths = [w for training, w in seen if training]
+    assert train_widths and all(5 <= w < NUM_LABELS for w in train_widths)
+    assert len(set(train_widths)) > 1 or train_widths[0] == 5  # positives can exceed 5
+    assert all(w == NUM_LABELS for training, w in seen if not training)  # validation
+    assert clf.predict_proba(TEXTS[:3]).shape == (3, NUM_LABELS)
+
+
+def test_label_sample_covering_every_label_trains_exactly_like_none() -> None:
+    base = {**CFG, "model": {**CFG["model"], "head": {"name": "labelwise_attention", "attn_dim": 8,
+                                                       "label_chunk_size": 5}}}
+    base.pop("plant")
+    full = TextClassifier(base).fit(TEXTS, LABELS)
+    every = TextClassifier({**base, "train": {**base["train"], "label_sample": NUM_LABELS}}).fit(TEXTS, LABELS)
+    np.testing.assert_allclose(every.predict_proba(TEXTS), full.predict_proba(TEXTS), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"loss": {"name": "bce", "pos_weight": "balanced"}}, "sum of per-label terms"),
+    ({"task": "multiclass"}, "sum of per-label terms"),  # softmax cross-entropy
+])
+def test_label_sample_refuses_losses_that_are_not_per_label(change: dict[str, Any], match: str) -> None:
+    cfg = {**CFG, **change, "train": {**CFG["train"], "label_sample": 5}}
+    labels = [lab[:1] for lab in LABELS] if change.get("task") == "multiclass" else LABELS
+    with pytest.raises(ValueError, match=match):
+        TextClassifier(cfg).fit(TEXTS, labels)

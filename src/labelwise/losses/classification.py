@@ -39,6 +39,13 @@ class ClassificationLoss(nn.Module):
         super().__init__()
         self.config: Any = config if config is not None else self.Config()
 
+    @property
+    def label_separable(self) -> bool:
+        """True when the loss is a sum of independent per-label terms with no per-label
+        parameters, so it can be computed on a subset of the label columns (the trainer's
+        ``train.label_sample``)."""
+        return False
+
     def _output(self, total: torch.Tensor) -> LossOutput:
         return LossOutput(total=total, parts={self.name: total.detach()})
 
@@ -141,6 +148,10 @@ class BinaryCrossEntropyLoss(ClassificationLoss):
         if isinstance(self.config.pos_weight, float):
             self.pos_weight = torch.tensor(self.config.pos_weight)
 
+    @property
+    def label_separable(self) -> bool:
+        return self.config.pos_weight != "balanced"  # a per-label weight vector is not
+
     def setup(self, label_info: Mapping[str, Any]) -> None:
         if self.config.pos_weight != "balanced":
             return
@@ -191,6 +202,10 @@ class FocalLoss(ClassificationLoss):
         gamma: float = Field(2.0, ge=0.0)
         alpha: float | None = Field(None, ge=0.0, le=1.0)
 
+    @property
+    def label_separable(self) -> bool:
+        return True
+
     def forward(self, output: ModelOutput, targets: torch.Tensor) -> LossOutput:
         logits = output.logits
         cfg = self.config
@@ -225,6 +240,10 @@ class AsymmetricLoss(ClassificationLoss):
         gamma_neg: float = Field(4.0, ge=0.0)
         clip: float = Field(0.05, ge=0.0, lt=1.0)
         eps: float = Field(1e-8, gt=0.0, lt=0.1)
+
+    @property
+    def label_separable(self) -> bool:
+        return True
 
     def forward(self, output: ModelOutput, targets: torch.Tensor) -> LossOutput:
         logits = output.logits

@@ -27,6 +27,7 @@ import torch
 from labelwise import checkpoint as ckpt
 from labelwise import distributed
 from labelwise.config import TrainConfig
+from labelwise.models.heads.label_subset import sample_labels, scoring_labels, supports_label_subset
 from labelwise.training.dataset import (
     EncodedSet,
     chunk_pooling_of,
@@ -89,6 +90,40 @@ class Trainer:
         self.net: torch.nn.Module = model
         # a loss's own parameters are not in DDP: their gradients are averaged by hand
         self.loss_params = [p for p in loss_fn.parameters() if p.requires_grad]
+        if cfg.label_sample is not None:
+            self._check_label_sample()
+
+    def _head(self) -> torch.nn.Module:
+        head = getattr(self.model, "head", self.model)
+        assert isinstance(head, torch.nn.Module)
+        return head
+
+    def _check_label_sample(self) -> None:
+        """``train.label_sample`` needs a head that scores label subsets and a loss that is
+        a sum over labels."""
+        if not supports_label_subset(self._head()):
+            raise ValueError(
+                f"train.label_sample needs a head that can score a subset of the labels "
+                f"(labelwise_attention, plant or linear), not '{type(self._head()).__name__}': "
+                "change model.head or remove train.label_sample"
+            )
+        if not getattr(self.loss_fn, "label_separable", False):
+            raise ValueError(
+                f"train.label_sample needs a loss that is a sum of per-label terms (bce without "
+                f"pos_weight: balanced, focal or asl), not '{type(self.loss_fn).__name__}': "
+                "change the loss or remove train.label_sample"
+            )
+
+    def _sampled_labels(self, batch: Any) -> torch.Tensor | None:
+        """This step's label ids under ``train.label_sample`` (None: every label). The draw
+        depends only on the seed, the step and the process, so a resumed run repeats it."""
+        budget = self.cfg.label_sample
+        if budget is None or batch.targets is None or batch.targets.dim() != 2:
+            return None
+        gen = torch.Generator().manual_seed(
+            (self.cfg.seed * 1_000_003 + self.state["step"]) * 131 + self.dist.rank
+        )
+        return sample_labels(batch.targets, budget, gen)
 
     # ------------------------------------------------------------------ public
     def fit(self, train: EncodedSet, resume: bool = False) -> dict[str, Any]:
@@ -186,8 +221,11 @@ class Trainer:
             before(batch)
         if self.views == 2:
             batch = two_views(batch)
-        out = forward_docs(self.net, batch)
-        loss_out = self.loss_fn(out, batch.targets)
+        labels = self._sampled_labels(batch)
+        with scoring_labels(self._head(), labels):
+            out = forward_docs(self.net, batch)
+        targets = batch.targets if labels is None else batch.targets[:, labels]
+        loss_out = self.loss_fn(out, targets)
         reported = self._global_loss(loss_out, share)
         if not torch.isfinite(reported.total):
             raise TrainingError(

@@ -97,22 +97,39 @@ class LabelAttentionHead(nn.Module):
         nn.init.normal_(self.label_query, std=1.0 / math.sqrt(config.attn_dim))
         nn.init.normal_(self.label_weight, std=1.0 / math.sqrt(in_dim))
         self.return_attention = config.return_attention
+        # None: score every label; a (l,) long tensor: only those (labelwise.models.heads.label_subset)
+        self.label_subset: torch.Tensor | None = None
 
     def forward(self, enc: EncoderOutput) -> ModelOutput:
-        """Logits (B, L) from ``enc.token_states`` (B, T, d) and ``enc.mask`` (B, T)."""
+        """Logits (B, L) from ``enc.token_states`` (B, T, d) and ``enc.mask`` (B, T); (B, l)
+        for the labels of ``label_subset`` when it is set."""
         h = self.drop(enc.token_states)  # (B, T, d)
         z = torch.tanh(self.proj(h))  # (B, T, a)
         mask = enc.mask.bool()
-        step = self.config.label_chunk_size or self.num_labels
+        parts = LabelParts(self.num_labels, self.label_subset)
+        step = self.config.label_chunk_size or parts.count
         use_ckpt = self.config.checkpoint_chunks and torch.is_grad_enabled()
 
         def chunk(start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
-            part = slice(start, stop)
+            part = parts.select(start, stop)
             return label_attention_chunk(
                 z, h, mask, self.label_query[part], self.label_weight[part], self.label_bias[part]
             )
 
-        return run_label_chunks(chunk, self.num_labels, step, use_ckpt, self.return_attention)
+        return run_label_chunks(chunk, parts.count, step, use_ckpt, self.return_attention)
+
+
+class LabelParts:
+    """The labels a head scores, in chunks: all ``num_labels`` (chunks are slices) or the
+    ids of ``subset`` (chunks are index tensors, in the subset's order)."""
+
+    def __init__(self, num_labels: int, subset: torch.Tensor | None) -> None:
+        self.subset = subset
+        self.count = num_labels if subset is None else int(subset.numel())
+
+    def select(self, start: int, stop: int) -> slice | torch.Tensor:
+        """Rows ``start:stop`` of the scored labels, to index (L, ...) parameters with."""
+        return slice(start, stop) if self.subset is None else self.subset[start:stop]
 
 
 def run_label_chunks(

@@ -41,8 +41,17 @@ class LinearHead(nn.Module):
             in_dim = config.hidden_dim
         layers.append(nn.Linear(in_dim, num_labels))
         self.net = nn.Sequential(*layers)
+        # None: score every label; a (l,) long tensor: only those (labelwise.models.heads.label_subset)
+        self.label_subset: torch.Tensor | None = None
 
     def forward(self, enc: EncoderOutput) -> ModelOutput:
-        """Logits (B, L) from ``enc.pooled`` (B, d)."""
-        logits: torch.Tensor = self.net(enc.pooled)
-        return ModelOutput(logits=logits)
+        """Logits (B, L) from ``enc.pooled`` (B, d); (B, l) for the labels of
+        ``label_subset`` when it is set."""
+        if self.label_subset is None:
+            logits: torch.Tensor = self.net(enc.pooled)
+            return ModelOutput(logits=logits)
+        hidden = self.net[:-1](enc.pooled)
+        out = self.net[-1]
+        assert isinstance(out, nn.Linear)
+        rows = self.label_subset
+        return ModelOutput(logits=nn.functional.linear(hidden, out.weight[rows], out.bias[rows]))

@@ -71,7 +71,7 @@ import torch.nn.functional as F
 from pydantic import PositiveInt
 from torch import nn
 
-from labelwise.models.heads.label_attention import LabelAttentionHead, run_label_chunks
+from labelwise.models.heads.label_attention import LabelAttentionHead, LabelParts, run_label_chunks
 from labelwise.registry import HEADS
 from labelwise.types import EncoderOutput, ModelOutput
 
@@ -118,6 +118,31 @@ def inattention(
     weakest = torch.where(keep, scores, torch.full_like(scores, math.inf)).amin(-1, keepdim=True)
     weakest = torch.where(keep.any(-1, keepdim=True), weakest, zeros[..., :1])  # (B, l, 1)
     return torch.where(keep, scores - weakest, zeros), keep
+
+
+def margin_inattention(
+    scores: torch.Tensor, mask: torch.Tensor, k: int | None
+) -> torch.Tensor:
+    """The contribution of :func:`inattention` in ``"margin"`` mode, without its sort.
+
+    In margin mode a kept token gets ``score - m`` with ``m`` the smallest kept score, so
+    the contribution is ``relu(score - m)`` on real tokens: a token tied with ``m`` gets 0
+    whether kept or not, and ``m`` is the ``min(k, n)``-th largest real score, which
+    ``topk`` finds without sorting all T scores of every (document, label). Same values as
+    ``inattention(scores, mask, k, "margin")[0]``; same gradient wherever no scores tie at
+    the cut. About 10x cheaper for T in the hundreds: this is the training path.
+    """
+    if k is not None and k < 1:
+        raise ValueError(f"inattention k must be >= 1 or None, got {k}")
+    real = mask.bool()[:, None, :]  # (B, 1, T)
+    lowest = scores.masked_fill(~real, math.inf).amin(-1, keepdim=True)  # (B, l, 1)
+    if k is None or k >= scores.shape[-1]:
+        cut = lowest
+    else:
+        kth = scores.masked_fill(~real, -math.inf).topk(k, dim=-1).values[..., -1:]
+        cut = torch.maximum(kth, lowest)  # fewer than k real tokens: the lowest one
+    cut = cut.masked_fill(~real.any(-1, keepdim=True), 0.0)  # no real token: nothing kept
+    return torch.relu(scores - cut).masked_fill(~real, 0.0)
 
 
 def masked_attention_output(
@@ -179,6 +204,7 @@ class PlantHead(nn.Module):
         self.config = config = config or PlantHead.Config()
         self.num_labels = num_labels
         self.return_attention = config.return_attention
+        self.label_subset: torch.Tensor | None = None  # as in LabelAttentionHead
         a, k, v = config.attn_dim, config.factor_dim, config.vocab_size
         self.drop = nn.Dropout(config.dropout)
         self.proj = nn.Linear(in_dim, a, bias=False)  # W
@@ -317,7 +343,7 @@ class PlantHead(nn.Module):
 
     def _raw_scores(
         self,
-        part: slice,
+        part: slice | torch.Tensor,
         ptok: torch.Tensor | None,
         pbias: torch.Tensor | None,
         mtok: torch.Tensor | None,
@@ -339,8 +365,7 @@ class PlantHead(nn.Module):
 
     def _chunk(
         self,
-        start: int,
-        stop: int,
+        part: slice | torch.Tensor,
         z: torch.Tensor,
         h: torch.Tensor,
         mask: torch.Tensor,
@@ -348,15 +373,17 @@ class PlantHead(nn.Module):
         pbias: torch.Tensor | None,
         mtok: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (B, l) and attention (B, l, T) of labels ``start:stop``."""
-        part = slice(start, stop)
+        """Logits (B, l) and attention (B, l, T) of the labels ``part`` selects."""
         scores = self.mix_learned * torch.einsum("bta,la->blt", z, self.label_query[part])
         raw = self._raw_scores(part, ptok, pbias, mtok)
         k, mode = self.config.inattention_k, self.config.inattention_mode
-        if "static" in raw:
-            scores = scores + self.mix_static * inattention(raw["static"], mask, k, mode)[0]
-        if "diff" in raw:
-            scores = scores + self.mix_diff * inattention(raw["diff"], mask, k, mode)[0]
+        for name, stream in raw.items():  # "static" and/or "diff"
+            mix = self.mix_static if name == "static" else self.mix_diff
+            if mode == "margin":
+                g = margin_inattention(stream, mask, k)
+            else:
+                g = inattention(stream, mask, k, mode)[0]
+            scores = scores + mix * g
         return masked_attention_output(
             scores, h, mask, self.label_weight[part], self.label_bias[part]
         )
@@ -384,15 +411,17 @@ class PlantHead(nn.Module):
 
     def forward(self, enc: EncoderOutput) -> ModelOutput:
         """Logits (B, L) from ``enc.token_states`` (B, T, d), ``enc.mask`` (B, T) and, for
-        the static stream, ``enc.input_ids`` (B, T)."""
+        the static stream, ``enc.input_ids`` (B, T); (B, l) for the labels of
+        ``label_subset`` when it is set."""
         h = self.drop(enc.token_states)  # (B, T, d)
         z = torch.tanh(self.proj(h))  # (B, T, a)
         mask = enc.mask.bool()
         ptok, pbias, mtok = self._token_tables(h, enc, mask)
-        step = self.config.label_chunk_size or self.num_labels
+        parts = LabelParts(self.num_labels, self.label_subset)
+        step = self.config.label_chunk_size or parts.count
         use_ckpt = self.config.checkpoint_chunks and torch.is_grad_enabled()
 
         def chunk(start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
-            return self._chunk(start, stop, z, h, mask, ptok, pbias, mtok)
+            return self._chunk(parts.select(start, stop), z, h, mask, ptok, pbias, mtok)
 
-        return run_label_chunks(chunk, self.num_labels, step, use_ckpt, self.return_attention)
+        return run_label_chunks(chunk, parts.count, step, use_ckpt, self.return_attention)
