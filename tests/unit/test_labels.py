@@ -164,6 +164,14 @@ def test_unseen_policies() -> None:
         ls.encode(["zzz"], "valid.jsonl:3", unseen="warn")
         ls.encode(["zzz"], "valid.jsonl:4", unseen="warn")  # warned once per label
     assert len(record) == 1
+    # a whole split warns once, with the count and the first few labels and lines
+    many = [Example("t", ("a", f"new{i}"), f"test.jsonl:{i + 1}") for i in range(8)]
+    with pytest.warns(UserWarning) as record:
+        ls.encode_many(many + many[:2], unseen="warn")
+    assert len(record) == 1
+    msg = str(record[0].message)
+    assert msg.startswith("8 labels do not occur") and "'new0' (test.jsonl:1)" in msg
+    assert "and 3 more" in msg and "data.unseen_labels" in msg
     with pytest.raises(DataError, match="unknown task 'multi'.*'multilabel'"):
         LabelSpace.fit([ex("a")], "multi")
     with pytest.raises(DataError, match="unknown unseen-label policy 'drop'"):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -119,6 +120,8 @@ class LabelSpace:
             [i for i in range(n) if self.level_of[i] == k] for k in range(max(self.level_of) + 1)
         ]
         self._warned: set[str] = set()
+        # while encode_many / encode_classes run: unseen labels to warn about once, together
+        self._pending: list[tuple[str, str | None]] | None = None
 
     @classmethod
     def fit(
@@ -225,14 +228,49 @@ class LabelSpace:
     def encode_many(self, examples: Sequence[Example], unseen: str | None = None) -> np.ndarray:
         """(N, L) float32 multi-hot matrix (use ``encode_indices`` per batch for huge L)."""
         out = np.zeros((len(examples), len(self)), dtype=np.float32)
-        for r, ex in enumerate(examples):
-            out[r, self.encode_indices(ex.labels, ex.source, unseen)] = 1.0
+        with self._one_warning():
+            for r, ex in enumerate(examples):
+                out[r, self.encode_indices(ex.labels, ex.source, unseen)] = 1.0
         return out
 
     def encode_classes(self, examples: Sequence[Example], unseen: str | None = None) -> np.ndarray:
         """(N,) int64 class ids of single-label examples."""
-        ids = [self.encode_class(ex.labels, ex.source, unseen) for ex in examples]
+        with self._one_warning():
+            ids = [self.encode_class(ex.labels, ex.source, unseen) for ex in examples]
         return np.array(ids, dtype=np.int64)
+
+    @contextmanager
+    def _one_warning(self) -> Iterator[None]:
+        """Unseen labels met inside the block (policy ``warn``) make one warning at its
+        end, with their count and the first few with their lines, instead of one each (a
+        split of EURLEX57K has hundreds)."""
+        if self._pending is not None:  # nested: the outer block warns
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+        if len(pending) == 1:
+            label, source = pending[0]
+            where = f"{source}: " if source else ""
+            warnings.warn(
+                f"{where}label {label!r} does not occur in the training data; it is dropped "
+                "(data.unseen_labels=warn)",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif pending:
+            shown = ", ".join(f"{lab!r} ({src})" if src else repr(lab) for lab, src in pending[:5])
+            more = f" and {len(pending) - 5} more" if len(pending) > 5 else ""
+            warnings.warn(
+                f"{len(pending)} labels do not occur in the training data and are dropped "
+                f"(data.unseen_labels=warn): {shown}{more}. Set data.unseen_labels=ignore to "
+                "drop them silently, or error to stop",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def decode(self, row: Sequence[bool] | np.ndarray) -> list[str]:
         """Names of the classes set in a boolean (L,) row, in class order."""
@@ -250,6 +288,9 @@ class LabelSpace:
             )
         if policy == "warn" and label not in self._warned:
             self._warned.add(label)
+            if self._pending is not None:
+                self._pending.append((label, source))
+                return
             where = f"{source}: " if source else ""
             warnings.warn(
                 f"{where}label {label!r} does not occur in the training data; it is dropped (data.unseen_labels=warn)",
