@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--systems", nargs="+", default=[s for s in SYSTEMS if s != "linear"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--labels", type=int, default=2,
+                   help="width of the output layer (EURLEX57K: 4271; it dominates a label-wise head)")
     p.add_argument("--no-timing", action="store_true",
                    help="parameters and FLOPs only (timings need an otherwise idle machine)")
     args = p.parse_args(argv)
@@ -49,21 +51,25 @@ def main(argv: list[str] | None = None) -> int:
                  ROOT / f"configs/bench/systems/{system}.yaml"]
         cfg = load_config(files, [])
         if args.no_timing:  # counts only: exact on any machine, busy or not
-            model, vocab = build_from_config(cfg, 2)
+            model, vocab = build_from_config(cfg, args.labels)
             length = cfg.tokenizer.max_length
             row = {"length": length, "params": count_parameters(model),
                    "flops_per_doc": flops_per_document(model, length, vocab),
                    "infer_docs_per_s": None, "train_docs_per_s": None}
         else:
-            row = profile_config(cfg, [cfg.tokenizer.max_length], args.batch_size, 2, True, args.seconds)[0]
+            row = profile_config(cfg, [cfg.tokenizer.max_length], args.batch_size, args.labels, True,
+                                 args.seconds)[0]
         record = {
             "dataset": args.dataset,
             "system": f"labelwise:{system}",
             **row,
+            "num_labels": args.labels,
             "batch_size": args.batch_size,
             "device": device_name(),
             "torch_threads": torch.get_num_threads(),
             "command": f"python benchmarks/profile_systems.py --dataset {args.dataset} --systems {system}"
+                       + (f" --labels {args.labels}" if args.labels != 2 else "")
+                       + (f" --batch-size {args.batch_size}" if args.batch_size != 32 else "")
                        + (" --no-timing" if args.no_timing else ""),
             "date": time.strftime("%Y-%m-%d"),
         }

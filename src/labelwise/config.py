@@ -54,6 +54,14 @@ class DataConfig(_Strict):
     train_fraction: float = Field(1.0, gt=0, le=1, description="subsample the training set")
     max_train: int | None = Field(None, gt=0, description="cap on training documents")
     max_eval: int | None = Field(None, gt=0, description="cap on valid/test documents")
+    max_valid: int | None = Field(
+        None, gt=0,
+        description=(
+            "cap on the validation split's documents (a seeded sample; they choose the epoch "
+            "and the threshold), below max_eval: cheaper evaluations with many labels, the "
+            "test split untouched"
+        ),
+    )
 
 
 class TokenizerConfig(_Strict):

@@ -87,7 +87,8 @@ def load_run_data(cfg: Config) -> RunData:
     train = _subsample(train_all, d.train_fraction, d.max_train, seed)
     valid = test = None
     if paths["valid"] is not None:
-        valid = _subsample(read_examples(paths["valid"], fmt), 1.0, d.max_eval, seed)
+        caps = [c for c in (d.max_eval, d.max_valid) if c is not None]
+        valid = _subsample(read_examples(paths["valid"], fmt), 1.0, min(caps, default=None), seed)
     if paths["test"] is not None:
         test = _subsample(read_examples(paths["test"], fmt), 1.0, d.max_eval, seed)
     hierarchy = None

@@ -105,3 +105,20 @@ def test_shipped_configs_load(path: Path) -> None:
 def test_benchmark_systems_compose_with_every_dataset(system: Path) -> None:
     for dataset in sorted((REPO / "configs" / "bench" / "datasets").glob("*.yaml")):
         load_config([dataset, system], [])
+
+
+def test_max_valid_caps_the_validation_split_only(tmp_path: Path) -> None:
+    import json
+
+    from labelwise.runner import load_run_data
+
+    for split, n in (("train", 6), ("valid", 10), ("test", 10)):
+        rows = [json.dumps({"text": f"{split} doc {i}", "labels": ["a" if i % 2 else "b"]}) for i in range(n)]
+        (tmp_path / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
+    paths = [f"data.{s}={tmp_path / f'{s}.jsonl'}" for s in ("train", "valid", "test")]
+    data = load_run_data(load_config(None, [*paths, "data.max_valid=3"]))
+    assert data.valid is not None and data.test is not None
+    assert (len(data.valid), len(data.test)) == (3, 10)
+    data = load_run_data(load_config(None, [*paths, "data.max_valid=8", "data.max_eval=4"]))
+    assert data.valid is not None and data.test is not None
+    assert (len(data.valid), len(data.test)) == (4, 4)  # the smaller cap wins

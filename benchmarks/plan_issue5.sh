@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Issue 5 runs on EURLEX57K (PLANT vs LANT, stateful decoder, data efficiency), cheapest
+# first; rows keep seeds recorded earlier, so the plan can be stopped and re-run. On two
+# cores run two seeds side by side with OMP_NUM_THREADS=1, e.g. SEEDS=14 and SEEDS=15.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+SEEDS=${SEEDS:-13}
+run() { $PY benchmarks/run_baselines.py --datasets eurlex57k --seeds $SEEDS "$@"; $PY benchmarks/make_results_md.py; }
+# cost of the head and of the MIG / L2R stage (idle machine, once)
+if [ "${TIMING:-0}" = 1 ]; then
+  $PY benchmarks/profile_systems.py --dataset eurlex57k --systems lant plant --labels 4271
+  $PY benchmarks/plant_mig_timing.py --out runs/plant/mig
+fi
+# data efficiency: the same schedule for both systems at each fraction, more epochs on less
+# data (about 600-5,600 steps), evaluated about 8 times per run
+for spec in 0.01:40:75 0.05:15:142 0.25:6:352; do
+  IFS=: read -r frac epochs every <<< "$spec"
+  run --systems lant plant --set data.train_fraction=$frac --set train.epochs=$epochs \
+      --set train.eval_every=$every --tag frac$frac
+done
+run --systems lant plant            # 100 %: the dataset's own 5-epoch schedule
+run --systems plant-chunks plant-stateful
+run --systems linear
