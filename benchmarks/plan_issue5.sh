@@ -22,3 +22,4 @@ done
 run --systems lant plant            # 100 %: the dataset's own 5-epoch schedule
 run --systems plant-chunks plant-stateful
 run --systems linear
+$PY benchmarks/plot_data_efficiency.py --dataset eurlex57k --systems lant plant
