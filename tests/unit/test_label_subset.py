@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from labelwise.models.heads.label_subset import sample_labels, scoring_labels, supports_label_subset
-from labelwise.models.heads.plant import PlantHead, inattention, margin_inattention
+from labelwise.models.heads.plant import (
+    PlantHead,
+    inattention,
+    margin_inattention,
+    margin_over_tokens,
+)
 from labelwise.plant.l2r import L2RModel
 from labelwise.registry import HEADS
 from labelwise.types import EncoderOutput
@@ -147,3 +152,23 @@ def test_margin_inattention_gradients_equal_the_reference_without_ties() -> None
     torch.testing.assert_close(grads[0], grads[1])
     s = base.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: margin_inattention(x, mask, 3), (s,))
+
+
+@pytest.mark.parametrize("k", [1, 4, 9, None])
+def test_margin_without_a_mask_equals_an_all_real_mask(k: int | None) -> None:
+    scores = torch.randn(3, 5, 9)  # (B, l, T)
+    scores[:, :, 1] = scores[:, :, 6]
+    full = torch.ones(3, 9, dtype=torch.bool)
+    fast = margin_over_tokens(scores.transpose(1, 2), None, k).transpose(1, 2)
+    assert torch.equal(fast, inattention(scores, full, k, "margin")[0])
+
+
+def test_plant_head_logits_do_not_depend_on_the_pads_of_other_documents() -> None:
+    head = _head("plant")
+    enc = _enc([9, 9, 9])
+    alone = head(enc).logits
+    padded = _enc([9, 9, 9])
+    padded.mask[2, 4:] = False  # another document gets pads: the batch takes the masked path
+    assert torch.equal(padded.token_states, enc.token_states)
+    both = head(padded).logits
+    torch.testing.assert_close(both[:2], alone[:2], rtol=1e-5, atol=1e-6)

@@ -49,13 +49,19 @@ def label_attention_chunk(
         logits (B, l) and attention weights (B, l, T); weights are exactly 0 on pads and a
         row with no real token gets all-zero weights (its logit is the bias).
     """
-    scores = torch.einsum("bta,la->blt", z, u)  # (B, l, T)
-    keep = mask.unsqueeze(1)  # (B, 1, T)
-    scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)  # finite, never NaN
-    attn = F.softmax(scores, dim=-1) * keep  # (B, l, T)
-    context = torch.bmm(attn, h)  # (B, l, d)
+    # token-major (B, T, l): the product writes the layout softmax and the context read,
+    # so nothing is copied; in-place masking is safe (no backward needs the raw scores)
+    scores = torch.matmul(z, u.t())  # (B, T, l)
+    real = mask.unsqueeze(2)  # (B, T, 1)
+    if not bool(mask.all()):
+        scores = scores.masked_fill_(~real, torch.finfo(scores.dtype).min)  # finite, never NaN
+    attn = F.softmax(scores, dim=1)  # pads of a document with real tokens get exactly 0
+    empty = ~mask.any(1)
+    if bool(empty.any()):  # a document without real tokens: all weights 0, logit = bias
+        attn = attn * (~empty)[:, None, None]
+    context = torch.matmul(attn.transpose(1, 2), h)  # (B, l, d)
     logits = (context * w).sum(dim=-1) + b  # (B, l)
-    return logits, attn
+    return logits, attn.transpose(1, 2)
 
 
 @HEADS.register("labelwise_attention")

@@ -129,20 +129,40 @@ def margin_inattention(
     the contribution is ``relu(score - m)`` on real tokens: a token tied with ``m`` gets 0
     whether kept or not, and ``m`` is the ``min(k, n)``-th largest real score, which
     ``topk`` finds without sorting all T scores of every (document, label). Same values as
-    ``inattention(scores, mask, k, "margin")[0]``; same gradient wherever no scores tie at
-    the cut. About 10x cheaper for T in the hundreds: this is the training path.
+    ``inattention(scores, mask, k, "margin")[0]`` (scores (B, l, T)); same gradient
+    wherever no scores tie at the cut.
+    """
+    out = margin_over_tokens(scores.transpose(1, 2), mask.bool()[:, :, None], k)
+    return out.masked_fill(~mask.bool()[:, :, None], 0.0).transpose(1, 2)
+
+
+def margin_over_tokens(
+    scores: torch.Tensor, real: torch.Tensor | None, k: int | None
+) -> torch.Tensor:
+    """:func:`margin_inattention` on token-major scores (B, T, l), the head's layout.
+
+    ``real`` is (B, T, 1) bool, True on real tokens, or None when every position is real.
+    Pads get finite values, not 0: the head's softmax masks them.
     """
     if k is not None and k < 1:
         raise ValueError(f"inattention k must be >= 1 or None, got {k}")
-    real = mask.bool()[:, None, :]  # (B, 1, T)
-    lowest = scores.masked_fill(~real, math.inf).amin(-1, keepdim=True)  # (B, l, 1)
-    if k is None or k >= scores.shape[-1]:
-        cut = lowest
+    t = scores.shape[1]
+    if k is None or k >= t:  # every real token kept: the cut is the lowest real score
+        masked = scores if real is None else scores.masked_fill(~real, math.inf)
+        cut = masked.amin(1, keepdim=True)  # (B, 1, l)
     else:
-        kth = scores.masked_fill(~real, -math.inf).topk(k, dim=-1).values[..., -1:]
-        cut = torch.maximum(kth, lowest)  # fewer than k real tokens: the lowest one
-    cut = cut.masked_fill(~real.any(-1, keepdim=True), 0.0)  # no real token: nothing kept
-    return torch.relu(scores - cut).masked_fill(~real, 0.0)
+        ranked = scores if real is None else scores.masked_fill(~real, -math.inf)
+        cut = ranked.topk(k, dim=1).values[:, -1:, :]  # (B, 1, l), the k-th largest
+        if real is not None:
+            counts = real.sum(1, keepdim=True)  # (B, 1, 1) real tokens per document
+            short = counts < k
+            if bool(short.any()):  # fewer than k real tokens: keep them all, cut at the lowest
+                rows = short.flatten().nonzero().flatten()
+                lowest = scores[rows].masked_fill(~real[rows], math.inf).amin(1, keepdim=True)
+                cut = cut.index_put((rows,), lowest)
+    if real is not None:
+        cut = cut.masked_fill(~real.any(1, keepdim=True), 0.0)  # no real token: nothing kept
+    return torch.relu(scores - cut)
 
 
 def masked_attention_output(
@@ -373,20 +393,45 @@ class PlantHead(nn.Module):
         pbias: torch.Tensor | None,
         mtok: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (B, l) and attention (B, l, T) of the labels ``part`` selects."""
-        scores = self.mix_learned * torch.einsum("bta,la->blt", z, self.label_query[part])
-        raw = self._raw_scores(part, ptok, pbias, mtok)
+        """Logits (B, l) and attention (B, l, T) of the labels ``part`` selects.
+
+        Computed token-major, (B, T, l): each matrix product then writes its output in the
+        layout every later step reads, so nothing is copied (the label-major (B, l, T)
+        products of ``_raw_scores`` are transposed views that each later step copied).
+        In margin mode the label bias ``b_l`` is left out of the planted scores: adding a
+        constant per (document, label) moves every score and the cut alike.
+        """
         k, mode = self.config.inattention_k, self.config.inattention_mode
-        for name, stream in raw.items():  # "static" and/or "diff"
-            mix = self.mix_static if name == "static" else self.mix_diff
+        real = mask[:, :, None]  # (B, T, 1)
+        real_or_none = None if bool(mask.all()) else real
+        u = self.label_query[part] * self.mix_learned  # (l, a): the scalar on l*a, not B*T*l
+        scores = torch.matmul(z, u.t())  # (B, T, l)
+        streams: list[tuple[torch.Tensor, torch.Tensor]] = []
+        if ptok is not None and pbias is not None:
+            q = self.planted_label_factors[part]  # (l, k)
+            e = torch.matmul(ptok, q.t()) + pbias[:, :, None]  # (B, T, l)
+            streams.append((e, self.mix_static))
+        if mtok is not None:
+            qd = self.diff_label_factors if self.diff_label_factors is not None else (
+                self.planted_label_factors
+            )
+            streams.append((torch.matmul(mtok, qd[part].t()), self.mix_diff))
+        for e, mix in streams:
             if mode == "margin":
-                g = margin_inattention(stream, mask, k)
-            else:
-                g = inattention(stream, mask, k, mode)[0]
-            scores = scores + mix * g
-        return masked_attention_output(
-            scores, h, mask, self.label_weight[part], self.label_bias[part]
-        )
+                g = margin_over_tokens(e, real_or_none, k)
+            else:  # "zero" needs the label bias and the sorted reference
+                e = e + self.planted_label_bias[part][None, None, :]
+                g = inattention(e.transpose(1, 2), mask, k, mode)[0].transpose(1, 2)
+            scores = scores.addcmul_(g, mix)  # in place: no backward needs the old scores
+        if real_or_none is not None:
+            scores = scores.masked_fill_(~real, torch.finfo(scores.dtype).min)
+        attn = F.softmax(scores, dim=1)  # (B, T, l); pads of a document with real tokens get 0
+        empty = ~mask.any(1)
+        if bool(empty.any()):  # a document without real tokens: all weights 0, logit = bias
+            attn = attn * (~empty)[:, None, None]
+        context = torch.matmul(attn.transpose(1, 2), h)  # (B, l, d)
+        w, b = self.label_weight[part], self.label_bias[part]
+        return (context * w).sum(dim=-1) + b, attn.transpose(1, 2)
 
     def planted_contributions(
         self, enc: EncoderOutput, start: int = 0, stop: int | None = None
