@@ -166,6 +166,8 @@ NOTES: dict[str, str] = {
     "encoder.cnn.dropout": "On the token states and the pooled vector.",
     "encoder.pretrained.freeze": "Keep MiniLM's weights fixed (eval mode, no gradients).",
     "encoder.pretrained.pooling": "`mean` over real tokens, or the first (`[CLS]`) state.",
+    "encoder.pretrained.layers": "Keep only the first `layers` transformer layers (pretrained "
+    "weights kept): a shallower, faster model. `null`: all 6.",
     "encoder.pretrained.path": "A local Hugging Face model folder to load instead of the "
     "packaged all-MiniLM-L6-v2 (nothing is downloaded). The tokenizer is still the "
     "packaged MiniLM one.",
