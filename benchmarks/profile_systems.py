@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             "system": f"labelwise:{system}",
             **row,
             "num_labels": args.labels,
+            "label_sample": cfg.train.label_sample,
             "batch_size": args.batch_size,
             "device": device_name(),
             "torch_threads": torch.get_num_threads(),

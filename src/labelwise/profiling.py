@@ -122,14 +122,20 @@ def train_docs_per_second(
     multilabel: bool,
     views: int = 2,
     min_seconds: float = 2.0,
+    label_sample: int | None = None,
 ) -> float:
-    """Training steps per second x batch size, as the training loop runs them."""
+    """Training steps per second x batch size, as the training loop runs them (with
+    ``label_sample``, each step scores the batch's positives plus random negatives, as
+    ``train.label_sample`` does). Multi-label targets have about 5 positives per document
+    (at most 20 % of the labels)."""
+    from labelwise.models.heads.label_subset import sample_labels, scoring_labels
     from labelwise.training.dataset import forward_docs, two_views
 
     batch = random_batch(batch_size, length, vocab_size)
     g = torch.Generator().manual_seed(1)
     if multilabel:
-        batch.targets = (torch.rand(batch_size, num_labels, generator=g) < 0.2).float()
+        rate = min(0.2, 5.0 / num_labels)
+        batch.targets = (torch.rand(batch_size, num_labels, generator=g) < rate).float()
     else:
         batch.targets = torch.randint(0, num_labels, (batch_size,), generator=g)
     single = batch
@@ -141,11 +147,19 @@ def train_docs_per_second(
     model.train()
     before, after = getattr(loss_fn, "before_loss", None), getattr(loss_fn, "after_step", None)
 
+    head = getattr(model, "head", model)
+
     def step() -> None:  # what Trainer._step does, hooks included
         if callable(before):
             before(single)
-        out = forward_docs(model, batch)
-        loss = loss_fn(out, batch.targets).total
+        targets = batch.targets
+        labels = None
+        if label_sample is not None and multilabel and targets is not None:
+            labels = sample_labels(targets, label_sample, g)
+            targets = targets[:, labels]
+        with scoring_labels(head, labels):
+            out = forward_docs(model, batch)
+        loss = loss_fn(out, targets).total
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -217,7 +231,7 @@ def profile_config(
         if loss_fn is not None:
             row["train_docs_per_s"] = train_docs_per_second(
                 model, loss_fn, length, batch_size, vocab, num_labels, multilabel,
-                cfg.train.contrastive_views, min_seconds,
+                cfg.train.contrastive_views, min_seconds, cfg.train.label_sample,
             )
         row["peak_mem_mb"] = peak_rss_mb() - base
         row["threads"] = torch.get_num_threads()

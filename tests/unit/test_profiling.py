@@ -77,3 +77,24 @@ def test_fused_attention_is_counted() -> None:
             return nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=allowed)
 
     assert flops_per_document(Attn(), 8, 50) == 2 * 2 * 8 * 8 * 8
+
+
+def test_profiled_training_step_scores_the_sampled_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelwise.models.heads.label_attention import LabelAttentionHead
+    from labelwise.profiling import profile_config
+
+    widths: list[int] = []
+    forward = LabelAttentionHead.forward
+
+    def spy(self: LabelAttentionHead, enc: object) -> object:
+        out = forward(self, enc)  # type: ignore[arg-type]
+        widths.append(int(out.logits.shape[1]))
+        return out
+
+    monkeypatch.setattr(LabelAttentionHead, "forward", spy)
+    cfg = load_config(None, [*TINY, "task=extreme", "model.head={name: labelwise_attention, attn_dim: 4}",
+                             "train.label_sample=7"])
+    row = profile_config(cfg, [8], batch_size=2, num_labels=300, train=True, min_seconds=0.01)[0]
+    assert row["train_docs_per_s"] > 0
+    train_widths = [w for w in widths if w != 300]  # inference steps score every label
+    assert train_widths and all(7 <= w < 300 for w in train_widths)
