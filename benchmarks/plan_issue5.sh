@@ -10,7 +10,7 @@ run() { $PY benchmarks/run_baselines.py --datasets eurlex57k --seeds $SEEDS "$@"
 # cost of the head and of the MIG / L2R stage (idle machine, once)
 if [ "${TIMING:-0}" = 1 ]; then
   $PY benchmarks/profile_systems.py --dataset eurlex57k --systems lant plant --labels 4271
-  $PY benchmarks/plant_mig_timing.py --out runs/plant/mig
+  $PY benchmarks/plant_mig_timing.py --out runs/plant/mig --json benchmarks/results/profile/eurlex57k__plant-stage.json
 fi
 # data efficiency: the same schedule for both systems at each fraction, more epochs on less
 # data (about 600-5,600 steps), evaluated about 8 times per run

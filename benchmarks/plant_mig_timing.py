@@ -8,6 +8,9 @@ the peak resident memory of the process.
     python benchmarks/plant_mig_timing.py --max-docs 200          # a quick check
     python benchmarks/plant_mig_timing.py --out runs/plant/mig    # all 45,000 documents
 
+Then, unless ``--l2r-factor-dim 0``, it trains the learning-to-rank model on the table and
+adds its seconds, memory growth and held-out NDCG@10.
+
 The claim it checks: the full table (4,271 labels, 30,000-token vocabulary) takes minutes and
 bounded memory on 2 CPU cores.
 """
@@ -27,6 +30,7 @@ import scipy.sparse as sp
 from labelwise.config import load_config
 from labelwise.data.tokenize import TextTokenizer
 from labelwise.plant import compute_mig, occurrence_matrix
+from labelwise.plant.l2r import train_l2r
 from labelwise.runner import load_run_data
 
 
@@ -55,6 +59,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ap.add_argument("--all-associations", action="store_true",
                     help="keep negatively associated pairs too (positive_only=False)")
     ap.add_argument("--out", type=Path, default=None, help="save the table to this directory")
+    ap.add_argument("--l2r-factor-dim", type=int, default=64,
+                    help="then train the L2R model on the table with this factor dimension "
+                         "(the benchmark configs use 64); 0 skips it")
+    ap.add_argument("--l2r-epochs", type=int, default=10)
+    ap.add_argument("--json", type=Path, default=None,
+                    help="also write the record here (e.g. benchmarks/results/profile/"
+                         "eurlex57k__plant-stage.json)")
     args = ap.parse_args(argv)
 
     times: dict[str, float] = {}
@@ -92,6 +103,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if args.out is not None:
         table.save(args.out)
 
+    l2r_report: dict[str, float] = {}
+    if args.l2r_factor_dim > 0:
+        rss_before = peak_rss_mib()
+        t0 = time.perf_counter()
+        _, report = train_l2r(table, factor_dim=args.l2r_factor_dim, epochs=args.l2r_epochs,
+                              progress=True)
+        times["l2r_s"] = time.perf_counter() - t0
+        l2r_report = {"l2r_factor_dim": float(args.l2r_factor_dim),
+                      "l2r_initial_heldout_ndcg": float(report["initial_heldout_ndcg"]),
+                      "l2r_heldout_ndcg": float(report["heldout_ndcg"][-1]),
+                      "l2r_train_ndcg": float(report["train_ndcg"][-1]),
+                      "l2r_peak_rss_increase_mib": peak_rss_mib() - rss_before}
+
     lengths = table.row_lengths()
     result = {
         "num_docs": float(x.shape[0]),
@@ -102,9 +126,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "labels_with_tokens": float(np.count_nonzero(lengths)),
         "mean_tokens_per_label": float(lengths.mean()) if len(lengths) else 0.0,
         **times,
+        **l2r_report,
         "peak_rss_mib": peak_rss_mib(),
     }
     print(json.dumps(result, indent=2))
+    if args.json is not None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from run_baselines import device_name
+
+        record = {"dataset": "eurlex57k", "system": "labelwise:plant-stage", "metrics": {},
+                  "timings": result, "seeds": [0], "device": device_name(),
+                  "train_seconds": times.get("mig_s", 0.0) + times.get("l2r_s", 0.0),
+                  "command": "python benchmarks/plant_mig_timing.py " + " ".join(argv or sys.argv[1:]),
+                  "date": time.strftime("%Y-%m-%d")}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
     return result
 
 
