@@ -92,6 +92,14 @@ RUNS: dict[str, dict[str, Any]] = {
         "model": {"encoder": {"name": "cnn", "embed_dim": 16, "num_filters": 8, "kernel_sizes": [2]}},
         "tokenizer": TOKENIZER, "train": TRAIN,
     },
+    "plant-multilabel": {  # the planted streams read the token ids: they are graph inputs too
+        "task": "multilabel",
+        "model": {"encoder": {"name": "cnn", "embed_dim": 16, "num_filters": 8, "kernel_sizes": [2]},
+                  "head": {"name": "plant", "attn_dim": 8, "factor_dim": 8, "inattention_k": 3,
+                           "label_chunk_size": 2}},
+        "plant": {"factor_dim": 8, "top_n": 10, "l2r_epochs": 2},
+        "tokenizer": TOKENIZER, "train": TRAIN,
+    },
     "bilstm-multilabel": {
         "task": "multilabel",
         "model": {"encoder": {"name": "bilstm", "embed_dim": 16, "hidden_dim": 8, "num_layers": 2}},
