@@ -135,7 +135,14 @@ class TrainConfig(_Strict):
     schedule: Literal["linear", "cosine", "constant"] = "linear"
     grad_clip: float | None = Field(1.0, gt=0)
     patience: int | None = Field(3, ge=1, description="evaluations without improvement")
-    eval_every: int | None = Field(None, ge=1, description="steps; default once per epoch")
+    eval_every: int | None = Field(
+        None, ge=1,
+        description=(
+            "evaluate (and checkpoint) every this many steps and after the last one; default "
+            "at the end of every epoch. Set, it replaces the per-epoch evaluations: fewer, "
+            "on long schedules over small data, or more, within long epochs"
+        ),
+    )
     primary_metric: str = Field("auto", description="picks the best checkpoint")
     seed: int = 13
     device: str = "auto"

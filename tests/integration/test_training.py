@@ -199,3 +199,15 @@ def test_crash_between_weights_and_state_resumes_exactly(tmp_path: Path, monkeyp
     np.testing.assert_allclose(resumed.predict_proba(TEXTS[:6]), full.predict_proba(TEXTS[:6]), atol=1e-6)
     a, b = (load_file(checkpoint_files(tmp_path / r)["last"]) for r in ("full", "cut"))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_eval_every_replaces_the_per_epoch_evaluations() -> None:
+    default = TextClassifier(CFG).fit(TEXTS, LABELS).backend_.train_state  # type: ignore[union-attr]
+    steps = [h["step"] for h in default["history"]]
+    per_epoch, total = steps[0], steps[-1]
+    assert steps == [per_epoch * (e + 1) for e in range(3)]  # one per epoch
+    every = {**CFG, "train": {**CFG["train"], "eval_every": 5}}
+    state = TextClassifier(every).fit(TEXTS, LABELS).backend_.train_state  # type: ignore[union-attr]
+    expected = [*range(5, total + 1, 5)] + ([] if total % 5 == 0 else [total])
+    assert [h["step"] for h in state["history"]] == expected
+    assert [h["epoch"] for h in state["history"]][-1] == 3  # epochs still counted

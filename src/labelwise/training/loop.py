@@ -180,9 +180,11 @@ class Trainer:
                         parts = {k: float(v) for k, v in loss_out.parts.items()}
                         logger.log("train", st["step"], {"loss": loss, "lr": base_lrs[0] * f, **parts})
                     last = st["step"] >= total
-                    if st["step"] % eval_every == 0 or last or i + 1 == per_epoch:
-                        if i + 1 == per_epoch:
-                            st["epoch"], st["step_in_epoch"] = st["epoch"] + 1, 0
+                    end_of_epoch = i + 1 == per_epoch
+                    if end_of_epoch:
+                        st["epoch"], st["step_in_epoch"] = st["epoch"] + 1, 0
+                    # every eval_every steps (default: each epoch's end) and at the last step
+                    if st["step"] % eval_every == 0 or last or (end_of_epoch and cfg.eval_every is None):
                         self._evaluate_and_save(logger, progress)
                         self.net.train()
                     if last or st["done"]:
