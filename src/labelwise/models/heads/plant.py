@@ -165,28 +165,6 @@ def margin_over_tokens(
     return torch.relu(scores - cut)
 
 
-def masked_attention_output(
-    scores: torch.Tensor, h: torch.Tensor, mask: torch.Tensor, w: torch.Tensor, b: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax over the real tokens, context vectors and per-label logits.
-
-    Args:
-        scores: (B, l, T) mixed attention scores.
-        h: (B, T, d) token states.
-        mask: (B, T) bool, True on real tokens.
-        w: (l, d) output weights; b: (l,) output biases.
-
-    Returns:
-        logits (B, l) and attention weights (B, l, T) (0 on pads; all 0 for a document
-        without real tokens, whose logit is then the bias).
-    """
-    keep = mask.unsqueeze(1)  # (B, 1, T)
-    scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
-    attn = F.softmax(scores, dim=-1) * keep  # (B, l, T)
-    context = torch.bmm(attn, h)  # (B, l, d)
-    return (context * w).sum(dim=-1) + b, attn
-
-
 @HEADS.register("plant")
 class PlantHead(nn.Module):
     """Label-wise attention with static and differentiable streams planted from an L2R model.
