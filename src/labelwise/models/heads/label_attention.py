@@ -49,9 +49,26 @@ def label_attention_chunk(
         logits (B, l) and attention weights (B, l, T); weights are exactly 0 on pads and a
         row with no real token gets all-zero weights (its logit is the bias).
     """
-    # token-major (B, T, l): the product writes the layout softmax and the context read,
-    # so nothing is copied; in-place masking is safe (no backward needs the raw scores)
-    scores = torch.matmul(z, u.t())  # (B, T, l)
+    return attend(torch.matmul(z, u.t()), h, mask, w, b)  # scores (B, T, l), token-major
+
+
+def attend(
+    scores: torch.Tensor, h: torch.Tensor, mask: torch.Tensor, w: torch.Tensor, b: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax over the real tokens, context vectors and per-label logits.
+
+    Args:
+        scores: (B, T, l) attention scores, token-major: the layout a ``z @ u.T`` product
+            writes and the softmax and the context read, so nothing is copied. Masked in
+            place: pass a tensor no backward needs (a fresh product or sum).
+        h: (B, T, d) token states.
+        mask: (B, T) bool, True on real tokens.
+        w: (l, d) output weights; b: (l,) output biases.
+
+    Returns:
+        logits (B, l) and attention weights (B, l, T); weights are exactly 0 on pads and a
+        row with no real token gets all-zero weights (its logit is the bias).
+    """
     real = mask.unsqueeze(2)  # (B, T, 1)
     if not bool(mask.all()):
         scores = scores.masked_fill_(~real, torch.finfo(scores.dtype).min)  # finite, never NaN

@@ -67,11 +67,15 @@ import math
 from typing import TYPE_CHECKING, Literal
 
 import torch
-import torch.nn.functional as F
 from pydantic import PositiveInt
 from torch import nn
 
-from labelwise.models.heads.label_attention import LabelAttentionHead, LabelParts, run_label_chunks
+from labelwise.models.heads.label_attention import (
+    LabelAttentionHead,
+    LabelParts,
+    attend,
+    run_label_chunks,
+)
 from labelwise.registry import HEADS
 from labelwise.types import EncoderOutput, ModelOutput
 
@@ -380,8 +384,7 @@ class PlantHead(nn.Module):
         constant per (document, label) moves every score and the cut alike.
         """
         k, mode = self.config.inattention_k, self.config.inattention_mode
-        real = mask[:, :, None]  # (B, T, 1)
-        real_or_none = None if bool(mask.all()) else real
+        real_or_none = None if bool(mask.all()) else mask[:, :, None]  # (B, T, 1)
         u = self.label_query[part] * self.mix_learned  # (l, a): the scalar on l*a, not B*T*l
         scores = torch.matmul(z, u.t())  # (B, T, l)
         streams: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -401,15 +404,7 @@ class PlantHead(nn.Module):
                 e = e + self.planted_label_bias[part][None, None, :]
                 g = inattention(e.transpose(1, 2), mask, k, mode)[0].transpose(1, 2)
             scores = scores.addcmul_(g, mix)  # in place: no backward needs the old scores
-        if real_or_none is not None:
-            scores = scores.masked_fill_(~real, torch.finfo(scores.dtype).min)
-        attn = F.softmax(scores, dim=1)  # (B, T, l); pads of a document with real tokens get 0
-        empty = ~mask.any(1)
-        if bool(empty.any()):  # a document without real tokens: all weights 0, logit = bias
-            attn = attn * (~empty)[:, None, None]
-        context = torch.matmul(attn.transpose(1, 2), h)  # (B, l, d)
-        w, b = self.label_weight[part], self.label_bias[part]
-        return (context * w).sum(dim=-1) + b, attn.transpose(1, 2)
+        return attend(scores, h, mask, self.label_weight[part], self.label_bias[part])
 
     def planted_contributions(
         self, enc: EncoderOutput, start: int = 0, stop: int | None = None
