@@ -1,14 +1,18 @@
-"""PLANT against LANT by training-set fraction (issue 5's data-efficiency curve).
+"""Systems compared by training-set fraction: PLANT against LANT (issue 5's data-efficiency
+curve), one MLCL head against one per level (issue 4's low-data grid).
 
 Reads ``<results>/<dataset>__<system>@frac<F>.json`` rows (``run_baselines.py --tag
 fracF``) and the full-data rows ``<dataset>__<system>.json`` (fraction 1), and writes
 
-- ``<results>/<dataset>_data_efficiency.png``: P@5 and nDCG@5, overall and on the few-shot
-  labels, against the fraction (log scale), mean with a bar of one standard deviation
-  over seeds;
-- a Markdown table on stdout (mean ± std, number of seeds), for RESULTS.md.
+- ``<results>/<dataset>_data_efficiency.png``: the ``--metrics`` (by default P@5 and nDCG@5,
+  overall and on the few-shot labels) against the fraction (log scale), mean with a bar of
+  one standard deviation over seeds;
+- a Markdown table on stdout (mean ± std, number of seeds), for RESULTS.md; with two
+  systems also the second minus the first, per fraction, over the seeds both have.
 
     python benchmarks/plot_data_efficiency.py --dataset eurlex57k --systems lant plant
+    python benchmarks/plot_data_efficiency.py --dataset 20newsgroups-hier \
+        --systems mlcl-single mlcl-levels --metrics level2_accuracy micro_f1 macro_f1
 """
 
 from __future__ import annotations
@@ -43,9 +47,9 @@ def stat(row: dict, metric: str) -> tuple[float, float]:
     return float(mean), float(std)
 
 
-def markdown(data: dict[str, dict[float, dict]]) -> str:
+def markdown(data: dict[str, dict[float, dict]], metrics: list[str]) -> str:
     fracs = sorted({f for rows in data.values() for f in rows})
-    head = ["system", "fraction", *METRICS, "seeds"]
+    head = ["system", "fraction", *metrics, "seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for frac in fracs:
         for system, rows in data.items():
@@ -53,21 +57,54 @@ def markdown(data: dict[str, dict[float, dict]]) -> str:
                 continue
             row = rows[frac]
             cells = []
-            for m in METRICS:
+            for m in metrics:
                 mean, std = stat(row, m)
                 cells.append(f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if len(row["seeds"]) > 1 else ""))
             lines.append(f"| {system} | {frac:g} | " + " | ".join(cells) + f" | {len(row['seeds'])} |")
     return "\n".join(lines)
 
 
-def plot(data: dict[str, dict[float, dict]], dataset: str, out: Path) -> None:
+def seed_metric(row: dict, seed: int, metric: str) -> float | None:
+    """One seed's value of ``metric`` (``metrics_per_seed`` of a run_baselines row), if recorded."""
+    for s, metrics in zip(row["seeds"], row.get("metrics_per_seed") or [], strict=False):
+        if int(s) == seed:
+            v = metrics.get(metric)
+            return None if v is None else float(v)
+    return None
+
+
+def difference(data: dict[str, dict[float, dict]], metrics: list[str]) -> str:
+    """Markdown: second system minus first, per fraction, mean ± std of the paired per-seed
+    differences (the seeds both rows have; population std, as the rows), in points."""
+    (name_a, rows_a), (name_b, rows_b) = data.items()
+    head = ["fraction", *[f"{m}: {name_b} - {name_a}" for m in metrics], "paired seeds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for frac in sorted(set(rows_a) & set(rows_b)):
+        a, b = rows_a[frac], rows_b[frac]
+        seeds = sorted(set(a["seeds"]) & set(b["seeds"]))
+        cells = []
+        for m in metrics:
+            diffs = [100 * (vb - va) for s in seeds
+                     if (va := seed_metric(a, s, m)) is not None and (vb := seed_metric(b, s, m)) is not None]
+            if not diffs:
+                cells.append("-")
+                continue
+            mean = sum(diffs) / len(diffs)
+            std = (sum((d - mean) ** 2 for d in diffs) / len(diffs)) ** 0.5
+            cells.append(f"{mean:+.2f}" + (f" ± {std:.2f}" if len(diffs) > 1 else ""))
+        lines.append(f"| {frac:g} | " + " | ".join(cells) + f" | {len(seeds)} |")
+    return "\n".join(lines)
+
+
+def plot(data: dict[str, dict[float, dict]], dataset: str, out: Path, metrics: list[str]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.6))
-    for ax, metric in zip(axes, METRICS, strict=True):
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.6), squeeze=False)
+    axes = axes[0]
+    for ax, metric in zip(axes, metrics, strict=True):
         for system, rows in data.items():
             fracs = list(rows)
             stats = [stat(rows[f], metric) for f in fracs]
@@ -82,7 +119,7 @@ def plot(data: dict[str, dict[float, dict]], dataset: str, out: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test score (%)")
     axes[0].legend()
-    fig.suptitle(f"{dataset}: planted vs learned attention by training-set size")
+    fig.suptitle(f"{dataset}: {' vs '.join(data)} by training-set size")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -92,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="eurlex57k")
     p.add_argument("--systems", nargs="+", default=["lant", "plant"])
+    p.add_argument("--metrics", nargs="+", default=METRICS)
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     args = p.parse_args(argv)
     data = {s: load_rows(args.results, args.dataset, s) for s in args.systems}
@@ -100,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no results for {args.dataset} {args.systems} in {args.results}", file=sys.stderr)
         return 1
     out = args.results / f"{args.dataset}_data_efficiency.png"
-    plot(data, args.dataset, out)
-    print(markdown(data))
+    plot(data, args.dataset, out, args.metrics)
+    print(markdown(data, args.metrics))
+    if len(data) == 2:
+        print("\n" + difference(data, args.metrics))
     print(f"\nplot: {out}", file=sys.stderr)
     return 0
 

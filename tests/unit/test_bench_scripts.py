@@ -1,0 +1,52 @@
+"""Benchmark helper scripts: the tables they print for RESULTS.md."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _row(seeds: list[int], values: list[float]) -> dict:
+    per_seed = [{"acc": v} for v in values]
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return {"seeds": seeds, "metrics_per_seed": per_seed, "metrics": {"acc": mean},
+            "metrics_std": {"acc": std} if len(seeds) > 1 else None}
+
+
+def test_data_efficiency_pairs_seeds(tmp_path: Path) -> None:
+    mod = _load("plot_data_efficiency")
+    # fraction 0.1: system b has seeds 13, 14, 15 but a only 13 and 15 -> two paired differences
+    rows = {
+        "a": {0.1: _row([13, 15], [0.50, 0.60]), 1.0: _row([13], [0.80])},
+        "b": {0.1: _row([13, 14, 15], [0.55, 0.99, 0.61]), 1.0: _row([13], [0.79])},
+    }
+    table = mod.difference(rows, ["acc"])
+    lines = table.splitlines()
+    assert lines[2] == "| 0.1 | +3.00 ± 2.00 | 2 |"  # (5 + 1) / 2, population std 2
+    assert lines[3] == "| 1 | -1.00 | 1 |"  # one paired seed: no spread
+    md = mod.markdown(rows, ["acc"])
+    assert "| b | 0.1 | 71.67 ± " in md and "| a | 1 | 80.00 | 1 |" in md
+
+
+def test_data_efficiency_reads_tagged_rows(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    mod = _load("plot_data_efficiency")
+    for name, values in {"ds__a.json": [0.8], "ds__a@frac0.05.json": [0.4, 0.5], "ds__a@fracX.json": [0.1]}.items():
+        seeds = [13, 14][: len(values)]
+        (tmp_path / name).write_text(json.dumps(_row(seeds, values)))
+    assert list(mod.load_rows(tmp_path, "ds", "a")) == [0.05, 1.0]
+    assert mod.main(["--dataset", "ds", "--systems", "a", "--metrics", "acc", "--results", str(tmp_path)]) == 0
+    assert (tmp_path / "ds_data_efficiency.png").stat().st_size > 0
