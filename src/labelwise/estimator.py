@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +91,13 @@ class TextClassifier:
         run_dir: Path | None = None,
         resume: bool = False,
         replace: bool = False,
+        known_labels: Sequence[str] = (),
     ) -> TextClassifier:
         """Fit on Examples; with ``run_dir`` every artefact is written there as it is made.
         ``replace`` deletes an earlier run in ``run_dir``, but only once the data has been
-        read and encoded, so bad input never costs the old run.
+        read and encoded, so bad input never costs the old run. ``known_labels`` are
+        classes even where ``train`` has no document of them (count 0): e.g. the labels of
+        the whole training set when a fraction of it is trained on.
 
         Under ``torchrun`` (``WORLD_SIZE`` > 1) every process calls this with the same
         data: training is data-parallel (:mod:`labelwise.distributed`; ``train.batch_size``
@@ -103,7 +106,7 @@ class TextClassifier:
         """
         cfg = self.config_ = _as_config(self.config, self.overrides)
         with distributed.session(cfg.train.device):
-            return self._fit_examples(cfg, train, valid, hierarchy, run_dir, resume, replace)
+            return self._fit_examples(cfg, train, valid, hierarchy, run_dir, resume, replace, known_labels)
 
     def _fit_examples(
         self,
@@ -114,6 +117,7 @@ class TextClassifier:
         run_dir: Path | None,
         resume: bool,
         replace: bool,
+        known_labels: Sequence[str] = (),
     ) -> TextClassifier:
         main = distributed.is_main()
         if not train:
@@ -128,6 +132,7 @@ class TextClassifier:
             train, valid = self._carve_valid(train, cfg)
         else:
             all_labels = []
+        all_labels = sorted(set(all_labels) | set(known_labels))
         # training counts (PSP, buckets, balanced weights) come from the documents trained
         # on; labels seen only in the held-out part are still classes, with count 0
         self.labels_ = LabelSpace.fit(train, task, hierarchy=hierarchy,
@@ -275,13 +280,15 @@ class TextClassifier:
         else:
             self.threshold_ = t
 
-    def _measure(self, scores: np.ndarray, y: np.ndarray, threshold: Any = None) -> dict[str, float]:
+    def _measure(self, scores: np.ndarray, y: np.ndarray, threshold: Any = None,
+                 group_counts: np.ndarray | None = None) -> dict[str, float]:
         return evaluate_scores(
             self.metric_names_, scores, self._decide(scores, threshold), y,
             train_counts=np.asarray(self.labels_.train_counts),
             num_train_docs=self.labels_.num_train_docs,
             levels=self.labels_.levels if self.task_ == Task.HIERARCHICAL else None,
             bucket_mode="threshold" if self.task_ == Task.EXTREME else "quantile",
+            group_counts=group_counts,
         )
 
     # ------------------------------------------------------------------ predicting
@@ -312,13 +319,17 @@ class TextClassifier:
     def evaluate(self, X: Sequence[str], y: Sequence[Any]) -> dict[str, float]:
         return self.evaluate_examples(to_examples(X, y, "evaluate(X, y)"))
 
-    def evaluate_examples(self, examples: list[Example], shard: bool = False) -> dict[str, float]:
+    def evaluate_examples(self, examples: list[Example], shard: bool = False,
+                          group_counts: Mapping[str, int] | None = None) -> dict[str, float]:
         """Metrics on labelled examples. ``shard=True`` under ``torch.distributed``: the
         processes share the predictions and all return the same metrics (every process
-        must call it)."""
+        must call it). ``group_counts`` (label -> training documents) defines the label
+        groups of ``fewshot_p@5`` and the like instead of the counts trained on."""
         y = self.labels_.encode_many(examples)
         scores = self._scores(self._logits([e.text for e in examples], shard))
-        return self._measure(scores, y)
+        counts = None if group_counts is None else np.array(
+            [int(group_counts.get(c, 0)) for c in self.labels_.classes], np.int64)
+        return self._measure(scores, y, group_counts=counts)
 
     def _logits(self, texts: list[str], shard: bool = False) -> np.ndarray:
         """The backend's logits; a neural backend's shared across processes when ``shard``

@@ -71,11 +71,14 @@ def evaluate_scores(
     num_train_docs: int | None = None,
     levels: Sequence[Sequence[int]] | None = None,
     bucket_mode: str = "quantile",
+    group_counts: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Metrics over whole arrays (N, L). ``levelK_<metric>`` names are computed on the
     columns of hierarchy level K (1-based). Frequency buckets are thirds of the labels by
     training frequency (``quantile``), or the fixed thresholds of extreme multi-label
-    work, tail < 50 <= medium < 500 <= head (``threshold``)."""
+    work, tail < 50 <= medium < 500 <= head (``threshold``). Label groups
+    (``fewshot_p@5``, ...) follow ``group_counts`` where given (e.g. the full training
+    set's counts when a fraction of it was trained on), else ``train_counts``."""
     from labelwise.metrics import create_metrics
 
     targets = targets.astype(bool)
@@ -102,7 +105,8 @@ def evaluate_scores(
         sub.update(scores[:, cols], preds[:, cols], targets[:, cols])
         out[name] = sub.compute()[metric]
     for name in group_names:
-        out[name] = _group_metric(name, scores, preds, targets, train_counts)
+        out[name] = _group_metric(name, scores, preds, targets,
+                                  train_counts if group_counts is None else group_counts)
     wanted = set(names)
     return {k: float(v) for k, v in out.items() if k in wanted or k in BUCKET_NAMES & wanted}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ class RunData:
     test: list[Example] | None
     hierarchy: Hierarchy | None
     name: str
+    # label -> documents of the whole training set, when only a fraction of it is trained
+    # on (data.train_fraction / data.max_train): the run keeps every label of the data in
+    # its label space and reports label groups (few-shot, ...) by these counts, so runs on
+    # different fractions answer the same question
+    full_train_counts: dict[str, int] | None = None
 
 
 def _subsample(examples: list[Example], fraction: float, cap: int | None, seed: int) -> list[Example]:
@@ -85,6 +91,9 @@ def load_run_data(cfg: Config) -> RunData:
             '{"text": ..., "labels": [...]} object per line'
         )
     train = _subsample(train_all, d.train_fraction, d.max_train, seed)
+    full_counts = None
+    if len(train) < len(train_all):
+        full_counts = dict(Counter(lab for e in train_all for lab in set(e.labels)))
     valid = test = None
     if paths["valid"] is not None:
         caps = [c for c in (d.max_eval, d.max_valid) if c is not None]
@@ -94,7 +103,7 @@ def load_run_data(cfg: Config) -> RunData:
     hierarchy = None
     if hier_path is not None:
         hierarchy = Hierarchy.from_tsv(hier_path, allow_dag=cfg.data.hierarchy_dag)
-    return RunData(train, valid, test, hierarchy, name)
+    return RunData(train, valid, test, hierarchy, name, full_counts)
 
 
 def default_run_dir(cfg: Config, data_name: str) -> Path:
@@ -137,14 +146,16 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
         distributed.barrier()  # every process has checked the directory before rank 0 writes
         t0 = time.perf_counter()
         clf = TextClassifier(cfg).fit_examples(
-            data.train, data.valid, data.hierarchy, run_dir, resume, replace=overwrite and not resume
+            data.train, data.valid, data.hierarchy, run_dir, resume, replace=overwrite and not resume,
+            known_labels=sorted(data.full_train_counts or ()),
         )
         train_seconds = time.perf_counter() - t0
         metrics: dict[str, Any] = {"train_seconds": train_seconds, "num_train": len(data.train)}
         for split, examples in (("valid", data.valid), ("test", data.test)):
             if examples:
                 t1 = time.perf_counter()
-                metrics[split] = clf.evaluate_examples(examples, shard=True)
+                metrics[split] = clf.evaluate_examples(examples, shard=True,
+                                                       group_counts=data.full_train_counts)
                 metrics[f"{split}_docs_per_second"] = len(examples) / (time.perf_counter() - t1)
         if distributed.is_main():
             ckpt.write_json(run_dir / "metrics.json", metrics)

@@ -122,3 +122,36 @@ def test_max_valid_caps_the_validation_split_only(tmp_path: Path) -> None:
     data = load_run_data(load_config(None, [*paths, "data.max_valid=8", "data.max_eval=4"]))
     assert data.valid is not None and data.test is not None
     assert (len(data.valid), len(data.test)) == (4, 4)  # the smaller cap wins
+
+
+def test_training_fraction_keeps_the_whole_label_space(tmp_path: Path) -> None:
+    """A run on part of the training set keeps every label of the data (count 0 where the
+    part has none) and reports label groups by the whole training set's counts."""
+    import json
+
+    from labelwise.runner import load_run_data, train_run
+
+    words = ["apple", "river", "stone", "cloud"]
+    rows = {"train": [], "valid": [], "test": []}
+    for split, n in (("train", 60), ("valid", 12), ("test", 12)):
+        for i in range(n):
+            labels = ["common"] + (["rare"] if i % 6 == 0 else [])
+            rows[split].append({"text": f"{words[i % 4]} {'rare' if 'rare' in labels else ''} {i}", "labels": labels})
+    for split, docs in rows.items():
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    paths = [f"data.{s}={tmp_path / f'{s}.jsonl'}" for s in ("train", "valid", "test")]
+    # find a seed whose 3 of the 60 training documents have no 'rare' one
+    for seed in range(50):
+        cfg = load_config(None, [*paths, "data.max_train=3", f"train.seed={seed}", "model.type=linear",
+                                 "task=multilabel", "metrics=[p@1,fewshot_p@1,frequent_p@1]"])
+        data = load_run_data(cfg)
+        if all("rare" not in e.labels for e in data.train):
+            break
+    assert data.full_train_counts == {"common": 60, "rare": 10}
+    clf, metrics, _ = train_run(cfg, tmp_path / "run")
+    assert clf.classes_ == ["common", "rare"]
+    assert list(clf.labels_.train_counts) == [3, 0]
+    # by the run's own counts both labels would be few-shot (3 and 0 documents) and
+    # 'frequent' empty (NaN); by the whole training set 'common' (60) is frequent
+    assert metrics["test"]["frequent_p@1"] == metrics["test"]["frequent_p@1"]  # not NaN
+    assert metrics["test"]["fewshot_p@1"] == metrics["test"]["fewshot_p@1"]

@@ -163,6 +163,10 @@ class LabelSpace:
         if not counts:
             raise DataError("no training example has a label", "Check the 'labels' of the data")
         names = set(counts) | set(known_labels)
+        if h is not None:  # a known leaf brings its ancestors, as a trained one does
+            for label in known_labels:
+                if label in h:
+                    names.update(h.ancestors(label))
         key = (lambda c: (h.depth(c), c)) if h is not None else None
         classes = sorted(names, key=key)
         return cls(
