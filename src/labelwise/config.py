@@ -51,8 +51,10 @@ class DataConfig(_Strict):
     )
     unseen_labels: Literal["error", "ignore", "warn"] = "warn"
     valid_fraction: float = Field(0.1, gt=0, lt=1, description="carved from train if no valid")
-    train_fraction: float = Field(1.0, gt=0, le=1, description="subsample the training set")
-    max_train: int | None = Field(None, gt=0, description="cap on training documents")
+    train_fraction: float = Field(1.0, gt=0, le=1, description=(
+        "train on a seeded random part of the training set; every label of the whole set stays "
+        "a class, and label groups (few-shot, ...) follow the whole set's counts"))
+    max_train: int | None = Field(None, gt=0, description="cap on training documents (as train_fraction)")
     max_eval: int | None = Field(None, gt=0, description="cap on valid/test documents")
     max_valid: int | None = Field(
         None, gt=0,
