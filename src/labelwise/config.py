@@ -53,7 +53,8 @@ class DataConfig(_Strict):
     valid_fraction: float = Field(0.1, gt=0, lt=1, description="carved from train if no valid")
     train_fraction: float = Field(1.0, gt=0, le=1, description=(
         "train on a seeded random part of the training set; every label of the whole set stays "
-        "a class, and label groups (few-shot, ...) follow the whole set's counts"))
+        "a class, label groups (few-shot, ...) follow the whole set's counts, and without a "
+        "validation split valid_fraction is held out of the whole set first"))
     max_train: int | None = Field(None, gt=0, description="cap on training documents (as train_fraction)")
     max_eval: int | None = Field(None, gt=0, description="cap on valid/test documents")
     max_valid: int | None = Field(

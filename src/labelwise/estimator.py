@@ -42,6 +42,18 @@ def _as_config(config: Config | dict[str, Any] | str | Path | None, overrides: d
     return cfg
 
 
+def carve_valid(
+    train: list[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """Split a seeded ``fraction`` of ``train`` off for validation: (rest, held out). With
+    fewer than 2 examples both are the whole set."""
+    if len(train) < 2:
+        return train, train
+    perm = np.random.default_rng(seed).permutation(len(train))
+    n_valid = max(1, int(round(fraction * len(train))))
+    return [train[i] for i in perm[n_valid:]], [train[i] for i in perm[:n_valid]]
+
+
 def to_examples(texts: Sequence[str], labels: Sequence[Any] | None, where: str) -> list[Example]:
     """Texts and labels (a name or a list of names per text) as Examples."""
     if isinstance(texts, str):
@@ -223,12 +235,7 @@ class TextClassifier:
         }
 
     def _carve_valid(self, train: list[Example], cfg: Config) -> tuple[list[Example], list[Example]]:
-        if len(train) < 2:
-            return train, train
-        rng = np.random.default_rng(cfg.train.seed)
-        perm = rng.permutation(len(train))
-        n_valid = max(1, int(round(cfg.data.valid_fraction * len(train))))
-        return [train[i] for i in perm[n_valid:]], [train[i] for i in perm[:n_valid]]
+        return carve_valid(train, cfg.data.valid_fraction, cfg.train.seed)
 
     def _num_levels(self) -> int:
         return len(self.labels_.levels) if self.task_ == Task.HIERARCHICAL else 0

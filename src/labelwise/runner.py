@@ -21,7 +21,7 @@ from labelwise.config import Config
 from labelwise.data.catalog import load_splits, resolve_data_dir
 from labelwise.data.formats import read_examples
 from labelwise.data.hierarchy import Hierarchy
-from labelwise.estimator import TextClassifier
+from labelwise.estimator import TextClassifier, carve_valid
 from labelwise.types import Example
 
 
@@ -90,11 +90,19 @@ def load_run_data(cfg: Config) -> RunData:
             f"{paths['train']}: the training file has no examples; it must hold one "
             '{"text": ..., "labels": [...]} object per line'
         )
+    valid = test = None
+    subsampled = d.train_fraction < 1.0 or (d.max_train is not None and d.max_train < len(train_all))
+    if paths["valid"] is None and subsampled:
+        # no validation split: hold it out of the whole training set before taking the
+        # fraction, so runs on every fraction choose their epoch on the same documents (as
+        # with a dataset's own validation split) rather than on a fraction of a fraction
+        train_all, valid = carve_valid(train_all, d.valid_fraction, seed)
     train = _subsample(train_all, d.train_fraction, d.max_train, seed)
     full_counts = None
     if len(train) < len(train_all):
         full_counts = dict(Counter(lab for e in train_all for lab in set(e.labels)))
-    valid = test = None
+        for lab in {lab for e in valid or () for lab in e.labels}:
+            full_counts.setdefault(lab, 0)
     if paths["valid"] is not None:
         caps = [c for c in (d.max_eval, d.max_valid) if c is not None]
         valid = _subsample(read_examples(paths["valid"], fmt), 1.0, min(caps, default=None), seed)

@@ -155,3 +155,23 @@ def test_training_fraction_keeps_the_whole_label_space(tmp_path: Path) -> None:
     # 'frequent' empty (NaN); by the whole training set 'common' (60) is frequent
     assert metrics["test"]["frequent_p@1"] == metrics["test"]["frequent_p@1"]  # not NaN
     assert metrics["test"]["fewshot_p@1"] == metrics["test"]["fewshot_p@1"]
+
+
+def test_training_fraction_holds_validation_out_of_the_whole_set(tmp_path: Path) -> None:
+    """Without a validation split, a run on part of the data validates on a tenth of the
+    whole training set (the same documents at every fraction), never on its own part."""
+    import json
+
+    from labelwise.runner import load_run_data
+
+    rows = [json.dumps({"text": f"doc {i}", "labels": ["a" if i % 2 else "b"]}) for i in range(200)]
+    (tmp_path / "train.jsonl").write_text("\n".join(rows) + "\n")
+    base = [f"data.train={tmp_path / 'train.jsonl'}", "train.seed=5"]
+    small = load_run_data(load_config(None, [*base, "data.train_fraction=0.05"]))
+    large = load_run_data(load_config(None, [*base, "data.train_fraction=0.5"]))
+    assert small.valid is not None and large.valid is not None
+    assert len(small.valid) == len(large.valid) == 20
+    assert [e.text for e in small.valid] == [e.text for e in large.valid]
+    assert len(small.train) == 9 and len(large.train) == 90  # fractions of the other 180
+    assert not {e.text for e in small.valid} & {e.text for e in large.train}
+    assert load_run_data(load_config(None, base)).valid is None  # whole set: the model carves
