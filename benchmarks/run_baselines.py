@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from labelwise.config import load_config
-from labelwise.runner import train_run
+from labelwise.runner import check_resume_config, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = sorted(p.stem for p in (ROOT / "configs/bench/datasets").glob("*.yaml"))
@@ -58,17 +58,23 @@ def _earlier_runs(path: Path, extra: list[str]) -> dict[int, dict]:
     n = len(old["seeds"])
     per_label = old.get("per_label_f1_per_seed") or [None] * n
     devices = old.get("device_per_seed") or [old["device"]] * n
-    return {s: {"test": m, "train_seconds": t, "test_docs_per_second": d, "per_label_f1": f, "device": dev}
+    resumed = set(old.get("resumed_seeds", []))
+    return {s: {"test": m, "train_seconds": t, "test_docs_per_second": d, "per_label_f1": f, "device": dev,
+                "resumed": s in resumed}
             for s, m, t, d, f, dev in zip(old["seeds"], old["metrics_per_seed"], old["train_seconds_per_seed"],
                                           old.get("test_docs_per_second_per_seed", [old["test_docs_per_second"]] * n),
                                           per_label, devices, strict=True)}
 
 
 def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: list[str],
-            tag: str | None = None, embedding_quality: bool = False, per_label: bool = False) -> dict:
+            tag: str | None = None, embedding_quality: bool = False, per_label: bool = False,
+            resume: bool = False) -> dict:
     """Train and test one row for each seed; seeds recorded earlier are kept, so a row
     can grow one seed at a time. ``tag`` names a variant of the row (e.g. a training
-    fraction set with ``--set``): its file is ``<dataset>__<system>@<tag>.json``."""
+    fraction set with ``--set``): its file is ``<dataset>__<system>@<tag>.json``. With
+    ``resume``, a seed whose run directory holds a checkpoint continues from it (a run
+    longer than one sitting); its time adds the earlier processes' up to their last
+    checkpoint."""
     files = [ROOT / f"configs/bench/datasets/{dataset}.yaml", ROOT / f"configs/bench/systems/{system}.yaml"]
     name = system if tag is None else f"{system}@{tag}"
     out_path = out_dir / f"{dataset}__{name}.json"
@@ -80,7 +86,10 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
     for seed in seeds:
         cfg = load_config(files, [f"train.seed={seed}", "train.progress=false", *extra])
         run_dir = ROOT / "runs" / "bench" / f"{dataset}-{name}-s{seed}"
-        clf, metrics, _ = train_run(cfg, run_dir, overwrite=True)
+        again = resume and _can_resume(run_dir, cfg)
+        if again:
+            print(f"{dataset} {system} seed {seed}: resuming {run_dir}", flush=True)
+        clf, metrics, _ = train_run(cfg, run_dir, overwrite=not again, resume=again)
         if embedding_quality:
             metrics["test"].update(_embedding_quality(clf, cfg, seed))
         if per_label:
@@ -93,6 +102,18 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
         runs = {**_earlier_runs(out_path, extra), **runs}
         return _write_row(out_path, runs, dataset, system, tag, extra, files, label_info, embedding_quality,
                           per_label)
+
+
+def _can_resume(run_dir: Path, cfg) -> bool:
+    """A checkpoint of this very configuration is there to continue from."""
+    if not (run_dir / "trainer_state.json").is_file():
+        return False
+    try:
+        check_resume_config(run_dir, cfg)
+    except ValueError as err:
+        print(f"{err}: starting afresh", flush=True)
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -128,6 +149,8 @@ def _write_row(out_path: Path, runs: dict[int, dict], dataset: str, system: str,
         "device_per_seed": [runs[s].get("device") for s in seeds],
         "train_seconds": float(np.mean(times)),
         "train_seconds_per_seed": times,
+        # seeds trained in more than one process (--resume): their time is the sum
+        "resumed_seeds": [s for s in seeds if runs[s].get("resumed")],
         "test_docs_per_second": float(np.mean(infer)),
         "test_docs_per_second_per_seed": infer,
         "overrides": extra,
@@ -184,11 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[13, 14, 15])
     p.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--resume", action="store_true",
+                   help="continue a seed's run from its checkpoint in runs/bench/ when there is one")
     args = p.parse_args(argv)
     for dataset in args.datasets:
         for system in args.systems:
             run_one(dataset, system, args.seeds, Path(args.out), args.extra, args.tag, args.embedding_quality,
-                    args.per_label)
+                    args.per_label, args.resume)
     return 0
 
 

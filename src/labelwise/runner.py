@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from labelwise import checkpoint as ckpt
 from labelwise import distributed
-from labelwise.config import Config
+from labelwise.config import Config, dump_config
 from labelwise.data.catalog import load_splits, resolve_data_dir
 from labelwise.data.formats import read_examples
 from labelwise.data.hierarchy import Hierarchy
@@ -139,6 +140,49 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
 
 
 
+def earlier_seconds(run_dir: Path) -> float:
+    """Training seconds a run spent before it was resumed: the loop's time up to its last
+    checkpoint (what a kill lost after it is not counted) and the PLANT stage's, which a
+    resumed run does not redo. The resumed process adds its own wall time to this."""
+    from labelwise.plant.pipeline import stage_seconds
+
+    state = ckpt.read_json(run_dir / "trainer_state.json")
+    return float(state.get("train_seconds", 0.0)) + stage_seconds(run_dir)
+
+
+def check_resume_config(run_dir: Path, cfg: Config) -> None:
+    """Refuse to continue a run under another configuration than the one it started with."""
+    saved_file = run_dir / "config.yaml"
+    if not saved_file.is_file():
+        return
+    saved = _flatten(yaml.safe_load(saved_file.read_text()) or {})
+    now = _flatten(yaml.safe_load(dump_config(cfg)) or {})
+    changed = sorted(k for k in saved.keys() | now.keys()
+                     if saved.get(k) != now.get(k) and k not in RESUME_MAY_CHANGE)
+    if changed:
+        shown = ", ".join(f"{k} ({saved.get(k)!r} -> {now.get(k)!r})" for k in changed[:5])
+        raise ValueError(
+            f"cannot resume '{run_dir}': its config.yaml differs at {shown}; resume with the "
+            "configuration it started with, or start a new run (--overwrite)"
+        )
+
+
+# settings that change how a run is watched or when it stops, not what each step learns
+RESUME_MAY_CHANGE = {"train.progress", "train.tensorboard", "train.device", "train.eval_batch_size",
+                     "train.max_steps", "train.patience", "output_dir", "data.data_dir"}
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
 def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
               resume: bool = False) -> tuple[TextClassifier, dict[str, Any], Path]:
     """Train as ``cfg`` says; write the run directory; return the model, metrics and path.
@@ -151,14 +195,19 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
         data = load_run_data(cfg)
         run_dir = Path(run_dir or cfg.output_dir or default_run_dir(cfg, data.name))
         prepare_run_dir(run_dir, overwrite, resume)
+        if resume:
+            check_resume_config(run_dir, cfg)
+        earlier = earlier_seconds(run_dir) if resume else 0.0
         distributed.barrier()  # every process has checked the directory before rank 0 writes
         t0 = time.perf_counter()
         clf = TextClassifier(cfg).fit_examples(
             data.train, data.valid, data.hierarchy, run_dir, resume, replace=overwrite and not resume,
             known_labels=sorted(data.full_train_counts or ()),
         )
-        train_seconds = time.perf_counter() - t0
+        train_seconds = earlier + time.perf_counter() - t0
         metrics: dict[str, Any] = {"train_seconds": train_seconds, "num_train": len(data.train)}
+        if resume:
+            metrics["resumed"] = True
         for split, examples in (("valid", data.valid), ("test", data.test)):
             if examples:
                 t1 = time.perf_counter()

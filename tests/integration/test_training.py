@@ -211,3 +211,41 @@ def test_eval_every_replaces_the_per_epoch_evaluations() -> None:
     expected = [*range(5, total + 1, 5)] + ([] if total % 5 == 0 else [total])
     assert [h["step"] for h in state["history"]] == expected
     assert [h["epoch"] for h in state["history"]][-1] == 3  # epochs still counted
+
+
+def test_resumed_run_counts_the_earlier_time_and_keeps_its_config(tmp_path: Path, monkeypatch) -> None:
+    """A run killed after a checkpoint keeps the loop's seconds so far in trainer_state.json;
+    train_run(resume=True) reports them plus its own, and refuses another configuration."""
+    import json
+
+    from labelwise.config import load_config
+    from labelwise.runner import train_run
+
+    rows = "".join(json.dumps({"text": t, "labels": [lab]}) + "\n" for t, lab in zip(TEXTS, LABELS, strict=True))
+    for split in ("train", "valid"):
+        (tmp_path / f"{split}.jsonl").write_text(rows)
+    overrides = [f"data.{s}={tmp_path / f'{s}.jsonl'}" for s in ("train", "valid")] + [
+        "model.encoder.name=cnn", "model.encoder.embed_dim=16", "model.encoder.num_filters=8",
+        "model.encoder.kernel_sizes=[2]", "tokenizer.vocab_size=120", "tokenizer.max_length=16",
+        "train.epochs=3", "train.batch_size=8", "train.progress=false", "train.tensorboard=false"]
+    cfg = load_config(None, overrides)
+    original = Trainer._evaluate_and_save
+
+    def crash_after_first(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_evaluate_and_save", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert saved["step"] == 4 and saved["train_seconds"] > 0
+    monkeypatch.setattr(Trainer, "_evaluate_and_save", original)
+    other = load_config(None, [*overrides, "train.lr=0.5"])
+    with pytest.raises(ValueError, match=r"train\.lr"):
+        train_run(other, tmp_path / "run", resume=True)
+    _, metrics, _ = train_run(load_config(None, [*overrides, "train.progress=true"]), tmp_path / "run",
+                              resume=True)
+    assert metrics["resumed"] is True
+    assert metrics["train_seconds"] > saved["train_seconds"]
+    assert json.loads((tmp_path / "run" / "trainer_state.json").read_text())["step"] == 12

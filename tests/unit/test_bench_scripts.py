@@ -50,3 +50,19 @@ def test_data_efficiency_reads_tagged_rows(tmp_path: Path) -> None:
     assert list(mod.load_rows(tmp_path, "ds", "a")) == [0.05, 1.0]
     assert mod.main(["--dataset", "ds", "--systems", "a", "--metrics", "acc", "--results", str(tmp_path)]) == 0
     assert (tmp_path / "ds_data_efficiency.png").stat().st_size > 0
+
+
+def test_run_baselines_resumes_only_a_checkpoint_of_the_same_config(tmp_path: Path, capsys) -> None:
+    from labelwise.config import dump_config, load_config
+
+    mod = _load("run_baselines")
+    cfg = load_config(None, ["train.seed=13"])
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(dump_config(cfg))
+    assert not mod._can_resume(run, cfg)  # no checkpoint yet
+    (run / "trainer_state.json").write_text("{}")
+    assert mod._can_resume(run, cfg)
+    assert mod._can_resume(run, load_config(None, ["train.seed=13", "train.progress=false"]))
+    assert not mod._can_resume(run, load_config(None, ["train.seed=14"]))
+    assert "train.seed" in capsys.readouterr().out

@@ -102,6 +102,13 @@ def stage_done(run_dir: Path | None) -> bool:
     return run_dir is not None and (stage_dir(run_dir) / STAGE_FILE).is_file()
 
 
+def stage_seconds(run_dir: Path) -> float:
+    """Wall seconds the run's completed stage took (0 when it has not completed)."""
+    if not stage_done(run_dir):
+        return 0.0
+    return float(ckpt.read_json(stage_dir(run_dir) / STAGE_FILE).get("seconds", 0.0))
+
+
 def _rss_bytes() -> int | None:
     """Current resident set size of this process (Linux), None where unavailable."""
     try:

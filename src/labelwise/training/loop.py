@@ -82,6 +82,7 @@ class Trainer:
             "bad_evals": 0, "done": False, "history": [],
         }
         self.best_weights: dict[str, torch.Tensor] | None = None
+        self._seconds_before, self._t0 = 0.0, time.perf_counter()  # reset by _train
         # contrastive losses compare two dropout views of each text
         contrastive = bool(getattr(loss_fn, "contrastive", getattr(loss_fn, "needs_embeddings", False)))
         self.views = cfg.contrastive_views if contrastive else 1
@@ -158,7 +159,9 @@ class Trainer:
         logger = RunLogger(self.run_dir if main else None, cfg.tensorboard)
         base_lrs = self.base_lrs
         st = self.state
-        t0 = time.perf_counter()
+        # seconds in this loop, kept current in every checkpoint, so a run resumed after a
+        # kill counts the time of its earlier processes up to their last checkpoint
+        self._seconds_before, self._t0 = st.get("train_seconds", 0.0), time.perf_counter()
         with make_progress(cfg.progress and main) as progress:
             task = progress.add_task("train", total=total, completed=st["step"], info="")
             while not st["done"] and st["step"] < total:
@@ -189,7 +192,7 @@ class Trainer:
                         self.net.train()
                     if last or st["done"]:
                         break
-        st["train_seconds"] = st.get("train_seconds", 0.0) + time.perf_counter() - t0
+        st["train_seconds"] = self._seconds_before + time.perf_counter() - self._t0
         logger.close()
 
     # ------------------------------------------------------------------ internals
@@ -297,6 +300,7 @@ class Trainer:
             if self.cfg.patience is not None and st["bad_evals"] >= self.cfg.patience:
                 st["done"] = True
         st["history"].append({"step": st["step"], "epoch": st["epoch"], **metrics})
+        st["train_seconds"] = self._seconds_before + time.perf_counter() - self._t0
         logger.log("eval", st["step"], metrics)
         if metrics and self.dist.is_main:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:4])
