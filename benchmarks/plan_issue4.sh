@@ -29,8 +29,14 @@ for spec in 0.01:100:20 0.05:30:24 0.1:20:32 1.0:5:0; do
     fi
   done
 done
+# control: one head at the total contrastive weight of the two per-level heads
+for spec in 0.01:100 0.1:20; do
+  IFS=: read -r frac epochs <<< "$spec"
+  run --datasets goemotions-groups --systems mlcl-single-w1 --seeds 13 14 15 --set data.train_fraction=$frac \
+      --set train.epochs=$epochs --set train.patience=null --tag frac$frac
+done
 for ds in goemotions-groups 20newsgroups-hier; do
   $PY benchmarks/plot_data_efficiency.py --dataset $ds --systems mlcl-single mlcl-levels \
-      --metrics accuracy micro_f1 macro_f1
+      --metrics accuracy micro_f1 macro_f1 level1_accuracy
 done
 $PY benchmarks/plot_per_label.py --dataset goemotions --systems $LOSSES
