@@ -73,10 +73,13 @@ def seed_metric(row: dict, seed: int, metric: str) -> float | None:
     return None
 
 
-def difference(data: dict[str, dict[float, dict]], metrics: list[str]) -> str:
-    """Markdown: second system minus first, per fraction, mean ± std of the paired per-seed
-    differences (the seeds both rows have; population std, as the rows), in points."""
-    (name_a, rows_a), (name_b, rows_b) = data.items()
+def difference(data: dict[str, dict[float, dict]], metrics: list[str],
+               pair: tuple[str, str] | None = None) -> str:
+    """Markdown: system b minus system a (``pair``; default the second minus the first of
+    two), per fraction, mean ± std of the paired per-seed differences (the seeds both rows
+    have; population std, as the rows), in points."""
+    name_a, name_b = pair or tuple(data)
+    rows_a, rows_b = data[name_a], data[name_b]
     head = ["fraction", *[f"{m}: {name_b} - {name_a}" for m in metrics], "paired seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for frac in sorted(set(rows_a) & set(rows_b)):
@@ -131,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--systems", nargs="+", default=["lant", "plant"])
     p.add_argument("--metrics", nargs="+", default=METRICS)
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument("--pairs", nargs="+", default=[], metavar="A:B",
+                   help="paired differences to print, B minus A (default with two systems: second minus first)")
     args = p.parse_args(argv)
+    pairs = [tuple(x.split(":", 1)) for x in args.pairs]
+    for a_b in pairs:
+        if len(a_b) != 2 or not set(a_b) <= set(args.systems):
+            p.error(f"--pairs {':'.join(a_b)}: expected A:B with both among --systems")
     data = {s: load_rows(args.results, args.dataset, s) for s in args.systems}
     data = {s: rows for s, rows in data.items() if rows}
     if not data:
@@ -140,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     out = args.results / f"{args.dataset}_data_efficiency.png"
     plot(data, args.dataset, out, args.metrics)
     print(markdown(data, args.metrics))
-    if len(data) == 2:
-        print("\n" + difference(data, args.metrics))
+    if not pairs and len(data) == 2:
+        pairs = [tuple(data)]
+    for a, b in pairs:
+        if a in data and b in data:
+            print("\n" + difference(data, args.metrics, (a, b)))
     print(f"\nplot: {out}", file=sys.stderr)
     return 0
 

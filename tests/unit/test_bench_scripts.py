@@ -66,3 +66,16 @@ def test_run_baselines_resumes_only_a_checkpoint_of_the_same_config(tmp_path: Pa
     assert mod._can_resume(run, load_config(None, ["train.seed=13", "train.progress=false"]))
     assert not mod._can_resume(run, load_config(None, ["train.seed=14"]))
     assert "train.seed" in capsys.readouterr().out
+
+
+def test_data_efficiency_prints_the_pairs_asked_for(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    mod = _load("plot_data_efficiency")
+    for name, values in {"ds__a.json": [0.5], "ds__b.json": [0.6], "ds__c.json": [0.8]}.items():
+        (tmp_path / name).write_text(json.dumps(_row([13], values)))
+    args = ["--dataset", "ds", "--systems", "a", "b", "c", "--metrics", "acc", "--results", str(tmp_path)]
+    assert mod.main([*args, "--pairs", "a:c", "b:c"]) == 0
+    out = capsys.readouterr().out
+    assert "| 1 | +30.00 | 1 |" in out and "| 1 | +20.00 | 1 |" in out
+    with pytest.raises(SystemExit):
+        mod.main([*args, "--pairs", "a:d"])
