@@ -35,8 +35,9 @@ for spec in 0.01:100 0.1:20; do
   run --datasets goemotions-groups --systems mlcl-single-w1 --seeds 13 14 15 --set data.train_fraction=$frac \
       --set train.epochs=$epochs --set train.patience=null --tag frac$frac
 done
-for ds in goemotions-groups 20newsgroups-hier; do
-  $PY benchmarks/plot_data_efficiency.py --dataset $ds --systems mlcl-single mlcl-levels \
-      --metrics accuracy micro_f1 macro_f1 level1_accuracy
-done
+MLCL_METRICS="accuracy micro_f1 macro_f1 level1_accuracy"
+$PY benchmarks/plot_data_efficiency.py --dataset goemotions-groups --systems mlcl-single mlcl-single-w1 \
+    mlcl-levels --metrics $MLCL_METRICS --pairs mlcl-single:mlcl-levels mlcl-single-w1:mlcl-levels
+$PY benchmarks/plot_data_efficiency.py --dataset 20newsgroups-hier --systems mlcl-single mlcl-levels \
+    --metrics $MLCL_METRICS
 $PY benchmarks/plot_per_label.py --dataset goemotions --systems $LOSSES
