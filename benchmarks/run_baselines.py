@@ -104,6 +104,14 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
                           per_label)
 
 
+def _system_name(system: str) -> str:
+    """The row's system: linear-tfidf (and linear-tfidf-<variant>) for the TF-IDF linear
+    configs, labelwise:<name> for the neural ones."""
+    if system == "linear" or system.startswith("linear-"):
+        return "linear-tfidf" + system[len("linear"):]
+    return f"labelwise:{system}"
+
+
 def _can_resume(run_dir: Path, cfg) -> bool:
     """A checkpoint of this very configuration is there to continue from."""
     if not (run_dir / "trainer_state.json").is_file():
@@ -139,7 +147,7 @@ def _write_row(out_path: Path, runs: dict[int, dict], dataset: str, system: str,
     std = {k: float(np.std([m[k] for m in per_seed])) for k in names} if len(seeds) > 1 else None
     result = {
         "dataset": dataset,
-        "system": "linear-tfidf" if system == "linear" else f"labelwise:{system}",
+        "system": _system_name(system),
         "variant": tag,
         "metrics": mean,
         "metrics_std": std,
