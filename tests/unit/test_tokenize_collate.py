@@ -51,3 +51,19 @@ def test_batch_order_covers_every_index_once() -> None:
     a = [b.tolist() for b in batch_order(lengths, 8, True, np.random.default_rng(5))]
     b = [b.tolist() for b in batch_order(lengths, 8, True, np.random.default_rng(5))]
     assert a == b
+
+
+def test_encoding_in_batches_gives_each_text_its_own_ids(monkeypatch) -> None:
+    """Texts are tokenized a batch at a time (bounded memory on long corpora): the ids, cut
+    or chunked, are those of each text encoded alone, in order."""
+    import labelwise.data.tokenize as tokenize
+
+    tok = TextTokenizer.train_wordpiece(CORPUS, vocab_size=80, min_frequency=1)
+    texts = [" ".join(CORPUS[i : i + 1 + i % 7]) for i in range(9)] + [" ".join(CORPUS[:10])]
+    alone = [tok.encode([t], 12)[0] for t in texts]
+    alone_chunks = [tok.encode_chunks([t], 6, 3)[0] for t in texts]
+    monkeypatch.setattr(tokenize, "ENCODE_BATCH", 2)
+    assert tok.encode(texts, 12) == alone
+    assert tok.encode_chunks(texts, 6, 3) == alone_chunks
+    full = tok.encode_chunks([texts[-1]], 6, 100)[0]
+    assert alone_chunks[-1] == full[:3] and len(full) > 3
