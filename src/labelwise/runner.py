@@ -139,7 +139,6 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
         )
 
 
-
 def earlier_seconds(run_dir: Path) -> float:
     """Training seconds a run spent before it was resumed: the loop's time up to its last
     checkpoint (what a kill lost after it is not counted) and the PLANT stage's, which a

@@ -192,10 +192,14 @@ class Trainer:
                         self.net.train()
                     if last or st["done"]:
                         break
-        st["train_seconds"] = self._seconds_before + time.perf_counter() - self._t0
+        st["train_seconds"] = self._train_seconds()
         logger.close()
 
     # ------------------------------------------------------------------ internals
+    def _train_seconds(self) -> float:
+        """Seconds in the loop so far, earlier processes' (up to their last checkpoint) included."""
+        return self._seconds_before + time.perf_counter() - self._t0
+
     def _wrap(self) -> torch.nn.Module:
         """The model in DistributedDataParallel when distributed, else the model."""
         if not self.dist.enabled or not any(p.requires_grad for p in self.model.parameters()):
@@ -300,7 +304,7 @@ class Trainer:
             if self.cfg.patience is not None and st["bad_evals"] >= self.cfg.patience:
                 st["done"] = True
         st["history"].append({"step": st["step"], "epoch": st["epoch"], **metrics})
-        st["train_seconds"] = self._seconds_before + time.perf_counter() - self._t0
+        st["train_seconds"] = self._train_seconds()
         logger.log("eval", st["step"], metrics)
         if metrics and self.dist.is_main:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:4])
