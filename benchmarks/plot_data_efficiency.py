@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--pairs", nargs="+", default=[], metavar="A:B",
                    help="paired differences to print, B minus A (default with two systems: second minus first)")
+    p.add_argument("--no-plot", action="store_true",
+                   help="print the tables only (e.g. for more --metrics than the plot should show)")
     args = p.parse_args(argv)
     pairs = [tuple(x.split(":", 1)) for x in args.pairs]
     for a_b in pairs:
@@ -147,14 +149,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no results for {args.dataset} {args.systems} in {args.results}", file=sys.stderr)
         return 1
     out = args.results / f"{args.dataset}_data_efficiency.png"
-    plot(data, args.dataset, out, args.metrics)
+    if not args.no_plot:
+        plot(data, args.dataset, out, args.metrics)
     print(markdown(data, args.metrics))
     if not pairs and len(data) == 2:
         pairs = [tuple(data)]
     for a, b in pairs:
         if a in data and b in data:
             print("\n" + difference(data, args.metrics, (a, b)))
-    print(f"\nplot: {out}", file=sys.stderr)
+    if not args.no_plot:
+        print(f"\nplot: {out}", file=sys.stderr)
     return 0
 
 
