@@ -24,7 +24,7 @@ COLUMNS = {
     "eurlex57k": ["p@1", "p@5", "ndcg@5", "rprec@5", "psp@5", "micro_f1", "macro_f1",
                   "frequent_p@5", "fewshot_p@5", "fewshot_ndcg@5"],
 }
-ORDER = ["linear-tfidf", "linear-tfidf-l2svm", "labelwise:cnn", "labelwise:bilstm", "labelwise:transformer",
+ORDER = ["linear-tfidf", "linear-tfidf-l2svm", "linear-tfidf-l2svm-w200", "labelwise:cnn", "labelwise:bilstm", "labelwise:transformer",
          "labelwise:pretrained-frozen", "labelwise:transformer-small", "labelwise:transformer-supcon",
          "labelwise:multilevel-nocl", "labelwise:multilevel-nolight", "labelwise:multilevel",
          "labelwise:lant", "labelwise:plant", "labelwise:plant-chunks", "labelwise:plant-stateful"]

@@ -62,6 +62,15 @@ class TfidfLinear:
         class_weight: Literal["balanced"] | None = None
         n_jobs: int = Field(1, description="workers for per-label training; -1 = all cores")
         seed: int = 0
+        max_words: int | None = Field(
+            None,
+            gt=0,
+            description=(
+                "read only the first max_words whitespace-separated words of each document, "
+                "in training and in scoring (e.g. to see the window a neural model reads); "
+                "None reads all"
+            ),
+        )
 
         @field_validator("ngram_range")
         @classmethod
@@ -85,7 +94,7 @@ class TfidfLinear:
     # ----------------------------------------------------------------- training
     def fit(self, texts: list[str], Y: np.ndarray | sp.spmatrix, task: str) -> TfidfLinear:
         """Fit on ``texts`` and (N, L) 0/1 targets (one-hot rows for ``multiclass``)."""
-        texts = _check_texts(texts)
+        texts = _first_words(_check_texts(texts), self.config.max_words)
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
         Y = sp.csc_matrix(Y) if sp.issparse(Y) else np.asarray(Y)
@@ -107,7 +116,7 @@ class TfidfLinear:
     def decision_function(self, texts: list[str]) -> np.ndarray:
         """Raw scores, (N, L) float32, computed in row chunks to bound memory."""
         vec, coef, b = self._fitted()
-        texts = _check_texts(texts)
+        texts = _first_words(_check_texts(texts), self.config.max_words)
         out = np.empty((len(texts), coef.shape[0]), dtype=np.float32)
         step = max(1, SCORE_CHUNK // max(coef.shape[0], 1))
         for s in range(0, len(texts), step):
@@ -170,6 +179,13 @@ def _check_texts(texts: Any) -> list[str]:
             f"expected a list of strings, got {type(texts[bad]).__name__} at index {bad}"
         )
     return texts
+
+
+def _first_words(texts: list[str], max_words: int | None) -> list[str]:
+    """Each text cut to its first ``max_words`` whitespace-separated words (all with None)."""
+    if max_words is None:
+        return texts
+    return [" ".join(t.split(maxsplit=max_words)[:max_words]) for t in texts]
 
 
 def _class_ids(Y: np.ndarray | sp.csc_matrix) -> np.ndarray:

@@ -73,6 +73,33 @@ def test_save_load_round_trip(tmp_path, task: str) -> None:
     assert loaded.config == clf.config
 
 
+def test_max_words_reads_only_the_first_words(tmp_path) -> None:
+    texts, Y = _corpus()
+    # a tail that names another topic: read, it would be the strongest signal
+    tails = [" ".join(WORDS[(i + 1) % 3] * 3) for i in range(len(texts))]
+    long_texts = [f"{t} {tail}" for t, tail in zip(texts, tails, strict=True)]
+    window = len(texts[0].split())
+    assert all(len(t.split()) == window for t in texts)
+    cut = TfidfLinear(C=2.0, max_words=window).fit(long_texts, Y, task="multilabel")
+    plain = TfidfLinear(C=2.0).fit(texts, Y, task="multilabel")
+    # the same vocabulary and scores as a model trained on the first words alone
+    assert cut.vectorizer_.vocabulary_ == plain.vectorizer_.vocabulary_
+    new = ["apple cherry the and " + "engine " * 20, "piano drums with some"]
+    first_words = [" ".join(t.split()[:window]) for t in new]
+    np.testing.assert_allclose(
+        cut.decision_function(new), plain.decision_function(first_words), atol=1e-6
+    )
+    assert cut.decision_function(new)[0].argmax() == 0  # the tail's "engine" is never read
+    full = TfidfLinear(C=2.0).fit(long_texts, Y, task="multilabel")
+    assert not np.allclose(full.decision_function(new), cut.decision_function(new), atol=1e-3)
+    cut.save(tmp_path)
+    loaded = TfidfLinear.load(tmp_path)
+    assert loaded.config.max_words == window
+    np.testing.assert_allclose(loaded.decision_function(new), cut.decision_function(new), atol=1e-6)
+    with pytest.raises(ValueError):
+        TfidfLinear(max_words=0)
+
+
 def test_sparse_coef_round_trip(tmp_path, monkeypatch) -> None:
     import labelwise.linear as linear
 
