@@ -34,5 +34,18 @@ run --systems linear-l2svm
 for frac in 0.01 0.05 0.25; do
   run --systems linear-l2svm --set data.train_fraction=$frac --tag frac$frac
 done
+# the same SVMs on each document's first 200 words, about the 256 word pieces the neural
+# rows read: what the window costs the linear bar
+run --systems linear-l2svm-w200
+for frac in 0.01 0.05 0.25; do
+  run --systems linear-l2svm-w200 --set data.train_fraction=$frac --tag frac$frac
+done
 $PY benchmarks/plot_data_efficiency.py --dataset eurlex57k --systems linear-l2svm lant plant \
     --pairs lant:plant linear-l2svm:plant
+# every metric the issue asks for, overall and per label group, at each fraction
+$PY benchmarks/plot_data_efficiency.py --dataset eurlex57k --no-plot \
+    --systems linear-l2svm linear-l2svm-w200 lant plant \
+    --metrics p@1 p@3 p@5 ndcg@1 ndcg@3 ndcg@5 rprec@5 psp@1 psp@3 psp@5 micro_f1 macro_f1
+$PY benchmarks/plot_data_efficiency.py --dataset eurlex57k --no-plot \
+    --systems linear-l2svm linear-l2svm-w200 lant plant \
+    --metrics frequent_p@1 frequent_p@5 frequent_ndcg@5 fewshot_p@1 fewshot_p@5 fewshot_ndcg@5
