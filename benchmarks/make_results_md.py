@@ -27,7 +27,8 @@ COLUMNS = {
 ORDER = ["linear-tfidf", "linear-tfidf-l2svm", "linear-tfidf-l2svm-w200", "labelwise:cnn", "labelwise:bilstm", "labelwise:transformer",
          "labelwise:pretrained-frozen", "labelwise:transformer-small", "labelwise:transformer-supcon",
          "labelwise:multilevel-nocl", "labelwise:multilevel-nolight", "labelwise:multilevel",
-         "labelwise:lant", "labelwise:plant", "labelwise:plant-chunks", "labelwise:plant-stateful"]
+         "labelwise:lant", "labelwise:plant", "labelwise:plant-chunks", "labelwise:plant-stateful",
+         "labelwise:plant-stateful-maxdecode"]
 PROFILE = RESULTS / "profile"
 
 
