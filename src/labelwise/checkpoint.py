@@ -5,6 +5,7 @@ Layout::
     run.json            format version, labelwise version, backend, task
     config.yaml         the resolved configuration
     labels.json         the label space (classes, counts, hierarchy)
+    group_counts.json   (a run on part of the training set) the whole set's label counts
     decode.json         thresholds chosen on validation
     tokenizer.json      (neural) the tokenizer
     model.safetensors   (neural) the best weights

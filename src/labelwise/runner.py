@@ -204,6 +204,9 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
             known_labels=sorted(data.full_train_counts or ()),
         )
         train_seconds = earlier + time.perf_counter() - t0
+        if data.full_train_counts is not None and distributed.is_main():
+            # trained on part of the data: `labelwise evaluate` groups labels as this run does
+            ckpt.write_json(run_dir / GROUP_COUNTS_FILE, data.full_train_counts)
         metrics: dict[str, Any] = {"train_seconds": train_seconds, "num_train": len(data.train)}
         if resume:
             metrics["resumed"] = True
@@ -230,7 +233,23 @@ def evaluate_run(run_dir: Path, data_file: Path | None, split: str, data_dir: st
         data_file = getattr(splits, split)
         if data_file is None:
             raise ValueError(f"dataset '{cfg.data.dataset}' has no '{split}' split")
-    return clf.evaluate_examples(read_examples(data_file, fmt))
+    return clf.evaluate_examples(read_examples(data_file, fmt), group_counts=read_group_counts(run_dir))
+
+
+GROUP_COUNTS_FILE = "group_counts.json"
+
+
+def read_group_counts(run_dir: Path) -> dict[str, int] | None:
+    """The whole training set's label counts of a run trained on part of it (None for a
+    run on all of it): label groups (few-shot, ...) follow them, not the part's counts."""
+    path = Path(run_dir) / GROUP_COUNTS_FILE
+    if not path.is_file():
+        return None
+    counts = ckpt.read_json(path)
+    if not isinstance(counts, dict) or not all(isinstance(v, int) for v in counts.values()):
+        raise ValueError(f"{path}: expected an object of label -> training documents; "
+                         "the file is damaged: delete it to group labels by the run's own counts")
+    return {str(k): int(v) for k, v in counts.items()}
 
 
 def format_metrics(metrics: dict[str, float]) -> str:

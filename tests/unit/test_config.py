@@ -129,7 +129,7 @@ def test_training_fraction_keeps_the_whole_label_space(tmp_path: Path) -> None:
     part has none) and reports label groups by the whole training set's counts."""
     import json
 
-    from labelwise.runner import load_run_data, train_run
+    from labelwise.runner import evaluate_run, load_run_data, read_group_counts, train_run
 
     words = ["apple", "river", "stone", "cloud"]
     rows = {"train": [], "valid": [], "test": []}
@@ -155,6 +155,11 @@ def test_training_fraction_keeps_the_whole_label_space(tmp_path: Path) -> None:
     # 'frequent' empty (NaN); by the whole training set 'common' (60) is frequent
     assert metrics["test"]["frequent_p@1"] == metrics["test"]["frequent_p@1"]  # not NaN
     assert metrics["test"]["fewshot_p@1"] == metrics["test"]["fewshot_p@1"]
+    # `labelwise evaluate` on the saved run groups the labels the same way
+    again = evaluate_run(tmp_path / "run", tmp_path / "test.jsonl", "test", None)
+    for name in ("p@1", "frequent_p@1", "fewshot_p@1"):
+        assert again[name] == pytest.approx(metrics["test"][name])
+    assert read_group_counts(tmp_path / "run") == {"common": 60, "rare": 10}
 
 
 def test_training_fraction_holds_validation_out_of_the_whole_set(tmp_path: Path) -> None:
