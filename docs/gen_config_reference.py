@@ -37,7 +37,7 @@ from labelwise.config import (
     TokenizerConfig,
     TrainConfig,
 )
-from labelwise.evaluation import DEFAULTS, PRIMARY
+from labelwise.tasks import TASKS
 from labelwise.linear import TfidfLinear
 from labelwise.registry import ENCODERS, HEADS, LOSSES, Registry
 
@@ -437,8 +437,8 @@ def main() -> int:
         "| task | metrics | primary (`train.primary_metric: auto`) |",
         "| --- | --- | --- |",
     ]
-    for task, names in DEFAULTS.items():
-        out.append(f"| {task.value} | {', '.join(names)} | {PRIMARY[task]} |")
+    for task, cls in TASKS.items():
+        out.append(f"| {task.value} | {', '.join(cls.default_metric_names)} | {cls.primary} |")
     out.append("")
 
     stale = sorted(set(NOTES) - used)

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 
 from labelwise import checkpoint as ckpt
-from labelwise import decode as dec
 from labelwise import distributed
 from labelwise.backends import LinearBackend, NeuralBackend, make_backend
 from labelwise.config import Config, build_config, dump_config, load_config
 from labelwise.data.hierarchy import Hierarchy
 from labelwise.data.labels import LabelSpace, infer_task
-from labelwise.evaluation import default_metrics, evaluate_scores, primary_metric
-from labelwise.types import Example, Task
+from labelwise.evaluation import evaluate_scores
+from labelwise.tasks import make_task, resolve_task
+from labelwise.types import Example
 
 
 def _as_config(config: Config | dict[str, Any] | str | Path | None, overrides: dict[str, Any]) -> Config:
@@ -134,11 +134,7 @@ class TextClassifier:
         main = distributed.is_main()
         if not train:
             raise ValueError("the training set is empty: give at least one labelled text")
-        task = Task(cfg.task) if cfg.task != "auto" else (
-            Task.HIERARCHICAL if hierarchy is not None else infer_task(train)
-        )
-        if task == Task.HIERARCHICAL and hierarchy is None:
-            raise ValueError("task 'hierarchical' needs a hierarchy: set data.hierarchy (a parent<TAB>child file)")
+        kind = resolve_task(cfg.task, hierarchy is not None, lambda: infer_task(train))
         if valid is None:
             all_labels = sorted({lab for e in train for lab in e.labels})
             train, valid = self._carve_valid(train, cfg)
@@ -147,16 +143,14 @@ class TextClassifier:
         all_labels = sorted(set(all_labels) | set(known_labels))
         # training counts (PSP, buckets, balanced weights) come from the documents trained
         # on; labels seen only in the held-out part are still classes, with count 0
-        self.labels_ = LabelSpace.fit(train, task, hierarchy=hierarchy,
+        self.labels_ = LabelSpace.fit(train, kind, hierarchy=hierarchy,
                                       unseen=cfg.data.unseen_labels, known_labels=all_labels)
-        self.task_ = task
         y_train = self.labels_.encode_many(train)
         y_valid = self.labels_.encode_many(valid)
-        self.exclusive_ = self._levels_exclusive(y_train)
-        self.threshold_: float | np.ndarray = cfg.decode.threshold
+        self.task_ = task = make_task(self.labels_, cfg.decode, y_train)
         self.backend_ = make_backend(cfg)
-        self.metric_names_ = cfg.metrics or default_metrics(task, self._num_levels())
-        primary = primary_metric(task, cfg.train.primary_metric)
+        self.metric_names_ = cfg.metrics or task.default_metrics()
+        primary = task.primary_metric(cfg.train.primary_metric)
         if self.backend_.kind == "neural" and primary not in (*self.metric_names_, "loss"):
             raise ValueError(
                 f"train.primary_metric '{primary}' is not among the metrics computed "
@@ -171,7 +165,7 @@ class TextClassifier:
         texts = [e.text for e in train]
         valid_texts = [e.text for e in valid]
         if isinstance(self.backend_, LinearBackend):
-            self.backend_.fit_linear(texts, y_train, "multiclass" if task == Task.MULTICLASS else "multilabel")
+            self.backend_.fit_linear(texts, y_train, task.linear_kind)
         else:
             self._fit_neural(texts, y_train, valid_texts, y_valid, run_dir, resume)
         self._tune_thresholds(self._logits(valid_texts, shard=True), y_valid)
@@ -200,34 +194,32 @@ class TextClassifier:
         b.build_model(len(self.classes_))
         # PLANT: MIG + L2R on the training set, planted into the head before any training
         b.plant(texts, y_train, run_dir, resume)
+        targets = self.task_.targets(y_train)
         if self.config_.pretrain is not None:
             pre_loss = build_loss(self.config_.pretrain.loss, self._loss_info())
-            pre_targets = y_train.argmax(1).astype(np.int64) if self.task_ == Task.MULTICLASS else y_train
-            b.pretrain(texts, pre_targets, pre_loss, run_dir, resume)
+            b.pretrain(texts, targets, pre_loss, run_dir, resume)
         loss = build_loss(self.config_.loss, self._loss_info())
-        targets = y_train.argmax(1).astype(np.int64) if self.task_ == Task.MULTICLASS else y_train
-        primary = primary_metric(self.task_, self.config_.train.primary_metric)
+        primary = self.task_.primary_metric(self.config_.train.primary_metric)
 
         def evaluate(get_logits: Any) -> dict[str, float]:
             # measure with the threshold that decoding will use, tuned on this same
             # validation split, so the checkpoint is chosen the way it will be used
             logits = get_logits()
             self._tune_thresholds(logits, y_valid)
-            metrics = self._measure(self._scores(logits), y_valid)
-            if not isinstance(self.threshold_, np.ndarray) and self.task_ != Task.MULTICLASS:
-                metrics["threshold"] = float(self.threshold_)
+            metrics = self._measure(self.task_.scores(logits), y_valid)
+            threshold = self.task_.reported_threshold()
+            if threshold is not None:
+                metrics["threshold"] = threshold
             return metrics
 
         b.fit(texts, targets, loss, evaluate, valid_texts, primary, run_dir, resume)
 
     def _loss_info(self) -> dict[str, Any]:
         return {
-            "task": self.task_.value,
+            **self.task_.loss_info(),
             "num_labels": len(self.classes_),
             "train_counts": np.asarray(self.labels_.train_counts),
             "num_examples": self.labels_.num_train_docs,
-            "levels": self.labels_.levels if self.task_ == Task.HIERARCHICAL else None,
-            "exclusive": self.exclusive_,
             "pooled_dim": int(getattr(getattr(self.backend_.model, "encoder", None), "out_dim", 0)),
             "embed_dim": int(((getattr(self.backend_.model, "spec", None) or {}).get("projection")
                               or {}).get("dim", 0)),
@@ -237,64 +229,38 @@ class TextClassifier:
     def _carve_valid(self, train: list[Example], cfg: Config) -> tuple[list[Example], list[Example]]:
         return carve_valid(train, cfg.data.valid_fraction, cfg.train.seed)
 
-    def _num_levels(self) -> int:
-        return len(self.labels_.levels) if self.task_ == Task.HIERARCHICAL else 0
-
-    def _levels_exclusive(self, y: np.ndarray) -> bool:
-        if self.task_ != Task.HIERARCHICAL:
-            return False
-        for depth, cols in enumerate(self.labels_.levels):
-            per_doc = y[:, cols].sum(1)
-            if per_doc.max() > 1 or (depth == 0 and per_doc.min() < 1):
-                return False
-        return True
-
     # ------------------------------------------------------------------ decoding
     @property
     def classes_(self) -> list[str]:
         return list(self.labels_.classes)
 
-    def _scores(self, logits: np.ndarray) -> np.ndarray:
-        if self.task_ == Task.MULTICLASS:
-            return dec.softmax(logits)
-        if self.task_ == Task.HIERARCHICAL:
-            if self.exclusive_:
-                return dec.level_softmax(logits, self.labels_.levels)
-            return dec.cap_by_parent(dec.sigmoid(logits), self.labels_.levels, self.labels_.parent_index)
-        return dec.sigmoid(logits)
+    @property
+    def threshold_(self) -> float | np.ndarray:
+        """The decision threshold (one per label, or one for all) chosen on validation."""
+        return self.task_.threshold
 
-    def _decide(self, scores: np.ndarray, threshold: float | np.ndarray | None = None) -> np.ndarray:
-        if self.task_ == Task.MULTICLASS:
-            return dec.argmax_onehot(scores)
-        if self.task_ == Task.HIERARCHICAL and self.exclusive_:
-            return dec.best_path(scores, self.labels_.levels, self.labels_.parent_index)
-        t = self.threshold_ if threshold is None else threshold
-        return dec.apply_threshold(scores, t, self.config_.decode.at_least_one)
+    @property
+    def exclusive_(self) -> bool:
+        """Whether a hierarchy's levels are exclusive (one node per level per document)."""
+        return self.task_.exclusive
 
     def _tune_thresholds(self, valid_logits: np.ndarray, y_valid: np.ndarray) -> None:
-        """Set ``threshold_`` from validation scores (multi-label style tasks only)."""
-        d = self.config_.decode
-        if self.task_ == Task.MULTICLASS or self.exclusive_ or d.tune_threshold == "none":
-            return
-        scores = self._scores(valid_logits)
+        """Let the task choose its thresholds on validation scores."""
+        name = self.config_.decode.tune_metric
 
-        def metric(pred: np.ndarray, targets: np.ndarray) -> float:
-            return evaluate_scores([d.tune_metric], scores, pred, targets)[d.tune_metric]
+        def metric(scores: np.ndarray, pred: np.ndarray, targets: np.ndarray) -> float:
+            return evaluate_scores([name], scores, pred, targets)[name]
 
-        t = dec.tune_global_threshold(scores, y_valid, metric)
-        if d.tune_threshold == "per_label" and self.task_ != Task.HIERARCHICAL:
-            self.threshold_ = dec.tune_per_label_thresholds(scores, y_valid, t)
-        else:
-            self.threshold_ = t
+        self.task_.tune(self.task_.scores(valid_logits), y_valid, metric)
 
     def _measure(self, scores: np.ndarray, y: np.ndarray, threshold: Any = None,
                  group_counts: np.ndarray | None = None) -> dict[str, float]:
         return evaluate_scores(
-            self.metric_names_, scores, self._decide(scores, threshold), y,
+            self.metric_names_, scores, self.task_.decide(scores, threshold), y,
             train_counts=np.asarray(self.labels_.train_counts),
             num_train_docs=self.labels_.num_train_docs,
-            levels=self.labels_.levels if self.task_ == Task.HIERARCHICAL else None,
-            bucket_mode="threshold" if self.task_ == Task.EXTREME else "quantile",
+            levels=self.task_.levels,
+            bucket_mode=self.task_.bucket_mode,
             group_counts=group_counts,
         )
 
@@ -302,14 +268,11 @@ class TextClassifier:
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """(N, L) scores; columns follow ``classes_``."""
         to_examples(X, None, "predict_proba(X)")
-        return self._scores(self.backend_.logits(list(X)))
+        return self.task_.scores(self.backend_.logits(list(X)))
 
     def predict(self, X: Sequence[str]) -> list[Any]:
         """Label names: one per text (multi-class) or a list per text (the other tasks)."""
-        pred = self._decide(self.predict_proba(X))
-        if self.task_ == Task.MULTICLASS:
-            return [self.classes_[i] for i in pred.argmax(1)]
-        return [self.labels_.decode(row) for row in pred]
+        return self.task_.label_names(self.task_.decide(self.predict_proba(X)))
 
     def embed(self, X: Sequence[str], which: str = "pooled") -> np.ndarray:
         """(N, d) document vectors of a neural model: the encoder's pooled vector, or
@@ -321,7 +284,7 @@ class TextClassifier:
 
     def decide(self, scores: np.ndarray) -> np.ndarray:
         """Scores (N, L) -> decisions (N, L) bool with the fitted thresholds."""
-        return self._decide(scores)
+        return self.task_.decide(scores)
 
     def evaluate(self, X: Sequence[str], y: Sequence[Any]) -> dict[str, float]:
         return self.evaluate_examples(to_examples(X, y, "evaluate(X, y)"))
@@ -333,7 +296,7 @@ class TextClassifier:
         must call it). ``group_counts`` (label -> training documents) defines the label
         groups of ``fewshot_p@5`` and the like instead of the counts trained on."""
         y = self.labels_.encode_many(examples)
-        scores = self._scores(self._logits([e.text for e in examples], shard))
+        scores = self.task_.scores(self._logits([e.text for e in examples], shard))
         counts = None if group_counts is None else np.array(
             [int(group_counts.get(c, 0)) for c in self.labels_.classes], np.int64)
         return self._measure(scores, y, group_counts=counts)
@@ -364,10 +327,8 @@ class TextClassifier:
         run_dir = Path(run_dir)
         self._write_setup(run_dir)
         self.backend_.save(run_dir)
-        thr = self.threshold_
         ckpt.write_json(run_dir / "decode.json", {
-            "threshold": thr.tolist() if isinstance(thr, np.ndarray) else thr,
-            "exclusive_levels": self.exclusive_,
+            **self.task_.state(),
             "metrics": self.metric_names_,
             "train_state": {k: v for k, v in self.backend_.train_state.items() if k != "history"},
         })
@@ -394,10 +355,13 @@ class TextClassifier:
         self = cls(cfg)
         self.config_ = cfg
         self.labels_ = LabelSpace.from_json(ckpt.read_json(run_dir / "labels.json"))
-        self.task_ = Task(info["task"])
+        if self.labels_.task.value != info["task"]:
+            raise ckpt.CheckpointError(
+                f"{run_dir}: run.json says task '{info['task']}' but labels.json was built for "
+                f"'{self.labels_.task.value}'; the run directory is damaged"
+            )
         d = ckpt.read_json(run_dir / "decode.json")
-        thr = d["threshold"]
-        self.threshold_ = np.asarray(thr, dtype=np.float32) if isinstance(thr, list) else float(thr)
-        self.exclusive_ = bool(d["exclusive_levels"])
+        self.task_ = make_task(self.labels_, cfg.decode)
+        self.task_.load_state(d)
         self.metric_names_ = list(d["metrics"])
         return self

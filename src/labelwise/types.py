@@ -16,6 +16,20 @@ class Task(str, Enum):
     HIERARCHICAL = "hierarchical"  # labels are tree nodes, per-level outputs
     EXTREME = "extreme"  # multi-label with thousands of labels, top-k ranking
 
+    @property
+    def single_label(self) -> bool:
+        """Exactly one label per document."""
+        return self.value in _SINGLE_LABEL
+
+    @property
+    def hierarchical(self) -> bool:
+        """Labels are nodes of a hierarchy (with per-level outputs)."""
+        return self.value in _HIERARCHICAL
+
+
+_SINGLE_LABEL = frozenset({"multiclass"})
+_HIERARCHICAL = frozenset({"hierarchical"})
+
 
 @dataclass(frozen=True)
 class Example:

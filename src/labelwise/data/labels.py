@@ -104,7 +104,7 @@ class LabelSpace:
         self.train_counts.flags.writeable = False
         self.level_of, self.parent_index = [0] * n, [-1] * n
         self.ancestor_index: list[tuple[int, ...]] = [()] * n
-        if self.task is Task.HIERARCHICAL:
+        if self.task.hierarchical:
             h = _need_hierarchy(hierarchy)
             for i, c in enumerate(self._classes):
                 if c not in h:
@@ -140,10 +140,10 @@ class LabelSpace:
         examples = list(examples)
         if not examples:
             raise DataError("the training set is empty", _EMPTY_HINT)
-        h = _need_hierarchy(hierarchy) if task is Task.HIERARCHICAL else None
+        h = _need_hierarchy(hierarchy) if task.hierarchical else None
         counts: Counter[str] = Counter()
         for ex in examples:
-            if task is Task.MULTICLASS and len(ex.labels) != 1:
+            if task.single_label and len(ex.labels) != 1:
                 raise DataError.at(
                     ex.source,
                     f"a multi-class example needs exactly one label, got {len(ex.labels)} {list(ex.labels)}",
@@ -201,7 +201,7 @@ class LabelSpace:
             if i is None:
                 self._unseen(label, source, unseen or self.unseen)
                 h = self.hierarchy
-                if self.task is Task.HIERARCHICAL and h is not None and label in h:
+                if self.task.hierarchical and h is not None and label in h:
                     ids.update(self.index[a] for a in h.ancestors(label) if a in self.index)
                 continue
             ids.add(i)

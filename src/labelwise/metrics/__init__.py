@@ -32,7 +32,7 @@ from labelwise.metrics.classification import (
     MicroPrecision,
     MicroRecall,
 )
-from labelwise.metrics.collection import MetricCollection, create_metrics, parse_metric_name
+from labelwise.metrics.collection import MetricCollection, create_metrics
 from labelwise.metrics.functional import (
     confusion_counts,
     hamming_loss,
@@ -42,6 +42,7 @@ from labelwise.metrics.functional import (
     subset_accuracy,
 )
 from labelwise.metrics.inputs import MetricInputs
+from labelwise.metrics.names import MetricName, describe, greater_is_better, parse_metric_name
 from labelwise.metrics.ranking import (
     NDCGAtK,
     PrecisionAtK,
@@ -71,6 +72,7 @@ __all__ = [
     "MetricCollection",
     "MetricContext",
     "MetricInputs",
+    "MetricName",
     "MicroF1",
     "MicroPrecision",
     "MicroRecall",
@@ -82,6 +84,8 @@ __all__ = [
     "assign_buckets",
     "confusion_counts",
     "create_metrics",
+    "describe",
+    "greater_is_better",
     "hamming_loss",
     "inverse_propensity",
     "ndcg_at_k",

@@ -62,6 +62,7 @@ class Metric(ABC):
     """
 
     needs: ClassVar[tuple[str, ...]] = ("preds",)
+    greater_is_better: ClassVar[bool] = True  # False for error rates (hamming_loss)
 
     def __init__(self, ctx: MetricContext, config: Any = None) -> None:
         self.ctx = ctx

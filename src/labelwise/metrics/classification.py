@@ -96,6 +96,8 @@ class Accuracy(_CountMetric):
 class HammingLoss(_CountMetric):
     """Fraction of wrong (document, label) decisions; lower is better."""
 
+    greater_is_better = False
+
     def compute(self) -> dict[str, float]:
         c = self.counts
         cells = c.num_docs * self.num_labels

@@ -8,7 +8,6 @@ requested name.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -17,46 +16,8 @@ import numpy as np
 from labelwise.metrics.base import Metric, MetricContext
 from labelwise.metrics.classification import ConfusionCounts
 from labelwise.metrics.inputs import MetricInputs
+from labelwise.metrics.names import parse_metric_name
 from labelwise.registry import METRICS
-
-ALIASES = {"f1_head": "bucket_f1", "f1_medium": "bucket_f1", "f1_tail": "bucket_f1"}
-
-
-def parse_metric_name(name: str) -> tuple[str, int | None]:
-    """Split a requested name into its registry name and cut-off.
-
-    ``"p@5"`` gives ``("p@k", 5)``, ``"micro_f1"`` gives ``("micro_f1", None)``.
-
-    Raises:
-        ValueError: for unknown names (with close matches) or a cut-off that is not a
-            positive integer.
-    """
-    name = ALIASES.get(name.strip(), name.strip())
-    if "@" not in name:
-        try:
-            METRICS.get(name)
-        except ValueError as err:
-            raise ValueError(f"{err}. Top-k metrics take k in the name, e.g. 'p@5'.") from None
-        return name, None
-    prefix, _, k_text = name.partition("@")
-    family = f"{prefix}@k"
-    if family not in METRICS:
-        families = [n for n in METRICS.names() if n.endswith("@k")]
-        example = k_text if k_text.isdigit() else "5"
-        close = difflib.get_close_matches(family.lower(), families, n=3, cutoff=0.4)
-        hint = ""
-        if close:
-            hint = " Did you mean " + ", ".join(f"'{c[:-1]}{example}'" for c in close) + "?"
-        raise ValueError(
-            f"unknown metric '{name}'.{hint} Top-k families: {', '.join(families)} "
-            f"(replace k by a positive integer)"
-        )
-    if not k_text.isdigit() or int(k_text) < 1:
-        raise ValueError(
-            f"metric '{name}': the cut-off after '@' must be a positive integer, got "
-            f"'{k_text}'; write e.g. '{prefix}@5'"
-        )
-    return family, int(k_text)
 
 
 class MetricCollection:

@@ -27,6 +27,7 @@ import torch
 from labelwise import checkpoint as ckpt
 from labelwise import distributed
 from labelwise.config import TrainConfig
+from labelwise.metrics.names import greater_is_better
 from labelwise.models.heads.label_subset import sample_labels, scoring_labels, supports_label_subset
 from labelwise.training.dataset import (
     EncodedSet,
@@ -38,8 +39,6 @@ from labelwise.training.dataset import (
 from labelwise.training.log import RunLogger, make_progress
 from labelwise.training.optim import build_optimizer, lr_factor
 from labelwise.types import LossOutput, ModelOutput
-
-LOWER_IS_BETTER = {"hamming_loss", "loss"}
 
 
 class TrainingError(RuntimeError):
@@ -292,7 +291,7 @@ class Trainer:
         value = metrics.get(self.primary)
         improved = False
         if value is not None:
-            sign = -1.0 if self.primary in LOWER_IS_BETTER else 1.0
+            sign = 1.0 if greater_is_better(self.primary) else -1.0
             improved = st["best"] is None or sign * value > sign * st["best"] + 1e-12
         else:
             improved = True  # no validation: the latest weights are the ones we keep
