@@ -1,17 +1,6 @@
 """The run directory is the checkpoint. Every file is written atomically; nothing is pickled.
 
-Layout::
-
-    run.json            format version, labelwise version, backend, task
-    config.yaml         the resolved configuration
-    labels.json         the label space (classes, counts, hierarchy)
-    group_counts.json   (a run on part of the training set) the whole set's label counts
-    decode.json         thresholds chosen on validation
-    tokenizer.json      (neural) the tokenizer
-    model.safetensors   (neural) the best weights
-    trainer_state.json + checkpoints/step-N/{last,optimizer}.safetensors  (neural) to resume
-    linear.safetensors, linear.json                               (linear backend)
-    metrics.json, log.jsonl, tb/   results and logs
+The files of a run directory and their names: :mod:`labelwise.rundir`.
 """
 
 from __future__ import annotations
@@ -26,6 +15,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from labelwise import rundir
 
 FORMAT_VERSION = 1
 
@@ -155,12 +146,12 @@ def clear_run_dir(run_dir: Path) -> None:
     """Delete an old labelwise run directory (one holding run.json) before reuse."""
     import shutil
 
-    if (run_dir / "run.json").is_file():
+    if (run_dir / rundir.RUN_INFO).is_file():
         shutil.rmtree(run_dir)
 
 
 def check_run_info(run_dir: Path) -> dict[str, Any]:
-    info = read_json(run_dir / "run.json")
+    info = read_json(run_dir / rundir.RUN_INFO)
     version = info.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(

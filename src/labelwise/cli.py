@@ -139,7 +139,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train; under ``torchrun`` every process runs this and rank 0 alone prints."""
-    from labelwise import distributed
+    from labelwise import distributed, rundir
     from labelwise.config import load_config
     from labelwise.runner import train_run
     from labelwise.table import print_metrics
@@ -150,7 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if not args.output:
             raise ValueError("--resume needs --output RUN_DIR (the run to continue)")
-        cfg = load_config(Path(args.output) / "config.yaml", overrides)
+        cfg = load_config(Path(args.output) / rundir.CONFIG, overrides)
     else:
         cfg = load_config(args.config, overrides)
     _, metrics, run_dir = train_run(cfg, args.output and Path(args.output), args.overwrite, args.resume)

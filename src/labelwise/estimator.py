@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from labelwise import checkpoint as ckpt
-from labelwise import distributed
-from labelwise.backends import LinearBackend, NeuralBackend, make_backend
+from labelwise import distributed, rundir
+from labelwise.backends import FitContext, Split, make_backend
 from labelwise.config import Config, build_config, dump_config, load_config
 from labelwise.data.hierarchy import Hierarchy
 from labelwise.data.labels import LabelSpace, infer_task
@@ -151,7 +151,7 @@ class TextClassifier:
         self.backend_ = make_backend(cfg)
         self.metric_names_ = cfg.metrics or task.default_metrics()
         primary = task.primary_metric(cfg.train.primary_metric)
-        if self.backend_.kind == "neural" and primary not in (*self.metric_names_, "loss"):
+        if cfg.model.type == "neural" and primary not in (*self.metric_names_, "loss"):
             raise ValueError(
                 f"train.primary_metric '{primary}' is not among the metrics computed "
                 f"({', '.join(self.metric_names_)}); add it to 'metrics' or choose one of those"
@@ -162,69 +162,26 @@ class TextClassifier:
                     ckpt.clear_run_dir(run_dir)
                 self._write_setup(run_dir)
             distributed.barrier()
-        texts = [e.text for e in train]
         valid_texts = [e.text for e in valid]
-        if isinstance(self.backend_, LinearBackend):
-            self.backend_.fit_linear(texts, y_train, task.linear_kind)
-        else:
-            self._fit_neural(texts, y_train, valid_texts, y_valid, run_dir, resume)
-        self._tune_thresholds(self._logits(valid_texts, shard=True), y_valid)
+
+        def validate(logits: np.ndarray) -> dict[str, float]:
+            # measure with the threshold that decoding will use, tuned on this same
+            # validation split, so the checkpoint is chosen the way it will be used
+            self._tune_thresholds(logits, y_valid)
+            metrics = self._measure(task.scores(logits), y_valid)
+            threshold = task.reported_threshold()
+            if threshold is not None:
+                metrics["threshold"] = threshold
+            return metrics
+
+        ctx = FitContext(task, self.labels_, run_dir, resume, validate, primary)
+        self.backend_.fit(Split([e.text for e in train], y_train), Split(valid_texts, y_valid), ctx)
+        self._tune_thresholds(self.backend_.logits(valid_texts, shard=True), y_valid)
         if run_dir is not None:
             if main:
                 self.save(run_dir)
             distributed.barrier()
         return self
-
-    def _fit_neural(
-        self,
-        texts: list[str],
-        y_train: np.ndarray,
-        valid_texts: list[str],
-        y_valid: np.ndarray,
-        run_dir: Path | None,
-        resume: bool,
-    ) -> None:
-        from labelwise.losses.build import build_loss
-
-        b = self.backend_
-        assert isinstance(b, NeuralBackend)
-        b.build_tokenizer(texts)  # deterministic: the same on every process
-        if run_dir is not None and distributed.is_main():
-            b.save_tokenizer(run_dir)
-        b.build_model(len(self.classes_))
-        # PLANT: MIG + L2R on the training set, planted into the head before any training
-        b.plant(texts, y_train, run_dir, resume)
-        targets = self.task_.targets(y_train)
-        if self.config_.pretrain is not None:
-            pre_loss = build_loss(self.config_.pretrain.loss, self._loss_info())
-            b.pretrain(texts, targets, pre_loss, run_dir, resume)
-        loss = build_loss(self.config_.loss, self._loss_info())
-        primary = self.task_.primary_metric(self.config_.train.primary_metric)
-
-        def evaluate(get_logits: Any) -> dict[str, float]:
-            # measure with the threshold that decoding will use, tuned on this same
-            # validation split, so the checkpoint is chosen the way it will be used
-            logits = get_logits()
-            self._tune_thresholds(logits, y_valid)
-            metrics = self._measure(self.task_.scores(logits), y_valid)
-            threshold = self.task_.reported_threshold()
-            if threshold is not None:
-                metrics["threshold"] = threshold
-            return metrics
-
-        b.fit(texts, targets, loss, evaluate, valid_texts, primary, run_dir, resume)
-
-    def _loss_info(self) -> dict[str, Any]:
-        return {
-            **self.task_.loss_info(),
-            "num_labels": len(self.classes_),
-            "train_counts": np.asarray(self.labels_.train_counts),
-            "num_examples": self.labels_.num_train_docs,
-            "pooled_dim": int(getattr(getattr(self.backend_.model, "encoder", None), "out_dim", 0)),
-            "embed_dim": int(((getattr(self.backend_.model, "spec", None) or {}).get("projection")
-                              or {}).get("dim", 0)),
-            "seed": self.config_.train.seed,
-        }
 
     def _carve_valid(self, train: list[Example], cfg: Config) -> tuple[list[Example], list[Example]]:
         return carve_valid(train, cfg.data.valid_fraction, cfg.train.seed)
@@ -278,8 +235,6 @@ class TextClassifier:
         """(N, d) document vectors of a neural model: the encoder's pooled vector, or
         ``which="embeddings"`` for the contrastive projection (models trained with one)."""
         to_examples(X, None, "embed(X)")
-        if not isinstance(self.backend_, NeuralBackend):
-            raise ValueError("embed() needs a neural model; the TF-IDF linear model has no encoder")
         return self.backend_.embed(list(X), which)
 
     def decide(self, scores: np.ndarray) -> np.ndarray:
@@ -296,24 +251,17 @@ class TextClassifier:
         must call it). ``group_counts`` (label -> training documents) defines the label
         groups of ``fewshot_p@5`` and the like instead of the counts trained on."""
         y = self.labels_.encode_many(examples)
-        scores = self.task_.scores(self._logits([e.text for e in examples], shard))
+        scores = self.task_.scores(self.backend_.logits([e.text for e in examples], shard=shard))
         counts = None if group_counts is None else np.array(
             [int(group_counts.get(c, 0)) for c in self.labels_.classes], np.int64)
         return self._measure(scores, y, group_counts=counts)
 
-    def _logits(self, texts: list[str], shard: bool = False) -> np.ndarray:
-        """The backend's logits; a neural backend's shared across processes when ``shard``
-        and distributed."""
-        if shard and distributed.is_distributed() and isinstance(self.backend_, NeuralBackend):
-            return self.backend_.logits(texts, shard=True)
-        return self.backend_.logits(texts)
-
     # ------------------------------------------------------------------ persistence
     def _write_setup(self, run_dir: Path) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt.write_json(run_dir / "run.json", self._run_info(status="training"))
-        ckpt.write_text(run_dir / "config.yaml", dump_config(self.config_))
-        ckpt.write_json(run_dir / "labels.json", self.labels_.to_json())
+        ckpt.write_json(run_dir / rundir.RUN_INFO, self._run_info(status="training"))
+        ckpt.write_text(run_dir / rundir.CONFIG, dump_config(self.config_))
+        ckpt.write_json(run_dir / rundir.LABELS, self.labels_.to_json())
 
     def _run_info(self, status: str) -> dict[str, Any]:
         from labelwise import __version__
@@ -327,12 +275,12 @@ class TextClassifier:
         run_dir = Path(run_dir)
         self._write_setup(run_dir)
         self.backend_.save(run_dir)
-        ckpt.write_json(run_dir / "decode.json", {
+        ckpt.write_json(run_dir / rundir.DECODE, {
             **self.task_.state(),
             "metrics": self.metric_names_,
             "train_state": {k: v for k, v in self.backend_.train_state.items() if k != "history"},
         })
-        ckpt.write_json(run_dir / "run.json", self._run_info(status="complete"))
+        ckpt.write_json(run_dir / rundir.RUN_INFO, self._run_info(status="complete"))
 
     @classmethod
     def load(cls, run_dir: str | Path) -> TextClassifier:
@@ -351,16 +299,16 @@ class TextClassifier:
         if not run_dir.is_dir():
             raise ckpt.CheckpointError(f"run directory '{run_dir}' does not exist")
         info = ckpt.check_run_info(run_dir)
-        cfg = load_config(run_dir / "config.yaml")
+        cfg = load_config(run_dir / rundir.CONFIG)
         self = cls(cfg)
         self.config_ = cfg
-        self.labels_ = LabelSpace.from_json(ckpt.read_json(run_dir / "labels.json"))
+        self.labels_ = LabelSpace.from_json(ckpt.read_json(run_dir / rundir.LABELS))
         if self.labels_.task.value != info["task"]:
             raise ckpt.CheckpointError(
                 f"{run_dir}: run.json says task '{info['task']}' but labels.json was built for "
                 f"'{self.labels_.task.value}'; the run directory is damaged"
             )
-        d = ckpt.read_json(run_dir / "decode.json")
+        d = ckpt.read_json(run_dir / rundir.DECODE)
         self.task_ = make_task(self.labels_, cfg.decode)
         self.task_.load_state(d)
         self.metric_names_ = list(d["metrics"])

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labelwise import checkpoint as ckpt
+from labelwise import rundir
 
 if TYPE_CHECKING:
     import torch
@@ -52,7 +53,7 @@ OUTPUT_NAMES = ("logits",)
 MODEL_FILE = "model.onnx"
 QUANTIZED_FILE = "model.int8.onnx"
 EXPORT_FILE = "export.json"
-COPIED_FILES = ("tokenizer.json", "labels.json", "decode.json", "config.yaml", "run.json")
+COPIED_FILES = (rundir.TOKENIZER, rundir.LABELS, rundir.DECODE, rundir.CONFIG, rundir.RUN_INFO)
 
 
 # ----------------------------------------------------------------------------------------
@@ -156,7 +157,6 @@ def export_onnx(
     """
     import torch
 
-    from labelwise.backends import NeuralBackend
     from labelwise.estimator import TextClassifier
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
@@ -176,10 +176,10 @@ def export_onnx(
             f"{cfg.model.chunk_pooling}; the ONNX predictor max-pools chunks, so its predictions "
             "would differ. Use the PyTorch model ('labelwise predict' / serve) for this run"
         )
-    backend_ = clf.backend_
-    if not isinstance(backend_, NeuralBackend) or backend_.model is None or backend_.tokenizer is None:
-        raise ValueError(f"ONNX export is for neural models; '{run_dir}' holds none")
-    model, tokenizer = backend_.model.cpu().eval(), backend_.tokenizer
+    try:
+        model, tokenizer = clf.backend_.network()
+    except ValueError as err:
+        raise ValueError(f"ONNX export is for neural models; '{run_dir}': {err}") from None
     cfg = clf.config_
     enc_name = str(cfg.model.encoder["name"])
     encoder = getattr(model, "encoder", None)
@@ -312,7 +312,7 @@ class OnnxPredictor:
             str(self.export_dir / file), sess_options=opts, providers=["CPUExecutionProvider"]
         )
         self.tokenizer: TextTokenizer = TextTokenizer.load(
-            self.export_dir / "tokenizer.json", str(self.info.get("tokenizer_kind", "wordpiece"))
+            self.export_dir / rundir.TOKENIZER, str(self.info.get("tokenizer_kind", "wordpiece"))
         )
         self.max_length = int(self.info["max_length"])
         self.chunked = bool(self.info["chunked"])

@@ -18,10 +18,11 @@ import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 
 from labelwise import checkpoint as ckpt
+from labelwise import rundir
 
 FORMAT_VERSION = 1
-TENSORS_FILE = "linear.safetensors"
-META_FILE = "linear.json"
+TENSORS_FILE = rundir.LINEAR_TENSORS
+META_FILE = rundir.LINEAR_META
 
 Coef: TypeAlias = "np.ndarray | sp.csr_matrix"
 

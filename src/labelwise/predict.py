@@ -14,7 +14,7 @@ import numpy as np
 from labelwise.data.formats import iter_texts
 from labelwise.decode import top_k
 from labelwise.estimator import TextClassifier
-from labelwise.training.log import make_progress
+from labelwise.progress import make_progress
 
 
 def _chunks(it: Iterator[str], size: int) -> Iterator[list[str]]:

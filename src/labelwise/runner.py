@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from labelwise import checkpoint as ckpt
-from labelwise import distributed
+from labelwise import distributed, rundir
 from labelwise.config import Config, dump_config
 from labelwise.data.catalog import load_splits, resolve_data_dir
 from labelwise.data.formats import read_examples
@@ -122,7 +122,7 @@ def default_run_dir(cfg: Config, data_name: str) -> Path:
 
 def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
     if resume:
-        if not (run_dir / "trainer_state.json").is_file():
+        if not rundir.has_trainer_state(run_dir):
             raise ValueError(f"cannot resume: '{run_dir}' has no trainer_state.json")
         return
     if not run_dir.exists() or not any(run_dir.iterdir()):
@@ -132,7 +132,7 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
             f"run directory '{run_dir}' already exists and is not empty; choose another "
             "--output, pass --overwrite to replace it, or --resume to continue it"
         )
-    if not (run_dir / "run.json").is_file():
+    if not rundir.is_run_dir(run_dir):
         raise ValueError(
             f"'{run_dir}' is not empty and holds no run.json, so it is not a labelwise run "
             "directory; --overwrite only replaces run directories. Choose another --output"
@@ -145,13 +145,13 @@ def earlier_seconds(run_dir: Path) -> float:
     resumed run does not redo. The resumed process adds its own wall time to this."""
     from labelwise.plant.pipeline import stage_seconds
 
-    state = ckpt.read_json(run_dir / "trainer_state.json")
+    state = ckpt.read_json(run_dir / rundir.TRAINER_STATE)
     return float(state.get("train_seconds", 0.0)) + stage_seconds(run_dir)
 
 
 def check_resume_config(run_dir: Path, cfg: Config) -> None:
     """Refuse to continue a run under another configuration than the one it started with."""
-    saved_file = run_dir / "config.yaml"
+    saved_file = run_dir / rundir.CONFIG
     if not saved_file.is_file():
         return
     saved = _flatten(yaml.safe_load(saved_file.read_text()) or {})
@@ -217,7 +217,7 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
                                                        group_counts=data.full_train_counts)
                 metrics[f"{split}_docs_per_second"] = len(examples) / (time.perf_counter() - t1)
         if distributed.is_main():
-            ckpt.write_json(run_dir / "metrics.json", metrics)
+            ckpt.write_json(run_dir / rundir.METRICS, metrics)
         distributed.barrier()
     return clf, metrics, run_dir
 
@@ -236,7 +236,7 @@ def evaluate_run(run_dir: Path, data_file: Path | None, split: str, data_dir: st
     return clf.evaluate_examples(read_examples(data_file, fmt), group_counts=read_group_counts(run_dir))
 
 
-GROUP_COUNTS_FILE = "group_counts.json"
+GROUP_COUNTS_FILE = rundir.GROUP_COUNTS
 
 
 def read_group_counts(run_dir: Path) -> dict[str, int] | None:

@@ -141,7 +141,7 @@ def test_frozen_encoder_features_are_cached_and_exact(monkeypatch) -> None:
         return original(*args, **kwargs)
 
     monkeypatch.setattr(features, "encode_pooled", counting)
-    import labelwise.backends as backends
+    import labelwise.backends.neural as backends
 
     monkeypatch.setattr(backends, "encode_pooled", counting)
     cfg = {**CFG, "tokenizer": {"kind": "minilm", "max_length": 16},

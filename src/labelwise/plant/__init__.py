@@ -19,7 +19,6 @@ from labelwise.plant.l2r import (
 )
 from labelwise.plant.mig import MigTable, compute_mig, mutual_information, occurrence_matrix
 from labelwise.plant.pipeline import (
-    find_plant_head,
     load_stage,
     plant_stage,
     replant,
@@ -33,7 +32,6 @@ __all__ = [
     "RankLists",
     "compute_mig",
     "evaluate_ndcg",
-    "find_plant_head",
     "ideal_dcg",
     "lambda_weights",
     "lambdarank_loss",

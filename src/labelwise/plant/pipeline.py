@@ -37,25 +37,24 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
-from torch import nn
 
 from labelwise import checkpoint as ckpt
+from labelwise import rundir
 from labelwise.plant.l2r import L2RModel, train_l2r
 from labelwise.plant.mig import MigTable, compute_mig, occurrence_matrix
+from labelwise.progress import make_progress
 
 if TYPE_CHECKING:
     from labelwise.config import PlantConfig
     from labelwise.data.tokenize import TextTokenizer
-    from labelwise.models.heads.plant import PlantHead
 
-PLANT_DIR = "plant"
-STAGE_FILE = "stage.json"
-MIG_DIR = "mig"
-L2R_DIR = "l2r"
+STAGE_FILE = rundir.PLANT_STAGE
+MIG_DIR = rundir.PLANT_MIG_DIR
+L2R_DIR = rundir.PLANT_L2R_DIR
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 _MB = 2.0**20
 
@@ -63,21 +62,13 @@ _MB = 2.0**20
 # --------------------------------------------------------------------------- helpers
 
 
-def find_plant_head(model: nn.Module) -> PlantHead | None:
-    """The :class:`PlantHead` of a classifier (``model.head``), or ``model`` itself if it
-    is one; None otherwise."""
-    from labelwise.models.heads.plant import PlantHead
+class Plantable(Protocol):
+    """What the stage plants into: the PLANT head (:class:`labelwise.models.heads.plant.PlantHead`)."""
 
-    if isinstance(model, PlantHead):
-        return model
-    head = getattr(model, "head", None)
-    return head if isinstance(head, PlantHead) else None
+    num_labels: int
+    config: Any  # factor_dim, vocab_size
 
-
-def needs_planting(head: PlantHead) -> bool:
-    """Whether the stage has anything to give this head: a planted stream, or queries
-    initialised from the L2R label factors."""
-    return head.has_planted_streams or head.config.init_queries_from_l2r
+    def plant(self, l2r: L2RModel) -> None: ...
 
 
 def special_token_ids(tokenizer: TextTokenizer) -> list[int]:
@@ -94,7 +85,7 @@ def special_token_ids(tokenizer: TextTokenizer) -> list[int]:
 
 def stage_dir(run_dir: Path) -> Path:
     """``<run>/plant``: where the stage's outputs go."""
-    return Path(run_dir) / PLANT_DIR
+    return rundir.plant_dir(run_dir)
 
 
 def stage_done(run_dir: Path | None) -> bool:
@@ -193,7 +184,7 @@ def _finite_or_none(x: float) -> float | None:
 
 
 def plant_stage(
-    model: nn.Module,
+    head: Plantable,
     tokenizer: TextTokenizer,
     train_token_docs: Sequence[Sequence[int]],
     y_train: np.ndarray,
@@ -206,7 +197,7 @@ def plant_stage(
     """MIG, L2R and planting for the PLANT head of ``model`` (see the module docstring).
 
     Args:
-        model: a classifier whose ``head`` is a :class:`PlantHead` (or the head itself).
+        head: the PLANT head to plant into.
         tokenizer: the run's tokenizer (vocabulary size and special tokens).
         train_token_docs: one list of token ids per training document (a chunked
             document's chunks concatenated).
@@ -225,14 +216,9 @@ def plant_stage(
         settings.
 
     Raises:
-        ValueError: no PLANT head, factor dimensions or vocabulary sizes that disagree, or
-            targets that do not match the documents and labels.
+        ValueError: factor dimensions or vocabulary sizes that disagree, or targets that
+            do not match the documents and labels.
     """
-    from labelwise.training.log import make_progress
-
-    head = find_plant_head(model)
-    if head is None:
-        raise ValueError("the PLANT stage needs a model whose head is 'plant' (PlantHead)")
     if cfg.factor_dim != head.config.factor_dim:
         raise ValueError(
             f"plant.factor_dim ({cfg.factor_dim}) != the head's factor_dim "
@@ -318,12 +304,9 @@ def load_stage(run_dir: Path) -> tuple[MigTable, L2RModel, dict[str, Any]]:
     return MigTable.load(out / MIG_DIR), L2RModel.load(out / L2R_DIR), dict(info)
 
 
-def replant(model: nn.Module, run_dir: Path) -> dict[str, Any]:
-    """Plant the head of ``model`` from a run's saved L2R model (no MIG, no training):
-    the buffers become exactly those of the run's first planting. Returns ``stage.json``."""
-    head = find_plant_head(model)
-    if head is None:
-        raise ValueError("replanting needs a model whose head is 'plant' (PlantHead)")
+def replant(head: Plantable, run_dir: Path) -> dict[str, Any]:
+    """Plant ``head`` from a run's saved L2R model (no MIG, no training): the buffers
+    become exactly those of the run's first planting. Returns ``stage.json``."""
     out = stage_dir(run_dir)
     info = ckpt.read_json(out / STAGE_FILE)
     head.plant(L2RModel.load(out / L2R_DIR))

@@ -1,49 +1,25 @@
-"""Where training reports go: JSON Lines, TensorBoard and a rich progress bar."""
+"""Where training reports go: JSON Lines and TensorBoard."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
-
-def make_progress(enabled: bool = True) -> Progress:
-    """A progress bar on stderr; silent when disabled."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(file=sys.stderr),
-        disable=not enabled,
-        transient=False,
-    )
+from labelwise import rundir
 
 
 class RunLogger:
     """Appends one JSON object per event to ``log.jsonl`` and mirrors scalars to TensorBoard."""
 
     def __init__(self, run_dir: Path | None, tensorboard: bool = True) -> None:
-        self.path = None if run_dir is None else run_dir / "log.jsonl"
+        self.path = None if run_dir is None else run_dir / rundir.LOG
         self._tb: Any = None
         if run_dir is not None and tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._tb = SummaryWriter(log_dir=str(run_dir / "tb"))
+                self._tb = SummaryWriter(log_dir=str(run_dir / rundir.TENSORBOARD_DIR))
             except ImportError:  # tensorboard is optional at run time
                 self._tb = None
 

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from labelwise import checkpoint as ckpt
-from labelwise import distributed
+from labelwise import distributed, rundir
 from labelwise.config import TrainConfig
 from labelwise.metrics.names import greater_is_better
 from labelwise.models.heads.label_subset import sample_labels, scoring_labels, supports_label_subset
+from labelwise.progress import make_progress
 from labelwise.training.dataset import (
     EncodedSet,
     chunk_pooling_of,
@@ -36,7 +37,7 @@ from labelwise.training.dataset import (
     set_chunk_pooling,
     two_views,
 )
-from labelwise.training.log import RunLogger, make_progress
+from labelwise.training.log import RunLogger
 from labelwise.training.optim import build_optimizer, lr_factor
 from labelwise.types import LossOutput, ModelOutput
 
@@ -349,14 +350,14 @@ class Trainer:
             if rngs is not None:
                 tensors[RANK_RNGS] = rngs  # (world, S): each process's RNG
             ckpt.save_tensors(self.run_dir / files["optimizer"], tensors)
-            ckpt.write_json(self.run_dir / "trainer_state.json", {**st, "optimizer": meta})  # commit
+            ckpt.write_json(self.run_dir / rundir.TRAINER_STATE, {**st, "optimizer": meta})  # commit
             _remove_unnamed(self.run_dir / CHECKPOINTS, {self.run_dir / f for f in files.values()})
         distributed.barrier()
 
     def _load_resume_state(self) -> None:
         if self.run_dir is None:
             raise ValueError("resuming needs a run directory")
-        saved = ckpt.read_json(self.run_dir / "trainer_state.json")
+        saved = ckpt.read_json(self.run_dir / rundir.TRAINER_STATE)
         meta = saved.pop("optimizer")
         files = saved.get("files") or {}
         if "last" not in files:
@@ -382,7 +383,7 @@ class Trainer:
             self.best_weights = ckpt.load_tensors(path("best"))
 
 
-CHECKPOINTS = "checkpoints"
+CHECKPOINTS = rundir.CHECKPOINTS
 RANK_RNGS = "__torch_rng_ranks__"
 
 
@@ -414,7 +415,7 @@ class _Distributed(torch.nn.Module):
 
 def checkpoint_files(run_dir: Path) -> dict[str, Path]:
     """The checkpoint files the run's ``trainer_state.json`` names, by key."""
-    saved = ckpt.read_json(run_dir / "trainer_state.json")
+    saved = ckpt.read_json(run_dir / rundir.TRAINER_STATE)
     return {k: run_dir / v for k, v in (saved.get("files") or {}).items()}
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from labelwise.models.heads.base import Head
 from labelwise.registry import HEADS
 from labelwise.types import EncoderOutput, ModelOutput
 
@@ -82,7 +83,7 @@ def attend(
 
 
 @HEADS.register("labelwise_attention")
-class LabelAttentionHead(nn.Module):
+class LabelAttentionHead(Head):
     """Per-label attention over the token states, then a per-label linear score.
 
     Args:

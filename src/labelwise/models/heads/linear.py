@@ -8,12 +8,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import nn
 
+from labelwise.models.heads.base import Head
 from labelwise.registry import HEADS
 from labelwise.types import EncoderOutput, ModelOutput
 
 
 @HEADS.register("linear")
-class LinearHead(nn.Module):
+class LinearHead(Head):
     """Dropout and a Linear layer on the pooled vector (optionally a tanh hidden layer first).
 
     Args:

@@ -1,7 +1,12 @@
-"""The two kinds of model behind :class:`~labelwise.estimator.TextClassifier`.
+"""The neural backend: a tokenizer and an encoder/head network trained with the labelwise loop.
 
-Both turn texts into raw scores (N, L) ("logits") and save to / load from a run directory;
-everything task-specific (probabilities, thresholds, metrics) lives in the estimator.
+``fit`` runs the stages of a neural run, top-down:
+
+1. tokenizer: trained on the training texts (WordPiece) or the pretrained encoder's own;
+2. build: the network for the tokenizer's vocabulary and the label count;
+3. ``head.prepare``: what the head learns before training (PLANT's MIG and L2R stage);
+4. pre-training (optional, ``pretrain``): the encoder with a loss alone;
+5. training: the loop, validating and checkpointing as it goes.
 """
 
 from __future__ import annotations
@@ -14,9 +19,15 @@ import numpy as np
 import torch
 
 from labelwise import checkpoint as ckpt
-from labelwise import distributed
-from labelwise.config import Config
+from labelwise import distributed, rundir
+from labelwise.backends.base import FitContext, Split
+from labelwise.config import Config, ProjectionConfig
 from labelwise.data.tokenize import TextTokenizer
+from labelwise.losses.build import build_loss, loss_needs_embeddings
+from labelwise.models import build_model, encoder_tokenizer_kind
+from labelwise.models.heads.base import Head, PrepareData
+from labelwise.progress import make_progress
+from labelwise.registry import HEADS
 from labelwise.training import EncodedSet, Trainer, predict_logits
 from labelwise.training.dataset import ChunkPooling, predict_embeddings, set_chunk_pooling
 from labelwise.training.features import (
@@ -25,7 +36,6 @@ from labelwise.training.features import (
     encode_pooled,
     feature_rows,
 )
-from labelwise.training.log import make_progress
 
 
 def pick_device(name: str) -> torch.device:
@@ -50,13 +60,40 @@ class NeuralBackend:
         self.device = distributed.training_device(pick_device(cfg.train.device))
         self.train_state: dict[str, Any] = {}
         self.pretrain_state: dict[str, Any] = {}
-        self.plant_state: dict[str, Any] = {}
+        self.plant_state: dict[str, Any] = {}  # what the head's prepare stage returned
         self.embedding_state: dict[str, Any] = {}  # GloVe coverage, set by build_model
+
+    # -------------------------------------------------------------- the stages
+    def fit(self, train: Split, valid: Split, ctx: FitContext) -> None:
+        """Tokenizer -> build -> ``head.prepare`` -> optional pre-training -> training."""
+        self.build_tokenizer(train.texts)  # deterministic: the same on every process
+        if ctx.run_dir is not None and distributed.is_main():
+            self.save_tokenizer(ctx.run_dir)
+        self.build_model(len(ctx.labels))
+        targets = ctx.task.targets(train.y)
+        self.prepare_head(train.texts, targets, ctx)
+        if self.cfg.pretrain is not None:
+            self.pretrain(train.texts, targets, build_loss(self.cfg.pretrain.loss, self.loss_info(ctx)),
+                          ctx.run_dir, ctx.resume)
+        self.train(train.texts, targets, build_loss(self.cfg.loss, self.loss_info(ctx)),
+                   valid.texts, ctx)
+
+    def loss_info(self, ctx: FitContext) -> dict[str, Any]:
+        """What a loss's ``setup`` hook learns: the task, the label counts, the widths of
+        the model's pooled vector and projection, the seed."""
+        spec = getattr(self.model, "spec", None) or {}
+        return {
+            **ctx.task.loss_info(),
+            "num_labels": len(ctx.labels),
+            "train_counts": np.asarray(ctx.labels.train_counts),
+            "num_examples": ctx.labels.num_train_docs,
+            "pooled_dim": int(getattr(getattr(self.model, "encoder", None), "out_dim", 0)),
+            "embed_dim": int((spec.get("projection") or {}).get("dim", 0)),
+            "seed": self.cfg.train.seed,
+        }
 
     # -------------------------------------------------------------- building
     def tokenizer_kind(self) -> str:
-        from labelwise.models import encoder_tokenizer_kind
-
         need = encoder_tokenizer_kind(self.cfg.model.encoder["name"])
         kind = self.cfg.tokenizer.kind
         if kind == "auto":
@@ -86,8 +123,6 @@ class NeuralBackend:
         ``train.seed``) and the coverage is kept in ``embedding_state``. ``load`` passes
         False: the saved weights already hold the vectors, so GloVe is not read.
         """
-        from labelwise.models import build_model
-
         assert self.tokenizer is not None
         if self.cfg.train.num_threads:
             torch.set_num_threads(self.cfg.train.num_threads)
@@ -129,37 +164,18 @@ class NeuralBackend:
         }
 
     def head_spec(self) -> dict[str, Any]:
-        """The head's fields as configured, plus what only the data decides: a PLANT head's
-        ``vocab_size`` is the tokenizer's unless the config gives one (config.yaml keeps
-        the config's fields, and loading fills in the same value from the run's
-        tokenizer, so the rebuilt model matches the saved weights)."""
-        from labelwise.models.heads.plant import PlantHead
-        from labelwise.registry import HEADS
-
+        """The head's fields as configured, completed by the head class with what only the
+        data decides (:meth:`Head.complete_spec`)."""
         assert self.tokenizer is not None
         head = dict(self.cfg.model.head)
         cls = HEADS.get(head["name"])
-        if isinstance(cls, type) and issubclass(cls, PlantHead):
-            vocab = self.tokenizer.vocab_size
-            given = head.get("vocab_size")
-            if given is None:
-                head["vocab_size"] = vocab
-            elif isinstance(given, int) and given < vocab:
-                raise ValueError(
-                    f"model.head.vocab_size ({given}) is smaller than the tokenizer's "
-                    f"vocabulary ({vocab}): leave it unset (it follows the tokenizer) or "
-                    "raise it"
-                )
-            if "factor_dim" not in head and self.cfg.plant is not None:
-                head["factor_dim"] = self.cfg.plant.factor_dim
+        if isinstance(cls, type) and issubclass(cls, Head):
+            head = cls.complete_spec(head, self.tokenizer.vocab_size)
         return head
 
     def projection_spec(self) -> dict[str, Any] | None:
         """The projection head's fields: as configured, else the defaults when the loss
         contrasts embeddings (decided from the config alone, so loading rebuilds it)."""
-        from labelwise.config import ProjectionConfig
-        from labelwise.losses.build import loss_needs_embeddings
-
         proj = self.cfg.model.projection
         pre = self.cfg.pretrain
         needs = loss_needs_embeddings(self.cfg.loss) or (pre is not None and loss_needs_embeddings(pre.loss))
@@ -177,49 +193,27 @@ class NeuralBackend:
         return EncodedSet(docs, targets, self.tokenizer.pad_id)
 
     # -------------------------------------------------------------- training
-    def plant(
-        self,
-        train_texts: Sequence[str],
-        train_targets: np.ndarray,
-        run_dir: Path | None,
-        resume: bool = False,
-    ) -> None:
-        """PLANT's stage before training (:mod:`labelwise.plant.pipeline`), when the head
-        is a :class:`~labelwise.models.heads.plant.PlantHead` that uses it; otherwise
-        nothing. ``train_targets``: (N, L) multi-hot (one-hot for multiclass) or (N,)
-        class ids.
+    def prepare_head(self, train_texts: Sequence[str], train_targets: np.ndarray, ctx: FitContext) -> None:
+        """The head's stage before training (:meth:`Head.prepare`; PLANT's MIG and L2R).
+        ``train_targets``: (N, L) multi-hot or (N,) class ids.
 
-        Resuming a run whose stage completed (``<run>/plant/stage.json``) does not redo it:
-        the head is planted again from the saved ``<run>/plant/l2r`` (exactly the buffers
-        of the first planting, the query initialisation included), then the trainer's
-        checkpoint, when there is one, restores everything as it was.
-
-        Under ``torch.distributed`` every process runs the stage (it is seeded) and rank 0
-        writes it; DistributedDataParallel then starts every process from rank 0's model.
+        Under ``torch.distributed`` every process runs it (it is seeded) and rank 0 writes
+        it; DistributedDataParallel then starts every process from rank 0's model.
         """
-        from labelwise.config import PlantConfig
-        from labelwise.plant.pipeline import (
-            find_plant_head,
-            needs_planting,
-            plant_stage,
-            replant,
-            stage_done,
-        )
-
         assert self.model is not None and self.tokenizer is not None
-        head = find_plant_head(self.model)
-        if head is None or not needs_planting(head):
+        head = getattr(self.model, "head", None)
+        if not isinstance(head, Head):
             return
-        if resume and run_dir is not None and stage_done(run_dir):
-            self.plant_state = {**replant(self.model, run_dir), "reused": True}
-            return
-        cfg = self.cfg.plant or PlantConfig(factor_dim=head.config.factor_dim)
-        docs = [[t for chunk in doc for t in chunk] for doc in self.encode(train_texts, None).docs]
         main = distributed.is_main()
-        self.plant_state = plant_stage(
-            self.model, self.tokenizer, docs, train_targets, cfg, run_dir if main else None,
-            seed=self.cfg.train.seed, progress=self.cfg.train.progress and main, device=self.device,
-        )
+
+        def token_docs() -> list[list[int]]:  # a chunked document's chunks joined
+            return [[t for chunk in doc for t in chunk] for doc in self.encode(train_texts, None).docs]
+
+        self.plant_state = head.prepare(PrepareData(
+            token_docs, train_targets, self.tokenizer, settings=self.cfg.plant, run_dir=ctx.run_dir,
+            write=main, resume=ctx.resume, seed=self.cfg.train.seed,
+            progress=self.cfg.train.progress and main, device=self.device,
+        ))
         distributed.barrier()
 
     def pretrain(
@@ -238,28 +232,28 @@ class NeuralBackend:
             "epochs": pre.epochs, "lr": pre.lr or self.cfg.train.lr, "patience": None,
             "eval_every": None, "max_steps": None, "freeze_encoder": False, "label_sample": None,
         })
-        stage_dir = None if run_dir is None else run_dir / "pretrain"
+        stage_dir = None if run_dir is None else rundir.pretrain_dir(run_dir)
         if stage_dir is not None and distributed.is_main():
             stage_dir.mkdir(parents=True, exist_ok=True)
-        resume = resume and stage_dir is not None and (stage_dir / "trainer_state.json").is_file()
+        resume = resume and rundir.has_trainer_state(stage_dir)
         trainer = Trainer(self.model, loss_fn.to(self.device), cfg, self.device, stage_dir, None, "loss")
         self.pretrain_state = trainer.fit(self.encode(train_texts, train_targets), resume=resume)
 
-    def fit(
+    def train(
         self,
         train_texts: Sequence[str],
         train_targets: np.ndarray,
         loss_fn: torch.nn.Module,
-        evaluate: Callable[[Callable[[], np.ndarray]], dict[str, float]] | None,
         valid_texts: Sequence[str] | None,
-        primary: str,
-        run_dir: Path | None,
-        resume: bool = False,
+        ctx: FitContext,
     ) -> None:
+        """The training loop on ``train_targets`` (the task's), validating with
+        ``ctx.validate`` on ``valid_texts``."""
         assert self.model is not None
+        run_dir, resume = ctx.run_dir, ctx.resume
         if resume and self.cfg.pretrain is not None and run_dir is not None:
             # interrupted during pre-training: the fine-tuning stage has not started yet
-            resume = (run_dir / "trainer_state.json").is_file()
+            resume = rundir.has_trainer_state(run_dir)
         if self.cfg.train.freeze_encoder:
             encoder = getattr(self.model, "encoder", None)
             assert isinstance(encoder, torch.nn.Module)
@@ -282,14 +276,15 @@ class NeuralBackend:
                 if valid is not None:
                     feats = encode_pooled(self.model, valid, bs, self.device, step)
                     valid_model, valid = HeadOnFeatures(head, feats), feature_rows(valid)
-        if evaluate is not None and valid is not None:
+        validate = ctx.validate
+        if validate is not None and valid is not None:
             # under torch.distributed each process predicts a share and all get every logit,
             # so metrics and early stopping agree everywhere
-            eval_fn = lambda: evaluate(  # noqa: E731
-                lambda: predict_logits(valid_model, valid, bs, self.device, shard=True)
+            eval_fn = lambda: validate(  # noqa: E731
+                predict_logits(valid_model, valid, bs, self.device, shard=True)
             )
         trainer = Trainer(
-            model, loss_fn.to(self.device), self.cfg.train, self.device, run_dir, eval_fn, primary
+            model, loss_fn.to(self.device), self.cfg.train, self.device, run_dir, eval_fn, ctx.primary
         )
         self.train_state = trainer.fit(train, resume=resume)
         self.train_state.update(self.embedding_state)  # e.g. GloVe coverage, kept in decode.json
@@ -311,67 +306,31 @@ class NeuralBackend:
         return predict_logits(self.model, data, self.cfg.train.eval_batch_size, self.device, on_batch, shard)
 
     def embed(self, texts: Sequence[str], which: str = "pooled") -> np.ndarray:
+        """(N, d): the encoder's pooled vector, or the contrastive projection."""
         assert self.model is not None
         data = self.encode(texts, None)
         return predict_embeddings(self.model, data, self.cfg.train.eval_batch_size, self.device, which)
+
+    def network(self) -> tuple[torch.nn.Module, TextTokenizer]:
+        """The trained network (on the CPU, in eval mode) and its tokenizer, for export."""
+        if self.model is None or self.tokenizer is None:
+            raise ValueError("the neural model is not trained or loaded")
+        return self.model.cpu().eval(), self.tokenizer
 
     # -------------------------------------------------------------- persistence
     def save(self, run_dir: Path) -> None:
         assert self.model is not None
         self.save_tokenizer(run_dir)
-        ckpt.save_tensors(run_dir / "model.safetensors", self.model.state_dict())
+        ckpt.save_tensors(run_dir / rundir.WEIGHTS, self.model.state_dict())
 
     def save_tokenizer(self, run_dir: Path) -> None:
         assert self.tokenizer is not None
-        ckpt.atomic_write(run_dir / "tokenizer.json", lambda p: self.tokenizer.save(p))  # type: ignore[union-attr]
+        ckpt.atomic_write(run_dir / rundir.TOKENIZER, lambda p: self.tokenizer.save(p))  # type: ignore[union-attr]
 
     def load(self, run_dir: Path, num_labels: int) -> None:
-        self.tokenizer = TextTokenizer.load(run_dir / "tokenizer.json", self.tokenizer_kind())
+        self.tokenizer = TextTokenizer.load(run_dir / rundir.TOKENIZER, self.tokenizer_kind())
         self.build_model(num_labels, pretrained_embeddings=False)  # the weights hold them
         assert self.model is not None
-        state = ckpt.load_tensors(run_dir / "model.safetensors")
-        ckpt.load_state_checked(self.model, state, f"{run_dir}/model.safetensors")
+        state = ckpt.load_tensors(run_dir / rundir.WEIGHTS)
+        ckpt.load_state_checked(self.model, state, f"{run_dir}/{rundir.WEIGHTS}")
         self.model.eval()
-
-
-class LinearBackend:
-    """TF-IDF features + one-vs-rest linear models (scikit-learn), no torch involved."""
-
-    kind = "linear"
-
-    def __init__(self, cfg: Config) -> None:
-        from labelwise.linear import TfidfLinear
-
-        self.cfg = cfg
-        self.model = TfidfLinear(config=TfidfLinear.Config(**cfg.model.linear))
-        self.train_state: dict[str, Any] = {}
-
-    def fit_linear(self, texts: Sequence[str], targets: np.ndarray, task: str) -> None:
-        import time
-
-        t0 = time.perf_counter()
-        self.model.fit(list(texts), targets, task)
-        self.train_state = {"train_seconds": time.perf_counter() - t0}
-
-    def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
-        out = self.model.decision_function(list(texts))
-        if on_batch is not None:
-            on_batch(len(texts))
-        return np.asarray(out, dtype=np.float32)
-
-    def save(self, run_dir: Path) -> None:
-        self.model.save(run_dir)
-
-    def load(self, run_dir: Path, num_labels: int) -> None:
-        from labelwise.linear import TfidfLinear
-
-        self.model = TfidfLinear.load(run_dir)
-        n = self.model.num_labels if hasattr(self.model, "num_labels") else num_labels
-        if n != num_labels:
-            raise ckpt.CheckpointError(
-                f"{run_dir}: the linear model has {n} labels but labels.json has {num_labels}"
-            )
-
-
-def make_backend(cfg: Config) -> NeuralBackend | LinearBackend:
-    return LinearBackend(cfg) if cfg.model.type == "linear" else NeuralBackend(cfg)

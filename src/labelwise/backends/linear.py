@@ -1,0 +1,57 @@
+"""TF-IDF features + one-vs-rest linear models (scikit-learn), no torch involved."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelwise import checkpoint as ckpt
+from labelwise.backends.base import FitContext, Split
+from labelwise.config import Config
+from labelwise.linear import TfidfLinear
+
+
+class LinearBackend:
+    """The TF-IDF linear model (:class:`labelwise.linear.TfidfLinear`) as a backend."""
+
+    kind = "linear"
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.model = TfidfLinear(config=TfidfLinear.Config(**cfg.model.linear))
+        self.train_state: dict[str, Any] = {}
+
+    def fit(self, train: Split, valid: Split, ctx: FitContext) -> None:
+        """Fit on ``train`` (the validation split only tunes the task's thresholds)."""
+        t0 = time.perf_counter()
+        self.model.fit(list(train.texts), train.y, ctx.task.linear_kind)
+        self.train_state = {"train_seconds": time.perf_counter() - t0}
+
+    def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None,
+               shard: bool = False) -> np.ndarray:
+        out = self.model.decision_function(list(texts))
+        if on_batch is not None:
+            on_batch(len(texts))
+        return np.asarray(out, dtype=np.float32)
+
+    def embed(self, texts: Sequence[str], which: str = "pooled") -> np.ndarray:
+        raise ValueError("embed() needs a neural model; the TF-IDF linear model has no encoder")
+
+    def network(self) -> Any:
+        raise ValueError("the TF-IDF linear model has no network to export; use it with "
+                         "TextClassifier.load or 'labelwise predict' instead")
+
+    def save(self, run_dir: Path) -> None:
+        self.model.save(run_dir)
+
+    def load(self, run_dir: Path, num_labels: int) -> None:
+        self.model = TfidfLinear.load(run_dir)
+        n = self.model.num_labels if hasattr(self.model, "num_labels") else num_labels
+        if n != num_labels:
+            raise ckpt.CheckpointError(
+                f"{run_dir}: the linear model has {n} labels but labels.json has {num_labels}"
+            )

@@ -1,0 +1,66 @@
+"""The run directory: every file name in it, in one place.
+
+A run directory is the checkpoint. Every file is written atomically
+(:mod:`labelwise.checkpoint`); nothing is pickled. Layout::
+
+    run.json            format version, labelwise version, backend, task, status
+    config.yaml         the resolved configuration
+    labels.json         the label space (classes, counts, hierarchy)
+    group_counts.json   (a run on part of the training set) the whole set's label counts
+    decode.json         thresholds chosen on validation, metric names, training summary
+    metrics.json        validation and test metrics of ``labelwise train``
+    tokenizer.json      (neural) the tokenizer
+    model.safetensors   (neural) the best weights
+    trainer_state.json + checkpoints/step-N/{best,last,optimizer,loss_state}.safetensors
+                        (neural) the loop's state, to resume
+    pretrain/           (neural, with a pre-training stage) its own trainer state and checkpoints
+    plant/              (PLANT head) stage.json, mig/ and l2r/: the stage before training
+    linear.safetensors, linear.json   (linear backend) the TF-IDF model
+    log.jsonl, tb/      training log and TensorBoard events
+
+Modules that write these files take their names from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RUN_INFO = "run.json"
+CONFIG = "config.yaml"
+LABELS = "labels.json"
+GROUP_COUNTS = "group_counts.json"
+DECODE = "decode.json"
+METRICS = "metrics.json"
+TOKENIZER = "tokenizer.json"
+WEIGHTS = "model.safetensors"
+TRAINER_STATE = "trainer_state.json"
+CHECKPOINTS = "checkpoints"
+PRETRAIN_DIR = "pretrain"
+PLANT_DIR = "plant"
+PLANT_STAGE = "stage.json"  # in PLANT_DIR, written last: the stage completed
+PLANT_MIG_DIR = "mig"  # in PLANT_DIR
+PLANT_L2R_DIR = "l2r"  # in PLANT_DIR
+LINEAR_TENSORS = "linear.safetensors"
+LINEAR_META = "linear.json"
+LOG = "log.jsonl"
+TENSORBOARD_DIR = "tb"
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` holds a labelwise run (its ``run.json``)."""
+    return (Path(path) / RUN_INFO).is_file()
+
+
+def has_trainer_state(path: Path | None) -> bool:
+    """Whether ``path`` holds a training loop's checkpoint to resume from."""
+    return path is not None and (Path(path) / TRAINER_STATE).is_file()
+
+
+def pretrain_dir(run_dir: Path) -> Path:
+    """Where a pre-training stage checkpoints."""
+    return Path(run_dir) / PRETRAIN_DIR
+
+
+def plant_dir(run_dir: Path) -> Path:
+    """Where the PLANT stage writes its outputs."""
+    return Path(run_dir) / PLANT_DIR
