@@ -32,6 +32,7 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src/labelwise
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	bash benchmarks/plan.sh

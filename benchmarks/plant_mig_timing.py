@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from labelwise.config import load_config
+from labelwise.components import load_config
 from labelwise.data.tokenize import TextTokenizer
 from labelwise.plant import compute_mig, occurrence_matrix
 from labelwise.plant.l2r import train_l2r

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from labelwise.config import load_config
+from labelwise.components import load_config
 from labelwise.profiling import (
     build_from_config,
     count_parameters,

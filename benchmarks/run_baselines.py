@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labelwise.config import load_config
+from labelwise.components import load_config
 from labelwise.runner import check_resume_config, train_run
 
 ROOT = Path(__file__).resolve().parents[1]

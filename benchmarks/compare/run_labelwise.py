@@ -14,7 +14,7 @@ from pathlib import Path
 from common import ROOT, emit, runner_args, time_inference
 
 from labelwise import TextClassifier
-from labelwise.config import load_config
+from labelwise.components import load_config
 from labelwise.export import OnnxPredictor, export_onnx
 from labelwise.runner import load_run_data
 

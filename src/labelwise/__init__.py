@@ -7,11 +7,11 @@ Public API::
     clf.predict(["a new text"])
 """
 
-from labelwise.config import Config, ConfigError, load_config
+from labelwise.components import load_config
+from labelwise.config import Config, ConfigError
 from labelwise.estimator import TextClassifier
 from labelwise.types import Batch, EncoderOutput, Example, LossOutput, ModelOutput, Task
-
-__version__ = "0.1.0"
+from labelwise.version import __version__
 
 __all__ = [
     "Batch",

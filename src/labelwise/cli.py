@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from labelwise.config import load_config
+    from labelwise.components import load_config
     from labelwise.profiling import profile_config
 
     cfg = load_config(args.config, list(args.overrides))
@@ -140,7 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train; under ``torchrun`` every process runs this and rank 0 alone prints."""
     from labelwise import distributed, rundir
-    from labelwise.config import load_config
+    from labelwise.components import load_config
     from labelwise.runner import train_run
     from labelwise.table import print_metrics
 

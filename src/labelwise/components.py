@@ -1,11 +1,86 @@
-"""Import every sub-package that registers components (explicit, once, on demand)."""
+"""The registered components: import them all, and check a whole config against them.
+
+The config module (:mod:`labelwise.config`) knows the sections of a run; this module, a
+layer above the models, losses, metrics and data formats, knows which components exist
+and what parameters each takes. :func:`load_config` is what users and the CLI call.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+# each import registers its components
+import labelwise.data.formats  # noqa: F401
+import labelwise.losses  # noqa: F401
+import labelwise.metrics  # noqa: F401
+import labelwise.models  # noqa: F401
+from labelwise.config import Config, ConfigError, read_config
+from labelwise.linear import TfidfLinear
+from labelwise.metrics import describe
+from labelwise.registry import ENCODERS, HEADS, LOSSES, format_validation_error
+
 
 def load_all() -> None:
-    """Populate the registries. Cheap after the first call (modules are cached)."""
-    import labelwise.data.formats  # noqa: F401
-    import labelwise.losses  # noqa: F401
-    import labelwise.metrics  # noqa: F401
-    import labelwise.models  # noqa: F401
+    """Populate the registries (importing this module did; kept for callers that ask)."""
+
+
+def load_config(
+    path: str | Path | Sequence[str | Path] | None = None, overrides: list[str] | None = None
+) -> Config:
+    """Read YAML file(s) (later files override earlier ones, section by section), apply
+    ``key=value`` overrides, validate the sections and every component against the
+    registries."""
+    cfg = read_config(path, overrides)
+    validate_components(cfg)
+    return cfg
+
+
+def validate_components(cfg: Config) -> None:
+    """Check encoder / head / loss names and parameters against the registries."""
+    if cfg.model.type == "neural":
+        for section, reg in (("encoder", ENCODERS), ("head", HEADS)):
+            spec = dict(getattr(cfg.model, section))
+            name = spec.pop("name")
+            try:
+                reg.validate_params(name, spec)
+            except ValueError as err:
+                raise ConfigError(f"model.{section}: {err}") from None
+    else:
+        try:
+            TfidfLinear.Config(**cfg.model.linear)
+        except ValidationError as err:
+            raise ConfigError(format_validation_error(err, "model.linear")) from None
+    losses = [("loss", cfg.loss)]
+    if cfg.pretrain is not None:
+        losses.append(("pretrain.loss", cfg.pretrain.loss))
+    for where, loss_spec in losses:
+        spec = dict(loss_spec)
+        name = spec.pop("name", None)
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}: needs a 'name' key, e.g. {{name: bce}} or {{name: auto}}")
+        if name != "auto":
+            try:
+                LOSSES.create(name, **spec)  # builds nested parts too (cheap: no weights)
+            except ValueError as err:
+                raise ConfigError(f"{where}: {err}") from None
+    _validate_metric_names(cfg)
+
+
+def _validate_metric_names(cfg: Config) -> None:
+    """Metric names (and the primary metric) are checked now, not at the first evaluation."""
+    names = [*(cfg.metrics or []), cfg.decode.tune_metric]
+    if cfg.train.primary_metric != "auto":
+        names.append(cfg.train.primary_metric)
+    try:
+        for name in names:
+            describe(name)
+    except ValueError as err:
+        raise ConfigError(f"metrics: {err}") from None
+    if cfg.metrics and cfg.train.primary_metric not in ("auto", "loss", *cfg.metrics):
+        raise ConfigError(
+            f"train.primary_metric '{cfg.train.primary_metric}' is not among the metrics "
+            f"computed ({', '.join(cfg.metrics)}); add it to 'metrics' or pick one of those"
+        )

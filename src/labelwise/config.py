@@ -1,8 +1,9 @@
 """Typed run configuration: pydantic models, YAML files and ``--set a.b=c`` overrides.
 
 Unknown keys and bad values are errors naming the key, what was expected and the choices.
-Component parameters (encoder, head, loss) are checked against each registered component's
-own ``Config`` by :func:`validate_components`.
+This module is a leaf: it knows the sections, not the components. Component names and
+parameters (encoder, head, loss, linear model, metric names) are checked against the
+registries one layer up, by :func:`labelwise.components.load_config`.
 """
 
 from __future__ import annotations
@@ -401,11 +402,13 @@ def _read_yaml(p: Path) -> dict[str, Any]:
     return loaded
 
 
-def load_config(
+def read_config(
     path: str | Path | Sequence[str | Path] | None = None, overrides: list[str] | None = None
 ) -> Config:
     """Read YAML file(s) (later files override earlier ones, section by section), apply
-    ``key=value`` overrides, validate."""
+    ``key=value`` overrides, validate the sections. Component names and parameters are
+    checked against the registries by :func:`labelwise.components.load_config`, which
+    users call (as ``labelwise.load_config``)."""
     paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
     tree: dict[str, Any] = {}
     for p in paths:
@@ -413,65 +416,7 @@ def load_config(
     where = " + ".join(str(p) for p in paths) or "config"
     for ov in overrides or []:
         apply_override(tree, ov)
-    cfg = build_config(tree, where)
-    validate_components(cfg)
-    return cfg
-
-
-def validate_components(cfg: Config) -> None:
-    """Check encoder / head / loss names and parameters against the registries."""
-    from labelwise.components import load_all
-    from labelwise.registry import ENCODERS, HEADS, LOSSES
-
-    load_all()
-    if cfg.model.type == "neural":
-        for section, reg in (("encoder", ENCODERS), ("head", HEADS)):
-            spec = dict(getattr(cfg.model, section))
-            name = spec.pop("name")
-            try:
-                reg.validate_params(name, spec)
-            except ValueError as err:
-                raise ConfigError(f"model.{section}: {err}") from None
-    else:
-        from labelwise.linear import TfidfLinear
-
-        try:
-            TfidfLinear.Config(**cfg.model.linear)
-        except ValidationError as err:
-            raise ConfigError(format_validation_error(err, "model.linear")) from None
-    losses = [("loss", cfg.loss)]
-    if cfg.pretrain is not None:
-        losses.append(("pretrain.loss", cfg.pretrain.loss))
-    for where, loss_spec in losses:
-        spec = dict(loss_spec)
-        name = spec.pop("name", None)
-        if not isinstance(name, str):
-            raise ConfigError(f"{where}: needs a 'name' key, e.g. {{name: bce}} or {{name: auto}}")
-        if name != "auto":
-            try:
-                LOSSES.create(name, **spec)  # builds nested parts too (cheap: no weights)
-            except ValueError as err:
-                raise ConfigError(f"{where}: {err}") from None
-    _validate_metric_names(cfg)
-
-
-def _validate_metric_names(cfg: Config) -> None:
-    """Metric names (and the primary metric) are checked now, not at the first evaluation."""
-    from labelwise.metrics import describe
-
-    names = [*(cfg.metrics or []), cfg.decode.tune_metric]
-    if cfg.train.primary_metric != "auto":
-        names.append(cfg.train.primary_metric)
-    try:
-        for name in names:
-            describe(name)
-    except ValueError as err:
-        raise ConfigError(f"metrics: {err}") from None
-    if cfg.metrics and cfg.train.primary_metric not in ("auto", "loss", *cfg.metrics):
-        raise ConfigError(
-            f"train.primary_metric '{cfg.train.primary_metric}' is not among the metrics "
-            f"computed ({', '.join(cfg.metrics)}); add it to 'metrics' or pick one of those"
-        )
+    return build_config(tree, where)
 
 
 def dump_config(cfg: Config) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from labelwise.config import load_config
+from labelwise.components import load_config
 from labelwise.metrics import per_label_f1
 from labelwise.plots import plot_per_label_f1
 from labelwise.runner import load_run_data, train_run

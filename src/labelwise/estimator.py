@@ -15,7 +15,8 @@ import numpy as np
 from labelwise import checkpoint as ckpt
 from labelwise import distributed, rundir
 from labelwise.backends import FitContext, Split, make_backend
-from labelwise.config import Config, build_config, dump_config, load_config
+from labelwise.components import load_config
+from labelwise.config import Config, build_config, dump_config
 from labelwise.data.hierarchy import Hierarchy
 from labelwise.data.labels import LabelSpace, infer_task
 from labelwise.evaluation import evaluate_scores
@@ -264,7 +265,7 @@ class TextClassifier:
         ckpt.write_json(run_dir / rundir.LABELS, self.labels_.to_json())
 
     def _run_info(self, status: str) -> dict[str, Any]:
-        from labelwise import __version__
+        from labelwise.version import __version__
 
         return {
             "format_version": ckpt.FORMAT_VERSION, "labelwise_version": __version__,

@@ -202,7 +202,7 @@ def export_onnx(
         data = (run_dir / name).read_bytes()
         ckpt.atomic_write(out_dir / name, lambda p, data=data: p.write_bytes(data))  # type: ignore[misc]
 
-    from labelwise import __version__
+    from labelwise.version import __version__
 
     t = cfg.tokenizer
     ckpt.write_json(out_dir / EXPORT_FILE, {

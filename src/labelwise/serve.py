@@ -118,7 +118,7 @@ def _error(status: int, field_name: str, message: str) -> Any:
 
 def create_app(run_dir: str | Path, cfg: ServeConfig | None = None) -> Any:
     """The FastAPI application serving the run in ``run_dir``."""
-    from labelwise import __version__
+    from labelwise.version import __version__
 
     cfg = cfg or ServeConfig()
     clf = TextClassifier.load(run_dir)

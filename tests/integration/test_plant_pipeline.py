@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import labelwise.plant.pipeline as pipeline
-from labelwise import TextClassifier
-from labelwise.config import ConfigError, load_config
+from labelwise import TextClassifier, load_config
+from labelwise.config import ConfigError
 from labelwise.models.heads.plant import PlantHead
 from labelwise.models.stateful import stateful_pool
 from labelwise.training.dataset import (

@@ -218,7 +218,7 @@ def test_resumed_run_counts_the_earlier_time_and_keeps_its_config(tmp_path: Path
     train_run(resume=True) reports them plus its own, and refuses another configuration."""
     import json
 
-    from labelwise.config import load_config
+    from labelwise import load_config
     from labelwise.runner import train_run
 
     rows = "".join(json.dumps({"text": t, "labels": [lab]}) + "\n" for t, lab in zip(TEXTS, LABELS, strict=True))

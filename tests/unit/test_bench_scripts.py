@@ -53,7 +53,8 @@ def test_data_efficiency_reads_tagged_rows(tmp_path: Path) -> None:
 
 
 def test_run_baselines_resumes_only_a_checkpoint_of_the_same_config(tmp_path: Path, capsys) -> None:
-    from labelwise.config import dump_config, load_config
+    from labelwise import load_config
+    from labelwise.config import dump_config
 
     mod = _load("run_baselines")
     cfg = load_config(None, ["train.seed=13"])

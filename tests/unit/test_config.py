@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from labelwise.config import Config, ConfigError, apply_override, load_config
+from labelwise import load_config
+from labelwise.config import Config, ConfigError, apply_override
 
 
 def test_defaults_validate() -> None:

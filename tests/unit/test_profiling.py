@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from labelwise import load_config
 from labelwise.cli import main
-from labelwise.config import load_config
 from labelwise.profiling import _lstm_flops, build_from_config, count_parameters, flops_per_document
 
 TINY = ["model.encoder={name: transformer, d_model: 16, n_heads: 2, n_layers: 1, max_len: 64}",

@@ -25,11 +25,12 @@ from labelwise.config import Config, ProjectionConfig
 from labelwise.data.tokenize import TextTokenizer
 from labelwise.losses.build import build_loss, loss_needs_embeddings
 from labelwise.models import build_model, encoder_tokenizer_kind
+from labelwise.models.documents import ChunkPooling, set_chunk_pooling
 from labelwise.models.heads.base import Head, PrepareData
 from labelwise.progress import make_progress
 from labelwise.registry import HEADS
 from labelwise.training import EncodedSet, Trainer, predict_logits
-from labelwise.training.dataset import ChunkPooling, predict_embeddings, set_chunk_pooling
+from labelwise.training.dataset import predict_embeddings
 from labelwise.training.features import (
     HeadOnFeatures,
     can_cache_features,

@@ -16,6 +16,7 @@ from torch import nn
 
 from labelwise import distributed
 from labelwise.losses.memory import MemoryQueue, MomentumCopy
+from labelwise.models.documents import forward_docs
 from labelwise.registry import LOSSES
 from labelwise.types import Batch, LossOutput, ModelOutput
 
@@ -180,8 +181,6 @@ class AbaloneLoss(nn.Module):
     def before_loss(self, batch: Batch) -> None:
         if self.momentum is None or self.momentum.model is None or batch.targets is None:
             return
-        from labelwise.training.dataset import forward_docs
-
         keys = forward_docs(self.momentum.model, batch).embeddings
         if keys is None:
             raise ValueError("loss 'abalone': the model has no projection head (embeddings)")
