@@ -17,7 +17,6 @@ import gc
 import math
 import time
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,13 @@ from labelwise.models.heads.label_subset import sample_labels, scoring_labels, s
 from labelwise.progress import make_progress
 from labelwise.training.dataset import (
     EncodedSet,
-    chunk_pooling_of,
     forward_docs,
-    set_chunk_pooling,
     two_views,
 )
 from labelwise.training.log import RunLogger
 from labelwise.training.optim import build_optimizer, lr_factor
-from labelwise.types import LossOutput, ModelOutput
+from labelwise.training.parallel import wrap_ddp
+from labelwise.types import LossOutput
 
 
 class TrainingError(RuntimeError):
@@ -204,16 +202,7 @@ class Trainer:
         """The model in DistributedDataParallel when distributed, else the model."""
         if not self.dist.enabled or not any(p.requires_grad for p in self.model.parameters()):
             return self.model
-        from torch.nn.parallel import DistributedDataParallel
-
-        # find_unused_parameters: a projection or classifier the loss does not read (e.g.
-        # pre-training with supcon alone) gets no gradient, which DDP must be told of
-        cuda = self.device.type == "cuda"
-        index = self.device.index if self.device.index is not None else (torch.cuda.current_device() if cuda else None)
-        ddp = DistributedDataParallel(
-            _OutputFields(self.model), device_ids=[index] if cuda else None, find_unused_parameters=True
-        )
-        return _Distributed(ddp, self.model)
+        return wrap_ddp(self.model, self.device)
 
     def _unwrap(self) -> None:
         """Drop the DDP wrapper, so that its gradient hooks leave the model's parameters
@@ -385,32 +374,6 @@ class Trainer:
 
 CHECKPOINTS = rundir.CHECKPOINTS
 RANK_RNGS = "__torch_rng_ranks__"
-
-
-class _OutputFields(torch.nn.Module):
-    """The model, returning its ModelOutput's fields as a dict: DistributedDataParallel
-    looks into dicts (not dataclasses) to let outputs the loss ignores pass gradient-free."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, Any]:
-        out = self.model(input_ids, attention_mask)
-        return {f.name: getattr(out, f.name) for f in fields(out)}
-
-
-class _Distributed(torch.nn.Module):
-    """A DDP-wrapped model called like the model: ``(ids, mask) -> ModelOutput``; it
-    carries the model's chunk pooling, so :func:`forward_docs` pools the same way."""
-
-    def __init__(self, ddp: torch.nn.Module, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.ddp = ddp
-        set_chunk_pooling(self, chunk_pooling_of(model))
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> ModelOutput:
-        return ModelOutput(**self.ddp(input_ids, attention_mask))
 
 
 def checkpoint_files(run_dir: Path) -> dict[str, Path]:

@@ -71,17 +71,18 @@ from pydantic import PositiveInt
 from torch import nn
 
 from labelwise.models.heads.base import Head, PrepareData
-from labelwise.models.heads.inattention import (
-    InattentionMode,
-    inattention,
-    margin_inattention,
-    margin_over_tokens,
-)
 from labelwise.models.heads.label_attention import (
     LabelAttentionHead,
     LabelParts,
     attend,
     run_label_chunks,
+)
+from labelwise.models.heads.planted import (
+    InattentionMode,
+    inattention,
+    margin_inattention,
+    margin_over_tokens,
+    planted_token_ids,
 )
 from labelwise.registry import HEADS
 from labelwise.types import EncoderOutput, ModelOutput
@@ -89,7 +90,7 @@ from labelwise.types import EncoderOutput, ModelOutput
 if TYPE_CHECKING:
     from labelwise.plant.l2r import L2RModel
 
-__all__ = ["PlantHead", "find_plant_head", "inattention", "margin_inattention", "margin_over_tokens"]
+__all__ = ["PlantHead", "inattention", "margin_inattention", "margin_over_tokens"]
 
 @HEADS.register("plant")
 class PlantHead(Head):
@@ -273,26 +274,6 @@ class PlantHead(Head):
 
     # ------------------------------------------------------------------------ forward
 
-    def _token_ids(self, enc: EncoderOutput, mask: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids of the real tokens, pads replaced by 0; checked against the vocabulary."""
-        ids = enc.input_ids
-        if ids is None:
-            raise ValueError(
-                "the PLANT head's static stream needs the token ids: EncoderOutput.input_ids "
-                "is None (the Classifier sets it; set it yourself when calling the head directly)"
-            )
-        if ids.shape != mask.shape:
-            raise ValueError(
-                f"input_ids shape {tuple(ids.shape)} != token mask shape {tuple(mask.shape)}"
-            )
-        ids = ids.long().masked_fill(~mask, 0)
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.config.vocab_size):
-            raise ValueError(
-                f"token ids must lie in [0, {self.config.vocab_size}) (the head's vocab_size), "
-                f"got ids in [{int(ids.min())}, {int(ids.max())}]"
-            )
-        return ids
-
     def _token_tables(
         self, h: torch.Tensor, enc: EncoderOutput, mask: torch.Tensor
     ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
@@ -300,7 +281,7 @@ class PlantHead(Head):
         M h (B, T, k); None for a stream that is off."""
         ptok = pbias = mtok = None
         if self.config.static_stream:
-            ids = self._token_ids(enc, mask)
+            ids = planted_token_ids(enc.input_ids, mask, self.config.vocab_size)
             ptok = self.planted_token_factors[ids]  # (B, T, k)
             pbias = self.planted_token_bias[ids]  # (B, T)
         if self.config.diff_stream:
@@ -407,12 +388,3 @@ class PlantHead(Head):
             return self._chunk(parts.select(start, stop), z, h, mask, ptok, pbias, mtok)
 
         return run_label_chunks(chunk, parts.count, step, use_ckpt, self.return_attention)
-
-
-def find_plant_head(model: nn.Module) -> PlantHead | None:
-    """The :class:`PlantHead` of a classifier (``model.head``), or ``model`` itself if it
-    is one; None otherwise."""
-    if isinstance(model, PlantHead):
-        return model
-    head = getattr(model, "head", None)
-    return head if isinstance(head, PlantHead) else None

@@ -1,4 +1,4 @@
-"""Typed run configuration: pydantic models, YAML files and ``--set a.b=c`` overrides.
+"""The sections of a run configuration, as strict pydantic models.
 
 Unknown keys and bad values are errors naming the key, what was expected and the choices.
 This module is a leaf: it knows the sections, not the components. Component names and
@@ -8,22 +8,15 @@ registries one layer up, by :func:`labelwise.components.load_config`.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
-
-from labelwise.registry import format_validation_error
 
 
 class ConfigError(ValueError):
@@ -282,143 +275,3 @@ class Config(_Strict):
                     "equal; give one of them (it sets the other) or the same value to both"
                 )
         return self
-
-
-# ---------------------------------------------------------------- loading and overrides
-
-
-def parse_value(text: str) -> Any:
-    """YAML-parse an override value: ``3`` -> 3, ``[2,3]`` -> list, ``abc`` -> 'abc'."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def _known_keys(model: type[BaseModel]) -> list[str]:
-    return sorted(model.model_fields)
-
-
-def apply_override(tree: dict[str, Any], assignment: str) -> None:
-    """Apply one ``a.b.c=value`` assignment to a nested dict in place."""
-    if "=" not in assignment:
-        raise ConfigError(
-            f"override '{assignment}' is not of the form key=value (e.g. train.lr=3e-4)"
-        )
-    key, _, raw = assignment.partition("=")
-    parts = [p for p in key.strip().split(".") if p]
-    if not parts:
-        raise ConfigError(f"override '{assignment}' has an empty key")
-    node: dict[str, Any] = tree
-    model: type[BaseModel] | None = Config
-    for i, part in enumerate(parts[:-1]):
-        if model is not None and part not in model.model_fields:
-            _unknown(".".join(parts[: i + 1]), part, _known_keys(model))
-        child = node.get(part)
-        if child is None:
-            # dict-valued sections (encoder, head, loss) start from their defaults so that
-            # e.g. model.encoder.n_layers=3 keeps the default name; model sections start empty
-            default = getattr(model(), part, None) if model is not None else None
-            child = dict(default) if isinstance(default, dict) else {}
-            node[part] = child
-        if not isinstance(child, dict):
-            raise ConfigError(f"cannot set '{key}': '{'.'.join(parts[: i + 1])}' is not a section")
-        node = child
-        ann = model.model_fields[part].annotation if model is not None else None
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    last = parts[-1]
-    if model is not None and last not in model.model_fields:
-        _unknown(key, last, _known_keys(model))
-    value = parse_value(raw)
-    if last == "name" and model is None and node.get("name") not in (None, value):
-        node.clear()  # another component: the old one's parameters do not carry over
-    node[last] = value
-
-
-def _unknown(path: str, key: str, choices: list[str]) -> None:
-    close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ConfigError(f"unknown config key '{path}'.{hint} Valid keys here: {', '.join(choices)}")
-
-
-def build_config(tree: dict[str, Any], where: str = "config") -> Config:
-    """Validate a nested dict into a :class:`Config`; errors name every bad key."""
-    try:
-        return Config.model_validate(tree)
-    except ValidationError as err:
-        msgs = [_format_errors(err, where)]
-        for e in err.errors():
-            if e["type"] == "extra_forbidden":
-                loc = [str(p) for p in e["loc"]]
-                model: type[BaseModel] = Config
-                for p in loc[:-1]:
-                    ann = model.model_fields[p].annotation if p in model.model_fields else None
-                    if isinstance(ann, type) and issubclass(ann, BaseModel):
-                        model = ann
-                close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=2)
-                if close:
-                    msgs.append(f"    '{'.'.join(loc)}': did you mean '{close[0]}'?")
-        raise ConfigError("\n".join(msgs)) from None
-
-
-def _format_errors(err: ValidationError, where: str) -> str:
-    """Like :func:`format_validation_error`, but a check across sections (an error at the
-    root, from a model validator) is its message alone, without the whole config echoed as
-    its input."""
-    if all(e["loc"] for e in err.errors()):
-        return format_validation_error(err, where)
-    lines = format_validation_error(err, where).splitlines()[:1]
-    for e in err.errors():
-        if e["loc"]:
-            lines.append(f"  - '{'.'.join(str(p) for p in e['loc'])}': {e['msg']} (got {e.get('input')!r})")
-        else:
-            lines.append(f"  - {str(e['msg']).removeprefix('Value error, ')}")
-    return "\n".join(lines)
-
-
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Merge section by section. A component (a dict with ``name``) given another name
-    replaces the earlier one whole: a bilstm keeps none of a cnn's parameters."""
-    out = dict(base)
-    for k, v in extra.items():
-        old = out.get(k)
-        same_component = not ("name" in v and isinstance(old, dict) and old.get("name") != v["name"]) \
-            if isinstance(v, dict) else False
-        out[k] = _deep_merge(old, v) if isinstance(old, dict) and same_component else v
-    return out
-
-
-def _read_yaml(p: Path) -> dict[str, Any]:
-    if not p.is_file():
-        raise ConfigError(f"config file '{p}' not found (check the path given to --config)")
-    try:
-        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{p}: not valid YAML: {err}") from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{p}: the top level must be a mapping of sections, got {type(loaded).__name__}")
-    return loaded
-
-
-def read_config(
-    path: str | Path | Sequence[str | Path] | None = None, overrides: list[str] | None = None
-) -> Config:
-    """Read YAML file(s) (later files override earlier ones, section by section), apply
-    ``key=value`` overrides, validate the sections. Component names and parameters are
-    checked against the registries by :func:`labelwise.components.load_config`, which
-    users call (as ``labelwise.load_config``)."""
-    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
-    tree: dict[str, Any] = {}
-    for p in paths:
-        tree = _deep_merge(tree, _read_yaml(Path(p)))
-    where = " + ".join(str(p) for p in paths) or "config"
-    for ov in overrides or []:
-        apply_override(tree, ov)
-    return build_config(tree, where)
-
-
-def dump_config(cfg: Config) -> str:
-    """The resolved config as YAML (written into every run directory)."""
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

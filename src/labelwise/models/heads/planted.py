@@ -1,5 +1,6 @@
-"""Inattention: each planted stream of the PLANT head adds attention to a label's top-k
-tokens only (see :mod:`labelwise.models.heads.plant` for the modes). Pure tensor functions."""
+"""Pure tensor functions of the PLANT head's planted streams: the token ids they look up,
+and inattention (each stream adds attention to a label's top-k tokens only; see
+:mod:`labelwise.models.heads.plant` for the modes)."""
 
 from __future__ import annotations
 
@@ -93,3 +94,23 @@ def margin_over_tokens(
     if real is not None:
         cut = cut.masked_fill(~real.any(1, keepdim=True), 0.0)  # no real token: nothing kept
     return torch.relu(scores - cut)
+
+
+def planted_token_ids(ids: torch.Tensor | None, mask: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """(B, T) ids of the real tokens, pads replaced by 0; checked against the vocabulary."""
+    if ids is None:
+        raise ValueError(
+            "the PLANT head's static stream needs the token ids: EncoderOutput.input_ids "
+            "is None (the Classifier sets it; set it yourself when calling the head directly)"
+        )
+    if ids.shape != mask.shape:
+        raise ValueError(
+            f"input_ids shape {tuple(ids.shape)} != token mask shape {tuple(mask.shape)}"
+        )
+    ids = ids.long().masked_fill(~mask, 0)
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(
+            f"token ids must lie in [0, {vocab_size}) (the head's vocab_size), "
+            f"got ids in [{int(ids.min())}, {int(ids.max())}]"
+        )
+    return ids
