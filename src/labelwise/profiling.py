@@ -30,7 +30,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from labelwise.config import Config
+from labelwise.config import Config, TrainConfig
+from labelwise.losses.base import Loss
+from labelwise.training.loop import Trainer
 from labelwise.types import Batch
 
 MINILM_VOCAB = 30522
@@ -88,7 +90,7 @@ def flops_per_document(model: nn.Module, length: int, vocab_size: int) -> int:
     return int(counter.get_total_flops()) + _lstm_flops(model, length)
 
 
-def _rate(step: Callable[[], None], docs_per_call: int, min_seconds: float) -> float:
+def _rate(step: Callable[[], object], docs_per_call: int, min_seconds: float) -> float:
     step()  # warm-up (allocations, kernel selection)
     calls, start = 0, time.perf_counter()
     while True:
@@ -114,23 +116,19 @@ def inference_docs_per_second(
 
 def train_docs_per_second(
     model: nn.Module,
-    loss_fn: nn.Module,
+    loss_fn: Loss,
     length: int,
     batch_size: int,
     vocab_size: int,
     num_labels: int,
     multilabel: bool,
-    views: int = 2,
+    train_cfg: TrainConfig,
     min_seconds: float = 2.0,
-    label_sample: int | None = None,
 ) -> float:
-    """Training steps per second x batch size, as the training loop runs them (with
-    ``label_sample``, each step scores the batch's positives plus random negatives, as
-    ``train.label_sample`` does). Multi-label targets have about 5 positives per document
-    (at most 20 % of the labels)."""
-    from labelwise.models.heads.label_subset import sample_labels, scoring_labels
-    from labelwise.training.dataset import forward_docs, two_views
-
+    """Training steps per second x batch size, each step the training loop's own
+    (:meth:`Trainer.train_step`: the loss's hooks, two dropout views for a contrastive
+    loss, ``train.label_sample``, clipping, the AdamW step). Multi-label targets have about
+    5 positives per document (at most 20 % of the labels)."""
     batch = random_batch(batch_size, length, vocab_size)
     g = torch.Generator().manual_seed(1)
     if multilabel:
@@ -138,35 +136,10 @@ def train_docs_per_second(
         batch.targets = (torch.rand(batch_size, num_labels, generator=g) < rate).float()
     else:
         batch.targets = torch.randint(0, num_labels, (batch_size,), generator=g)
-    single = batch
-    contrastive = getattr(loss_fn, "contrastive", getattr(loss_fn, "needs_embeddings", False))
-    if views == 2 and contrastive:
-        batch = two_views(batch)
-    params = [p for m in (model, loss_fn) for p in m.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-5)
+    trainer = Trainer(model, loss_fn, train_cfg, torch.device("cpu"))
     model.train()
-    before, after = getattr(loss_fn, "before_loss", None), getattr(loss_fn, "after_step", None)
-
-    head = getattr(model, "head", model)
-
-    def step() -> None:  # what Trainer._step does, hooks included
-        if callable(before):
-            before(single)
-        targets = batch.targets
-        labels = None
-        if label_sample is not None and multilabel and targets is not None:
-            labels = sample_labels(targets, label_sample, g)
-            targets = targets[:, labels]
-        with scoring_labels(head, labels):
-            out = forward_docs(model, batch)
-        loss = loss_fn(out, targets).total
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if callable(after):
-            after(model)
-
-    return _rate(step, batch_size, min_seconds)
+    loss_fn.train()
+    return _rate(lambda: trainer.train_step(batch), batch_size, min_seconds)
 
 
 def peak_rss_mb() -> float:
@@ -215,9 +188,6 @@ def profile_config(
                 "pooled_dim": int(getattr(model.encoder, "out_dim", 0)), "seed": cfg.train.seed,
                 "embed_dim": int(((getattr(model, "spec", None) or {}).get("projection") or {}).get("dim", 0))}
         loss_fn = build_loss(cfg.loss, info)
-        attach = getattr(loss_fn, "attach", None)
-        if callable(attach):
-            attach(model)
     rows = []
     base = peak_rss_mb()
     params = count_parameters(model)
@@ -230,8 +200,8 @@ def profile_config(
         }
         if loss_fn is not None:
             row["train_docs_per_s"] = train_docs_per_second(
-                model, loss_fn, length, batch_size, vocab, num_labels, multilabel,
-                cfg.train.contrastive_views, min_seconds, cfg.train.label_sample,
+                model, loss_fn, length, batch_size, vocab, num_labels, multilabel, cfg.train,
+                min_seconds,
             )
         row["peak_mem_mb"] = peak_rss_mb() - base
         row["threads"] = torch.get_num_threads()

@@ -23,6 +23,7 @@ from labelwise import distributed, rundir
 from labelwise.backends.base import FitContext, Split
 from labelwise.config import Config, ProjectionConfig
 from labelwise.data.tokenize import TextTokenizer
+from labelwise.losses.base import Loss
 from labelwise.losses.build import build_loss, loss_needs_embeddings
 from labelwise.models import build_model, encoder_tokenizer_kind
 from labelwise.models.documents import ChunkPooling, set_chunk_pooling
@@ -221,7 +222,7 @@ class NeuralBackend:
         self,
         train_texts: Sequence[str],
         train_targets: np.ndarray,
-        loss_fn: torch.nn.Module,
+        loss_fn: Loss,
         run_dir: Path | None,
         resume: bool = False,
     ) -> None:
@@ -244,7 +245,7 @@ class NeuralBackend:
         self,
         train_texts: Sequence[str],
         train_targets: np.ndarray,
-        loss_fn: torch.nn.Module,
+        loss_fn: Loss,
         valid_texts: Sequence[str] | None,
         ctx: FitContext,
     ) -> None:

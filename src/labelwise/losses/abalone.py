@@ -7,6 +7,7 @@ the memory queue and the momentum copy of the model that fills it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from labelwise import distributed
+from labelwise.losses.base import Loss
 from labelwise.losses.memory import MemoryQueue, MomentumCopy
 from labelwise.models.documents import forward_docs
 from labelwise.registry import LOSSES
@@ -102,7 +104,7 @@ def abalone_loss(
 
 
 @LOSSES.register("abalone")
-class AbaloneLoss(nn.Module):
+class AbaloneLoss(Loss):
     """Long-tail multi-label contrastive loss with label prototypes and a memory queue.
 
     Requirements:
@@ -135,8 +137,8 @@ class AbaloneLoss(nn.Module):
 
     name: ClassVar[str] = "abalone"
     supported_tasks: ClassVar[tuple[str, ...]] = ("multilabel", "hierarchical", "extreme")
-    needs_embeddings: ClassVar[bool] = True
-    contrastive: ClassVar[bool] = True
+    needs_embeddings = True
+    contrastive = True
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -156,7 +158,7 @@ class AbaloneLoss(nn.Module):
         self.momentum: MomentumCopy | None = None
         self._keys: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def setup(self, info: dict[str, Any]) -> None:
+    def setup(self, info: Mapping[str, Any]) -> None:
         """``info`` has ``num_labels`` and ``embed_dim`` (the projection width)."""
         if info.get("task") == "multiclass":
             raise ValueError("loss 'abalone' is for multi-label tasks; use 'supcon' for multi-class")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
+from labelwise.losses.base import Loss
 from labelwise.registry import LOSSES
 
 
@@ -18,15 +17,16 @@ def auto_loss_name(info: dict[str, Any]) -> str:
     return "bce"
 
 
-def build_loss(spec: dict[str, Any], info: dict[str, Any]) -> torch.nn.Module:
+def build_loss(spec: dict[str, Any], info: dict[str, Any]) -> Loss:
     """``spec`` is ``{name: ..., **params}``; ``info`` goes to the loss's ``setup`` hook."""
     params = dict(spec)
     name = params.pop("name", "auto")
     if name == "auto":
         name = auto_loss_name(info)
     loss = LOSSES.create(name, **params)
-    if hasattr(loss, "setup"):
-        loss.setup(info)
+    if not isinstance(loss, Loss):
+        raise TypeError(f"loss '{name}' is a {type(loss).__name__}, not a labelwise Loss")
+    loss.setup(info)
     return loss
 
 
@@ -37,4 +37,5 @@ def loss_needs_embeddings(spec: dict[str, Any]) -> bool:
     name = params.pop("name", "auto")
     if name == "auto":
         return False
-    return bool(getattr(LOSSES.create(name, **params), "needs_embeddings", False))
+    loss = LOSSES.create(name, **params)
+    return isinstance(loss, Loss) and loss.needs_embeddings

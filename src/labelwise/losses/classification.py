@@ -15,9 +15,9 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from torch import nn
 
 from labelwise.losses import functional as LF
+from labelwise.losses.base import Loss
 from labelwise.registry import LOSSES
 from labelwise.types import LossOutput, ModelOutput
 
@@ -28,7 +28,7 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ClassificationLoss(nn.Module):
+class ClassificationLoss(Loss):
     """Shared plumbing: the registered ``name``, the tasks it suits, the output wrapper."""
 
     name: ClassVar[str] = ""

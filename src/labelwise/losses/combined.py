@@ -10,13 +10,14 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from labelwise.losses.base import Loss
 from labelwise.losses.classification import ALL_TASKS
 from labelwise.registry import LOSSES
 from labelwise.types import LossOutput, ModelOutput
 
 
 @LOSSES.register("combined")
-class CombinedLoss(nn.Module):
+class CombinedLoss(Loss):
     """Weighted sum of losses: ``total = sum_i weight_i * loss_i``.
 
     Requirements:
@@ -74,12 +75,11 @@ class CombinedLoss(nn.Module):
             self.losses.append(loss)
             tasks &= set(getattr(loss, "supported_tasks", ALL_TASKS))
         self.supported_tasks = tuple(t for t in ALL_TASKS if t in tasks)
-        # a model must project embeddings if any part contrasts them
-        self.needs_embeddings = any(getattr(p, "needs_embeddings", False) for p in self.losses)
-        # the trainer feeds two dropout views if any part contrasts
-        self.contrastive = any(
-            getattr(p, "contrastive", getattr(p, "needs_embeddings", False)) for p in self.losses
-        )
+        # a model must project embeddings if any part contrasts them; the trainer feeds two
+        # dropout views if any part contrasts
+        parts = [p for p in self.losses if isinstance(p, Loss)]
+        self.needs_embeddings = any(p.needs_embeddings for p in parts)
+        self.contrastive = any(p.contrastive for p in parts)
 
     def setup(self, label_info: Mapping[str, Any]) -> None:
         from labelwise.losses.build import auto_loss_name
@@ -93,26 +93,24 @@ class CombinedLoss(nn.Module):
             for i, name in enumerate(self.names):
                 n = seen.get(name, 0)
                 self.keys[i], seen[name] = (name if n == 0 else f"{name}_{n}"), n + 1
-        for loss in self.losses:
-            setup = getattr(loss, "setup", None)
-            if callable(setup):
-                setup(label_info)
+        for loss in self._parts():
+            loss.setup(label_info)
 
-    def _each(self, hook: str, *args: Any) -> None:
-        for loss in self.losses:
-            fn = getattr(loss, hook, None)
-            if callable(fn):
-                fn(*args)
+    def _parts(self) -> list[Loss]:
+        return [loss for loss in self.losses if isinstance(loss, Loss)]
 
     def attach(self, model: nn.Module) -> None:
-        """Trainer hooks, forwarded to every part that defines them."""
-        self._each("attach", model)
+        """Trainer hooks, forwarded to every part."""
+        for loss in self._parts():
+            loss.attach(model)
 
     def before_loss(self, batch: Any) -> None:
-        self._each("before_loss", batch)
+        for loss in self._parts():
+            loss.before_loss(batch)
 
     def after_step(self, model: nn.Module) -> None:
-        self._each("after_step", model)
+        for loss in self._parts():
+            loss.after_step(model)
 
     def forward(self, output: ModelOutput, targets: torch.Tensor) -> LossOutput:
         if any(isinstance(loss, nn.Identity) for loss in self.losses):

@@ -11,6 +11,7 @@ like SimCLR's projection), so any encoder can be used unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -19,6 +20,7 @@ from torch import nn
 
 from labelwise.config import ProjectionConfig
 from labelwise.distributed import gather_for_contrast, scale_grad
+from labelwise.losses.base import Loss
 from labelwise.losses.classification import ALL_TASKS
 from labelwise.losses.positives import positive_weights
 from labelwise.losses.supcon import supcon_loss
@@ -40,7 +42,7 @@ class HeadSpec(BaseModel):
 
 
 @LOSSES.register("mlcl")
-class MLCLLoss(nn.Module):
+class MLCLLoss(Loss):
     """Multi-level supervised contrastive loss: one SupCon term per projection head.
 
     Requirements:
@@ -75,7 +77,7 @@ class MLCLLoss(nn.Module):
 
     name: ClassVar[str] = "mlcl"
     supported_tasks: ClassVar[tuple[str, ...]] = ALL_TASKS
-    contrastive: ClassVar[bool] = True
+    contrastive = True
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -91,13 +93,13 @@ class MLCLLoss(nn.Module):
         self.level_cols: list[list[int]] = []
         self.heads = nn.ModuleList()
 
-    def setup(self, info: dict[str, Any]) -> None:
+    def setup(self, info: Mapping[str, Any]) -> None:
         """Build the heads for this task: ``info`` has ``task``, ``num_labels``,
         ``pooled_dim`` and, for hierarchies, ``levels`` (column ids per level)."""
         if "pooled_dim" not in info:
             raise ValueError("loss 'mlcl' needs the model's pooled width (info['pooled_dim'])")
         self.level_cols = [list(map(int, cols)) for cols in (info.get("levels") or [])]
-        self.specs = self._resolve_heads(info)
+        self.specs = self._resolve_heads(dict(info))
         # heads start the same for a given config without moving the caller's random stream
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(info.get("seed", 0)))

@@ -12,9 +12,9 @@ from typing import ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from torch import nn
 
 from labelwise.distributed import gather_for_contrast, scale_grad
+from labelwise.losses.base import Loss
 from labelwise.losses.classification import ALL_TASKS
 from labelwise.losses.functional import reduce_loss
 from labelwise.losses.positives import positive_weights
@@ -96,7 +96,7 @@ def supcon_loss(
 
 
 @LOSSES.register("supcon")
-class SupConLoss(nn.Module):
+class SupConLoss(Loss):
     """Supervised contrastive loss on the model's projection embeddings.
 
     Requirements:
@@ -128,8 +128,8 @@ class SupConLoss(nn.Module):
 
     name: ClassVar[str] = "supcon"
     supported_tasks: ClassVar[tuple[str, ...]] = ALL_TASKS
-    needs_embeddings: ClassVar[bool] = True
-    contrastive: ClassVar[bool] = True
+    needs_embeddings = True
+    contrastive = True
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -26,6 +26,7 @@ import torch
 from labelwise import checkpoint as ckpt
 from labelwise import distributed, rundir
 from labelwise.config import TrainConfig
+from labelwise.losses.base import Loss
 from labelwise.metrics.names import greater_is_better
 from labelwise.models.heads.label_subset import sample_labels, scoring_labels, supports_label_subset
 from labelwise.progress import make_progress
@@ -37,7 +38,7 @@ from labelwise.training.dataset import (
 from labelwise.training.log import RunLogger
 from labelwise.training.optim import build_optimizer, lr_factor
 from labelwise.training.parallel import wrap_ddp
-from labelwise.types import LossOutput
+from labelwise.types import Batch, LossOutput
 
 
 class TrainingError(RuntimeError):
@@ -56,7 +57,7 @@ class Trainer:
     def __init__(
         self,
         model: torch.nn.Module,
-        loss_fn: torch.nn.Module,
+        loss_fn: Loss,
         cfg: TrainConfig,
         device: torch.device,
         run_dir: Path | None = None,
@@ -67,9 +68,7 @@ class Trainer:
         self.run_dir, self.evaluate, self.primary = run_dir, evaluate, primary
         # a loss may own parameters (MLCL's projection heads, ABALONE's prototypes): they
         # train with the model and their state is checkpointed beside it
-        attach = getattr(loss_fn, "attach", None)
-        if callable(attach):  # e.g. a momentum copy of the model (ABALONE's queue)
-            attach(model)
+        loss_fn.attach(model)  # e.g. a momentum copy of the model (ABALONE's queue)
         self.loss_has_state = len(loss_fn.state_dict()) > 0
         self.optimizer = build_optimizer(torch.nn.ModuleDict({"model": model, "loss": loss_fn}), cfg)
         # the schedule scales these; read them now, before a resumed optimizer state
@@ -82,8 +81,7 @@ class Trainer:
         self.best_weights: dict[str, torch.Tensor] | None = None
         self._seconds_before, self._t0 = 0.0, time.perf_counter()  # reset by _train
         # contrastive losses compare two dropout views of each text
-        contrastive = bool(getattr(loss_fn, "contrastive", getattr(loss_fn, "needs_embeddings", False)))
-        self.views = cfg.contrastive_views if contrastive else 1
+        self.views = cfg.contrastive_views if loss_fn.contrastive else 1
         self.dist = distributed.info()
         # what forward runs: the model, or during fit() its DistributedDataParallel wrapper
         self.net: torch.nn.Module = model
@@ -106,7 +104,7 @@ class Trainer:
                 f"(labelwise_attention, plant or linear), not '{type(self._head()).__name__}': "
                 "change model.head or remove train.label_sample"
             )
-        if not getattr(self.loss_fn, "label_separable", False):
+        if not self.loss_fn.label_separable:
             raise ValueError(
                 f"train.label_sample needs a loss that is a sum of per-label terms (bce without "
                 f"pos_weight: balanced, focal or asl), not '{type(self.loss_fn).__name__}': "
@@ -211,12 +209,16 @@ class Trainer:
             self.net = self.model
             gc.collect()
 
+    def train_step(self, batch: Batch) -> LossOutput:
+        """One optimizer step on ``batch``, exactly as the loop takes it (the loss's hooks,
+        dropout views, label sampling, clipping), without the schedule or evaluation: what
+        ``labelwise profile --train`` times."""
+        return self._step(batch.to(self.device))
+
     def _step(self, batch: Any, share: float = 1.0) -> LossOutput:
         """One optimizer step on this process's ``batch``, ``share`` of the global batch's
         documents. Returns the loss of the whole global batch (detached)."""
-        before = getattr(self.loss_fn, "before_loss", None)
-        if callable(before):
-            before(batch)
+        self.loss_fn.before_loss(batch)
         if self.views == 2:
             batch = two_views(batch)
         labels = self._sampled_labels(batch)
@@ -240,9 +242,7 @@ class Trainer:
         if self.cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
-        after = getattr(self.loss_fn, "after_step", None)
-        if callable(after):
-            after(self.model)
+        self.loss_fn.after_step(self.model)
         return reported
 
     def _global_loss(self, loss_out: LossOutput, share: float) -> LossOutput:
