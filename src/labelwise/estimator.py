@@ -211,10 +211,10 @@ class TextClassifier:
 
         self.task_.tune(self.task_.scores(valid_logits), y_valid, metric)
 
-    def _measure(self, scores: np.ndarray, y: np.ndarray, threshold: Any = None,
+    def _measure(self, scores: np.ndarray, y: np.ndarray,
                  group_counts: np.ndarray | None = None) -> dict[str, float]:
         return evaluate_scores(
-            self.metric_names_, scores, self.task_.decide(scores, threshold), y,
+            self.metric_names_, scores, self.task_.decide(scores), y,
             train_counts=np.asarray(self.labels_.train_counts),
             num_train_docs=self.labels_.num_train_docs,
             levels=self.task_.levels,

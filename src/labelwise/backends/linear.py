@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from labelwise import checkpoint as ckpt
 from labelwise.backends.base import FitContext, Split
 from labelwise.config import Config
-from labelwise.linear import TfidfLinear
+
+if TYPE_CHECKING:
+    from labelwise.linear import TfidfLinear
 
 
 class LinearBackend:
@@ -21,8 +23,10 @@ class LinearBackend:
     kind = "linear"
 
     def __init__(self, cfg: Config) -> None:
+        from labelwise.linear import TfidfLinear  # scikit-learn: imported only when used (~1.5 s)
+
         self.cfg = cfg
-        self.model = TfidfLinear(config=TfidfLinear.Config(**cfg.model.linear))
+        self.model: TfidfLinear = TfidfLinear(config=TfidfLinear.Config(**cfg.model.linear))
         self.train_state: dict[str, Any] = {}
 
     def fit(self, train: Split, valid: Split, ctx: FitContext) -> None:
@@ -49,7 +53,7 @@ class LinearBackend:
         self.model.save(run_dir)
 
     def load(self, run_dir: Path, num_labels: int) -> None:
-        self.model = TfidfLinear.load(run_dir)
+        self.model = type(self.model).load(run_dir)
         n = self.model.num_labels if hasattr(self.model, "num_labels") else num_labels
         if n != num_labels:
             raise ckpt.CheckpointError(

@@ -8,22 +8,8 @@ with token factors ``P`` (V, k), label factors ``Q`` (L, k) and biases. It is tr
 list per label, to order that label's MIG tokens (:mod:`labelwise.plant.mig`) by their MIG,
 with sampled tokens outside the list as irrelevant (relevance 0).
 
-Relevance grades: within a label's MIG list (sorted by decreasing MIG, length ``n``), the
-token at 0-based rank ``r`` gets the integer grade ``num_grades - floor(r * num_grades / n)``,
-so the top ``1 / num_grades`` of the list has grade ``num_grades`` and the bottom part grade
-1; tokens outside the list have grade 0. NDCG uses the gain ``2 ** grade - 1``. Rank-based
-grades make every label's list look alike, whatever the scale of its MI values (which grows
-with the label's frequency).
-
-LambdaRank loss of one list: for every pair (i, j) of valid items with ``rel_i > rel_j``,
-
-    |delta NDCG@k (i, j)| * log(1 + exp(-sigma (s_i - s_j)))
-
-where ``delta NDCG@k`` is the change of NDCG@k when i and j swap places in the ranking by the
-current scores. The weights are computed from detached scores, so they are constants for
-autograd: the gradient is that of this weighted RankNet loss (the usual LambdaRank "lambdas").
-A list's loss is the sum over its pairs; the batch loss is the mean over lists that have at
-least one such pair.
+Relevance grades, NDCG and the LambdaRank loss are the pure functions of
+:mod:`labelwise.plant.ranking`.
 """
 
 from __future__ import annotations
