@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=["train", "valid", "test"])
     e.add_argument("--data-dir")
     e.add_argument("--format", default="auto")
+    e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="decode differently with the same weights, e.g. model.chunk_pooling=max "
+                        "(keys that leave the weights valid only; repeatable)")
 
     pr = sub.add_parser("predict", help="label a text file (one per line) or JSONL")
     pr.add_argument("run_dir")
@@ -165,7 +168,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from labelwise.runner import evaluate_run
 
     metrics = evaluate_run(Path(args.run_dir), args.data and Path(args.data), args.split,
-                           args.data_dir, args.format)
+                           args.data_dir, args.format, args.overrides)
     print(json.dumps({k: round(v, 6) for k, v in metrics.items()}, indent=2))
     return 0
 

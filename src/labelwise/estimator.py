@@ -23,6 +23,13 @@ from labelwise.evaluation import evaluate_scores
 from labelwise.tasks import make_task, resolve_task
 from labelwise.types import Example
 
+# settings that change how a trained model reads and scores documents, or where it runs,
+# not its weights: `labelwise evaluate --set` and TextClassifier.load(overrides=...) take them
+LOAD_MAY_CHANGE = frozenset({
+    "model.chunk_pooling", "model.stateful_k", "model.stateful_gamma", "tokenizer.max_chunks",
+    "train.eval_batch_size", "train.device", "train.num_threads", "decode.at_least_one",
+})
+
 
 def _as_config(config: Config | dict[str, Any] | str | Path | None, overrides: dict[str, Any]) -> Config:
     if isinstance(config, Config):
@@ -284,15 +291,18 @@ class TextClassifier:
         ckpt.write_json(run_dir / rundir.RUN_INFO, self._run_info(status="complete"))
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> TextClassifier:
+    def load(cls, run_dir: str | Path, overrides: Sequence[str] = ()) -> TextClassifier:
+        """The trained run in ``run_dir``. ``overrides`` (``key=value``) change how its
+        weights read and score documents, for keys of :data:`LOAD_MAY_CHANGE` only: e.g.
+        ``model.chunk_pooling=max`` decodes a stateful-trained model with max pooling."""
         run_dir = Path(run_dir)
-        self = cls.load_decoding(run_dir)
+        self = cls.load_decoding(run_dir, overrides)
         self.backend_ = make_backend(self.config_)
         self.backend_.load(run_dir, len(self.classes_))
         return self
 
     @classmethod
-    def load_decoding(cls, run_dir: str | Path) -> TextClassifier:
+    def load_decoding(cls, run_dir: str | Path, overrides: Sequence[str] = ()) -> TextClassifier:
         """A run's estimator without its model: config, labels, task, thresholds (all that
         turns logits into scores and decisions). ``load`` adds the model; the ONNX
         predictor adds its own."""
@@ -300,7 +310,14 @@ class TextClassifier:
         if not run_dir.is_dir():
             raise ckpt.CheckpointError(f"run directory '{run_dir}' does not exist")
         info = ckpt.check_run_info(run_dir)
-        cfg = load_config(run_dir / rundir.CONFIG)
+        for assignment in overrides:
+            key = assignment.partition("=")[0].strip()
+            if key not in LOAD_MAY_CHANGE:
+                raise ValueError(
+                    f"'{key}' cannot change once a run is trained (its weights depend on it); "
+                    f"keys that can: {', '.join(sorted(LOAD_MAY_CHANGE))}"
+                )
+        cfg = load_config(run_dir / rundir.CONFIG, list(overrides))
         self = cls(cfg)
         self.config_ = cfg
         self.labels_ = LabelSpace.from_json(ckpt.read_json(run_dir / rundir.LABELS))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,8 +224,10 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
 
 
 def evaluate_run(run_dir: Path, data_file: Path | None, split: str, data_dir: str | None,
-                 fmt: str = "auto") -> dict[str, float]:
-    clf = TextClassifier.load(run_dir)
+                 fmt: str = "auto", overrides: Sequence[str] = ()) -> dict[str, float]:
+    """Measure a trained run on a labelled file, or on a split of the dataset it was trained
+    on; ``overrides`` change how it decodes (:data:`labelwise.estimator.LOAD_MAY_CHANGE`)."""
+    clf = TextClassifier.load(run_dir, overrides)
     if data_file is None:
         cfg = clf.config_
         if cfg.data.dataset is None:

@@ -300,3 +300,28 @@ def test_label_sample_refuses_losses_that_are_not_per_label(change: dict[str, An
     labels = [lab[:1] for lab in LABELS] if change.get("task") == "multiclass" else LABELS
     with pytest.raises(ValueError, match=match):
         TextClassifier(cfg).fit(TEXTS, labels)
+
+
+def test_evaluate_with_set_decodes_the_same_weights_another_way(tmp_path: Path, capsys) -> None:
+    """`labelwise evaluate RUN --set model.chunk_pooling=max`: the stateful-trained weights
+    decoded with max pooling, as setting the pooling on the loaded model does; keys that the
+    weights depend on are refused."""
+    from labelwise.cli import main
+
+    run = tmp_path / "run"
+    clf = TextClassifier(CHUNKED).fit_examples(_examples(), run_dir=run)
+    data = tmp_path / "eval.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "labels": list(lab)}) + "\n"
+                            for t, lab in zip(TEXTS, LABELS, strict=True)))
+    assert main(["evaluate", str(run), "--data", str(data), "--set", "model.chunk_pooling=max"]) == 0
+    as_max = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(run), "--data", str(data)]) == 0
+    as_trained = json.loads(capsys.readouterr().out)
+    set_chunk_pooling(clf.backend_.model, ChunkPooling())  # type: ignore[arg-type]
+    expected = clf.evaluate(TEXTS, LABELS)
+    assert as_max == pytest.approx({k: round(v, 6) for k, v in expected.items()}, abs=1e-6)
+    assert as_max != as_trained
+    loaded = TextClassifier.load(run, ["model.chunk_pooling=max"])
+    assert chunk_pooling_of(loaded.backend_.model) == ChunkPooling()  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="model.encoder.embed_dim.*cannot change"):
+        TextClassifier.load(run, ["model.encoder.embed_dim=8"])
