@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
-	bash benchmarks/plan.sh
+	$(BIN)/python benchmarks/bench.py run baselines
 
 clean:
 	rm -rf $(VENV) runs build dist *.egg-info src/*.egg-info

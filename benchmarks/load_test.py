@@ -6,7 +6,7 @@ process, then
    test text each per request for ``--seconds``: throughput, p50 / p99 latency, errors,
    and the server's resident memory sampled every second (flat means no leak).
 
-Goals (issue 6): zero errors, memory flat, single-text p50 under 15 ms on 2 cores.
+Goals: zero errors, memory flat, single-text p50 under 15 ms on 2 cores.
 Writes ``benchmarks/results/serve/load.json`` and ``load.png``.
 
     python benchmarks/load_test.py runs/compare/labelwise-sst2-transformer-s13

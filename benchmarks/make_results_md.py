@@ -1,7 +1,9 @@
-"""Rebuild the generated tables of benchmarks/RESULTS.md from benchmarks/results/*.json.
+"""Build benchmarks/RESULTS.md: one section per topic of ``benchmarks/manifest.yaml``, in
+its order, each the topic's notes (``benchmarks/notes/<topic>.md``, written by hand) with
+the tables generated from ``benchmarks/results/*.json`` where the notes say
+``<!-- tables -->``. Every result row must belong to a table of some topic.
 
-Only the text between the ``<!-- results:begin -->`` and ``<!-- results:end -->`` markers
-is replaced; the notes around it are kept.
+    python benchmarks/make_results_md.py      (or: python benchmarks/bench.py results)
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 MD = ROOT / "benchmarks" / "RESULTS.md"
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+NOTES = ROOT / "benchmarks" / "notes"
+MANIFEST = ROOT / "benchmarks" / "manifest.yaml"
+TABLES = "<!-- tables -->"
 COLUMNS = {
     "goemotions": ["micro_f1", "macro_f1", "hamming_loss", "f1_head", "f1_medium", "f1_tail",
                    "silhouette", "davies_bouldin"],
@@ -117,7 +123,6 @@ def tradeoff_plot(dataset: str, rows: list[dict], metric: str) -> Path | None:
     return path
 
 
-CMP_BEGIN, CMP_END = "<!-- compare:begin -->", "<!-- compare:end -->"
 COMPARE = RESULTS / "compare"
 SERVE = RESULTS / "serve" / "load.json"
 
@@ -158,30 +163,55 @@ def compare_tables() -> str:
     return "\n".join(parts)
 
 
-def replace_between(text: str, begin: str, end: str, body: str) -> str:
-    if begin not in text:
-        return text
-    pre, _, rest = text.partition(begin)
-    _, _, post = rest.partition(end)
-    return pre + begin + "\n" + body + end + post
+def load_rows() -> dict[str, dict]:
+    """Every result row, keyed by its file's stem ``<dataset>__<system>[@tag]``."""
+    return {f.stem: json.loads(f.read_text()) for f in sorted(RESULTS.glob("*__*.json"))}
+
+
+def row_system(stem: str) -> str:
+    """``eurlex57k__plant@frac0.01`` -> ``plant`` (the config under configs/bench/systems)."""
+    return stem.partition("__")[2].partition("@")[0]
+
+
+def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]]:
+    """The generated tables of one topic, and the result rows they show."""
+    parts, used = [], set()
+    for t in spec:
+        if t.get("compare"):
+            parts.append(compare_tables())
+            continue
+        chosen = {stem: r for stem, r in rows.items()
+                  if r["dataset"] == t["dataset"] and row_system(stem) in t["systems"]}
+        if not chosen:
+            continue
+        used |= set(chosen)
+        devices = sorted({r["device"] for r in chosen.values()})
+        parts.append(table(t["dataset"], list(chosen.values()))
+                     + f"\nDevice: {'; '.join(devices)}.\n")
+    if used:
+        parts.insert(0, "Metrics in percent on the test split, mean ± standard deviation over "
+                        "seeds (no ± where one seed ran).\n")
+    return "\n".join(parts), used
 
 
 def main() -> None:
-    by_ds: dict[str, list[dict]] = {}
-    for f in sorted(RESULTS.glob("*.json")):
-        r = json.loads(f.read_text())
-        by_ds.setdefault(r["dataset"], []).append(r)
-    devices = sorted({r["device"] for rs in by_ds.values() for r in rs})
-    body = ("Metrics in percent on the test split, mean ± standard deviation over seeds "
-            "(no ± where one seed ran). Device: " + "; ".join(devices) + ".\n\n"
-            + "\n".join(table(ds, by_ds[ds]) for ds in COLUMNS if ds in by_ds))
-    for ds in ("imdb",):
-        if ds in by_ds:
-            tradeoff_plot(ds, by_ds[ds], COLUMNS[ds][0])
-    text = MD.read_text() if MD.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    text = replace_between(text, BEGIN, END, body)
-    text = replace_between(text, CMP_BEGIN, CMP_END, compare_tables())
-    MD.write_text(text)
+    topics = yaml.safe_load(MANIFEST.read_text())["topics"]
+    rows = load_rows()
+    sections = ["# Benchmarks\n", (NOTES / "intro.md").read_text()]
+    shown: set[str] = set()
+    for name, topic in topics.items():
+        tables, used = topic_tables(topic["tables"], rows)
+        shown |= used
+        notes = (NOTES / f"{name}.md").read_text()
+        body = notes.replace(TABLES, tables.rstrip("\n")) if TABLES in notes else notes + "\n" + tables
+        sections.append(f"## {topic['title']}\n\n{body.strip()}\n")
+    missing = sorted(set(rows) - shown)
+    if missing:
+        raise SystemExit(f"result rows in no topic's table of {MANIFEST.name}: {', '.join(missing)}")
+    imdb = [r for r in rows.values() if r["dataset"] == "imdb"]
+    if imdb:
+        tradeoff_plot("imdb", imdb, COLUMNS["imdb"][0])
+    MD.write_text("\n".join(sections))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from labelwise.data.tokenize import TextTokenizer
 from labelwise.plant import compute_mig, occurrence_matrix
 from labelwise.plant.l2r import train_l2r
 from labelwise.plant.pipeline import measure
+from labelwise.profiling import device_name
 from labelwise.runner import load_run_data
 
 
@@ -135,8 +136,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     }
     print(json.dumps(result, indent=2))
     if args.json is not None:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from run_baselines import device_name
 
         record = {"dataset": "eurlex57k", "system": "labelwise:plant-stage", "metrics": {},
                   "timings": result, "seeds": [0], "device": device_name(),

@@ -1,5 +1,5 @@
-"""Systems compared by training-set fraction: PLANT against LANT (issue 5's data-efficiency
-curve), one MLCL head against one per level (issue 4's low-data grid).
+"""Systems compared by training-set fraction: PLANT against LANT (the EURLEX57K
+data-efficiency curve), one MLCL head against one per level (the MLCL low-data grid).
 
 Reads ``<results>/<dataset>__<system>@frac<F>.json`` rows (``run_baselines.py --tag
 fracF``) and the full-data rows ``<dataset>__<system>.json`` (fraction 1), and writes

@@ -1,4 +1,4 @@
-"""Per-label test F1 against training frequency, one line per system (issue 4's plot).
+"""Per-label test F1 against training frequency, one line per system (the contrastive-losses topic's plot).
 
 Reads rows recorded with ``run_baselines.py --per-label`` (F1 averaged over their seeds).
 

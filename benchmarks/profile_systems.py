@@ -24,13 +24,13 @@ from labelwise.components import load_config
 from labelwise.profiling import (
     build_from_config,
     count_parameters,
+    device_name,
     flops_per_document,
     profile_config,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from run_baselines import SYSTEMS, device_name  # noqa: E402
+SYSTEMS = sorted(p.stem for p in (ROOT / "configs/bench/systems").glob("*.yaml"))
 
 
 def main(argv: list[str] | None = None) -> int:

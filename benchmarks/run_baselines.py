@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import fcntl
 import json
-import platform
 import shlex
 import sys
 import time
@@ -25,27 +24,14 @@ import numpy as np
 import torch
 
 from labelwise.components import load_config
+from labelwise.profiling import device_name
 from labelwise.runner import check_resume_config, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = sorted(p.stem for p in (ROOT / "configs/bench/datasets").glob("*.yaml"))
 SYSTEMS = sorted(p.stem for p in (ROOT / "configs/bench/systems").glob("*.yaml"))
-DEFAULT_DATASETS = ["goemotions", "sst2", "20newsgroups"]  # the issue-2 baselines
+DEFAULT_DATASETS = ["goemotions", "sst2", "20newsgroups"]  # the baselines topic's first three
 DEFAULT_SYSTEMS = ["linear", "cnn", "bilstm", "transformer", "pretrained-frozen"]
-
-
-def device_name() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    cpu = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"cpu: {torch.get_num_threads()} threads, {cpu}"
 
 
 def _earlier_runs(path: Path, extra: list[str]) -> dict[int, dict]:

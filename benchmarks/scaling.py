@@ -45,7 +45,7 @@ def measure_one(name: str, length: int, seconds: float) -> dict[str, Any]:
 
     from labelwise import components
     from labelwise.models import build_model
-    from labelwise.profiling import _rate, flops_per_document, peak_rss_mb, random_batch
+    from labelwise.profiling import flops_per_document, measure_rate, peak_rss_mb, random_batch
 
     components.load_all()
     torch.manual_seed(0)
@@ -59,7 +59,7 @@ def measure_one(name: str, length: int, seconds: float) -> dict[str, Any]:
         with torch.inference_mode():
             model(batch.input_ids, batch.attention_mask)
 
-    infer_rate = _rate(infer, 1, seconds)
+    infer_rate = measure_rate(infer, 1, seconds)
     infer_peak = peak_rss_mb() - base
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
@@ -70,7 +70,7 @@ def measure_one(name: str, length: int, seconds: float) -> dict[str, Any]:
         loss.backward()
         opt.step()
 
-    train_rate = _rate(train, 1, seconds)
+    train_rate = measure_rate(train, 1, seconds)
     return {
         "model": name,
         "length": length,
@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure_one(args.one[0], int(args.one[1]), args.seconds)))
         return 0
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from run_baselines import device_name
+
+    from labelwise.profiling import device_name
 
     results: dict[str, list[dict[str, Any]]] = {}
     for name in args.models:

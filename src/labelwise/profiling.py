@@ -20,10 +20,12 @@ random token ids of exactly each length, one document per row, no padding.
 
 from __future__ import annotations
 
+import platform
 import resource
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -90,7 +92,7 @@ def flops_per_document(model: nn.Module, length: int, vocab_size: int) -> int:
     return int(counter.get_total_flops()) + _lstm_flops(model, length)
 
 
-def _rate(step: Callable[[], object], docs_per_call: int, min_seconds: float) -> float:
+def measure_rate(step: Callable[[], object], docs_per_call: int, min_seconds: float) -> float:
     step()  # warm-up (allocations, kernel selection)
     calls, start = 0, time.perf_counter()
     while True:
@@ -111,7 +113,7 @@ def inference_docs_per_second(
         with torch.inference_mode():
             model(batch.input_ids, batch.attention_mask)
 
-    return _rate(step, batch_size, min_seconds)
+    return measure_rate(step, batch_size, min_seconds)
 
 
 def train_docs_per_second(
@@ -139,7 +141,22 @@ def train_docs_per_second(
     trainer = Trainer(model, loss_fn, train_cfg, torch.device("cpu"))
     model.train()
     loss_fn.train()
-    return _rate(lambda: trainer.train_step(batch), batch_size, min_seconds)
+    return measure_rate(lambda: trainer.train_step(batch), batch_size, min_seconds)
+
+
+def device_name() -> str:
+    """The machine a measurement ran on: the GPU's name, or the CPU model and torch's threads."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    cpu = platform.processor() or "cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"cpu: {torch.get_num_threads()} threads, {cpu}"
 
 
 def peak_rss_mb() -> float:

@@ -80,3 +80,47 @@ def test_data_efficiency_prints_the_pairs_asked_for(tmp_path: Path, capsys) -> N
     assert "| 1 | +30.00 | 1 |" in out and "| 1 | +20.00 | 1 |" in out
     with pytest.raises(SystemExit):
         mod.main([*args, "--pairs", "a:d"])
+
+
+def test_manifest_names_a_script_for_every_row_and_a_table_for_every_result() -> None:
+    """Every row of benchmarks/manifest.yaml runs a script that exists, every topic has its
+    notes, and every recorded result row is shown by some topic's table."""
+    bench, md = _load("bench"), _load("make_results_md")
+    topics = bench.load_manifest()
+    assert {"baselines", "plant-eurlex", "tools"} <= set(topics)
+    for name, topic in topics.items():
+        assert (ROOT / "benchmarks" / "notes" / f"{name}.md").is_file()
+        for row in topic["rows"]:
+            if "run" in row:
+                cmd = bench.row_command(row)
+                assert (ROOT / cmd[1]).is_file()
+    rows = md.load_rows()
+    shown: set[str] = set()
+    for topic in topics.values():
+        shown |= md.topic_tables(topic["tables"], rows)[1]
+    assert rows and set(rows) == shown
+
+
+def test_manifest_rows_are_checked(tmp_path: Path) -> None:
+    bench = _load("bench")
+    bad = tmp_path / "manifest.yaml"
+    bad.write_text("topics:\n  t:\n    title: T\n    tables: []\n    rows:\n"
+                   "      - {name: a, run: x.py}\n      - {name: a, run: y.py}\n")
+    with pytest.raises(ValueError, match="name of its own"):
+        bench.load_manifest(bad)
+    bad.write_text("topics:\n  t:\n    title: T\n    tables: []\n    rows:\n      - {name: a}\n")
+    with pytest.raises(ValueError, match="one of 'run' or 'evaluate'"):
+        bench.load_manifest(bad)
+    with pytest.raises(ValueError, match="no script"):
+        bench.row_command({"name": "a", "run": "no_such_script.py --x"})
+
+
+def test_bench_dry_run_prints_the_rows_commands(capsys) -> None:
+    bench = _load("bench")
+    assert bench.main(["run", "plant-eurlex", "--row", "stateful-off", "--row", "linear", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "run_baselines.py --datasets eurlex57k --systems linear-l2svm --seeds 13" in out
+    assert "labelwise evaluate runs/bench/eurlex57k-plant-stateful@c2frac0.05-s13" in out
+    assert "--set model.chunk_pooling=max" in out
+    with pytest.raises(SystemExit, match="no row"):
+        bench.main(["run", "plant-eurlex", "--row", "nope", "--dry-run"])
