@@ -10,9 +10,10 @@ An export directory holds::
 
 The graph takes ``input_ids`` (B, T) int64 and ``attention_mask`` (B, T) int64 (1 on real
 tokens, 0 on padding), both with dynamic B and T, and returns ``logits`` (B, L) float32.
-Long documents cut into chunks are pooled outside the graph (max over a document's
-chunks, as :func:`labelwise.decode.pool_chunks` does), so each row of the graph is one
-chunk; :class:`OnnxPredictor` does the tokenising, batching and pooling.
+Long documents cut into chunks are pooled outside the graph, so each row of the graph is
+one chunk; :class:`OnnxPredictor` does the tokenising and batching, and pools a document's
+chunk logits with the run's own pooling component (:mod:`labelwise.models.pooling`: max,
+or PLANT's stateful decoder), the very code the PyTorch model runs in its forward.
 
 Scores and decisions from logits are those of :class:`~labelwise.estimator.TextClassifier`
 itself: the predictor rebuilds the estimator from the copied run files and hands it the
@@ -24,8 +25,8 @@ exporter would need ``onnxscript``). The encoders are written to trace: no floor
 of negative traced lengths (the exporter truncates), no ``unfold`` over a dynamic length.
 BiLSTM's packed sequences export as they are.
 
-Importing ``labelwise`` imports torch, so the predictor is not torch-free; it runs no
-torch code, though: tokenising, batching and pooling are numpy and ``tokenizers``.
+Importing ``labelwise`` imports torch, so the predictor is not torch-free; the network
+runs in ONNX Runtime, and torch only pools the chunk logits of chunked documents.
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
 from labelwise import checkpoint as ckpt
 from labelwise import rundir
+from labelwise.models.pooling import ChunkPooling, make_pooling
 
 if TYPE_CHECKING:
-    import torch
-
     from labelwise.data.tokenize import TextTokenizer
     from labelwise.estimator import TextClassifier
 
@@ -66,8 +67,6 @@ def _logits_module(model: torch.nn.Module) -> torch.nn.Module:
     Only the encoder and the head run; the projection head (contrastive embeddings) does
     not take part in the logits, so it is left out of the graph.
     """
-    import torch
-
     class LogitsOnly(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
             super().__init__()
@@ -86,8 +85,6 @@ def _export_graph(
     model: torch.nn.Module, path: Path, opset: int, tokenizer: TextTokenizer, max_len: int
 ) -> None:
     """Trace ``model`` (logits only) into ``path`` with dynamic batch and sequence axes."""
-    import torch
-
     wrapped = _logits_module(model)
     # an example batch of two rows, one of them padded, so that masking is traced too
     T = max(4, min(max_len, 12))
@@ -155,8 +152,6 @@ def export_onnx(
     Raises:
         ValueError: the run is a TF-IDF linear model, or its encoder cannot be exported.
     """
-    import torch
-
     from labelwise.estimator import TextClassifier
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
@@ -169,13 +164,6 @@ def export_onnx(
                 "TextClassifier.load or 'labelwise predict' instead"
             )
     clf = TextClassifier.load(run_dir)
-    cfg = clf.config_
-    if cfg.tokenizer.long_documents == "chunk" and getattr(cfg.model, "chunk_pooling", "max") != "max":
-        raise ValueError(
-            f"the run '{run_dir}' pools chunk logits with model.chunk_pooling="
-            f"{cfg.model.chunk_pooling}; the ONNX predictor max-pools chunks, so its predictions "
-            "would differ. Use the PyTorch model ('labelwise predict' / serve) for this run"
-        )
     try:
         model, tokenizer = clf.backend_.network()
     except ValueError as err:
@@ -320,6 +308,7 @@ class OnnxPredictor:
         self.batch_size = int(batch_size or self.info["eval_batch_size"])
         self.classifier: TextClassifier = _estimator_from(self.export_dir)
         self.classifier.backend_ = _OnnxLogits(self)  # type: ignore[assignment]
+        self.pooling = make_pooling(ChunkPooling.of(self.classifier.config_.model))
 
     @property
     def classes_(self) -> list[str]:
@@ -355,10 +344,11 @@ class OnnxPredictor:
             chunk_logits = np.asarray(out[0], dtype=np.float32)  # (R, L)
             if len(rows) == len(idx):
                 doc_logits = chunk_logits
-            else:  # (R, L) chunks -> (B, L) documents: max over each document's chunks
+            else:  # (R, L) chunks -> (B, L) documents, as the run's model pools them
                 owner = np.repeat(np.arange(len(idx)), [len(docs[i]) for i in idx])  # (R,)
-                doc_logits = np.full((len(idx), chunk_logits.shape[1]), -np.inf, dtype=np.float32)
-                np.maximum.at(doc_logits, owner, chunk_logits)
+                with torch.inference_mode():
+                    doc_logits = self.pooling(torch.from_numpy(chunk_logits), torch.from_numpy(owner),
+                                              len(idx)).numpy()
             if result is None:
                 result = np.zeros((len(docs), doc_logits.shape[1]), dtype=np.float32)
             result[idx] = doc_logits

@@ -325,3 +325,19 @@ def test_evaluate_with_set_decodes_the_same_weights_another_way(tmp_path: Path, 
     assert chunk_pooling_of(loaded.backend_.model) == ChunkPooling()  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="model.encoder.embed_dim.*cannot change"):
         TextClassifier.load(run, ["model.encoder.embed_dim=8"])
+
+
+def test_onnx_export_of_a_stateful_chunked_run_decodes_as_the_model(tmp_path: Path) -> None:
+    """The export pools chunk logits with the run's own pooling component, the stateful
+    decoder included: the ONNX predictor's logits are the PyTorch model's."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from labelwise.export import OnnxPredictor, export_onnx
+
+    run = tmp_path / "run"
+    clf = TextClassifier(CHUNKED).fit_examples(_examples(), run_dir=run)
+    assert chunk_pooling_of(clf.backend_.model) == ChunkPooling("stateful", 3, 1.0)  # type: ignore[arg-type]
+    export_onnx(run, tmp_path / "onnx")
+    onnx = OnnxPredictor(tmp_path / "onnx", threads=1)
+    np.testing.assert_allclose(onnx.logits(TEXTS), clf.backend_.logits(TEXTS), atol=1e-4, rtol=0)
+    assert onnx.predict(TEXTS) == clf.predict(TEXTS)

@@ -137,7 +137,7 @@ class NeuralBackend:
         if pretrained_embeddings and m.encoder.get("embeddings") == "glove":
             self._load_glove()
         if m.chunk_pooling != "max":
-            set_chunk_pooling(self.model, ChunkPooling(m.chunk_pooling, m.stateful_k, m.stateful_gamma))
+            set_chunk_pooling(self.model, ChunkPooling.of(m))
 
     def _load_glove(self) -> None:
         """Copy GloVe vectors for the tokenizer's vocabulary into the encoder's embeddings.

@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from labelwise.models.documents import pool_rows
+from labelwise.models.pooling import MaxPooling
 from labelwise.types import EncoderOutput, ModelOutput
 
 
@@ -21,7 +23,11 @@ class Classifier(nn.Module):
             (B, p) that contrastive losses compare (``ModelOutput.embeddings``).
         spec: optional JSON-able description of how the model was built (the arguments of
             ``build_model``), kept so a checkpoint can rebuild it without pickling.
+        chunk_pooling: how chunk logits become document logits
+            (:mod:`labelwise.models.pooling`); max pooling by default.
     """
+
+    reads_documents = True  # forward takes doc_index and returns one row per document
 
     def __init__(
         self,
@@ -29,11 +35,13 @@ class Classifier(nn.Module):
         head: nn.Module,
         spec: dict[str, Any] | None = None,
         projection: nn.Module | None = None,
+        chunk_pooling: nn.Module | None = None,
     ):
         super().__init__()
         self.encoder = encoder
         self.head = head
         self.projection = projection
+        self.chunk_pooling = chunk_pooling if chunk_pooling is not None else MaxPooling()
         self.spec = spec
 
     @property
@@ -48,12 +56,20 @@ class Classifier(nn.Module):
             enc.input_ids = input_ids
         return enc
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> ModelOutput:
-        """Logits (B, L) for (B, T) ids; ``attention_mask`` (B, T) is True on real tokens."""
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, doc_index: torch.Tensor | None = None
+    ) -> ModelOutput:
+        """Logits (B, L) for (B, T) ids; ``attention_mask`` (B, T) is True on real tokens.
+
+        With ``doc_index`` (R,) the rows are chunks of documents (``doc_index[r]`` is row r's
+        document, chunks in reading order): the output has one row per document, logits
+        pooled by ``chunk_pooling`` and the pooled vector and embeddings by their mean."""
         enc = self.encode(input_ids, attention_mask)
         out: ModelOutput = self.head(enc)
         if out.pooled is None:
             out.pooled = enc.pooled  # (B, d), for contrastive projections
         if self.projection is not None and out.embeddings is None:
             out.embeddings = self.projection(out.pooled)  # (B, p)
+        if doc_index is not None:
+            out = pool_rows(out, doc_index, self.chunk_pooling)
         return out

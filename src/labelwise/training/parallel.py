@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 
-from labelwise.models.documents import chunk_pooling_of, set_chunk_pooling
 from labelwise.types import ModelOutput
 
 
@@ -24,7 +23,7 @@ def wrap_ddp(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     ddp = DistributedDataParallel(
         _OutputFields(model), device_ids=[index] if cuda else None, find_unused_parameters=True
     )
-    return _Distributed(ddp, model)
+    return _Distributed(ddp)
 
 
 class _OutputFields(torch.nn.Module):
@@ -35,19 +34,26 @@ class _OutputFields(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, Any]:
-        out = self.model(input_ids, attention_mask)
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, doc_index: torch.Tensor | None = None
+    ) -> dict[str, Any]:
+        out = self.model(input_ids, attention_mask, doc_index)
         return {f.name: getattr(out, f.name) for f in fields(out)}
 
 
 class _Distributed(torch.nn.Module):
-    """A DDP-wrapped model called like the model: ``(ids, mask) -> ModelOutput``; it
-    carries the model's chunk pooling, so :func:`forward_docs` pools the same way."""
+    """A DDP-wrapped model called like the model: ``(ids, mask[, doc_index]) -> ModelOutput``;
+    the model pools a batch's chunks inside its forward, so the wrapper reads documents too."""
 
-    def __init__(self, ddp: torch.nn.Module, model: torch.nn.Module) -> None:
+    reads_documents = True
+
+    def __init__(self, ddp: torch.nn.Module) -> None:
         super().__init__()
         self.ddp = ddp
-        set_chunk_pooling(self, chunk_pooling_of(model))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> ModelOutput:
-        return ModelOutput(**self.ddp(input_ids, attention_mask))
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, doc_index: torch.Tensor | None = None
+    ) -> ModelOutput:
+        if doc_index is None:
+            return ModelOutput(**self.ddp(input_ids, attention_mask))
+        return ModelOutput(**self.ddp(input_ids, attention_mask, doc_index))
