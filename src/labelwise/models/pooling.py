@@ -40,34 +40,12 @@ class ChunkPooling:
         return cls(model.chunk_pooling, model.stateful_k, model.stateful_gamma)
 
 
-def pool_chunk_logits(
-    logits: torch.Tensor, doc_index: torch.Tensor, num_docs: int, pooling: ChunkPooling
-) -> torch.Tensor:
-    """(R, L) chunk logits -> (D, L) document logits, as ``pooling`` says.
-
-    Stateful pooling adds ``gamma * S`` to the max-pooled logits, where ``S`` is the
-    carried state of the chunks before each document's last one (0 for a one-chunk
-    document, so its logits are exactly the max-pooled ones). ``S`` comes from detached
-    logits: the gradient is max pooling's.
-    """
-    pooled = pool_chunks(logits, doc_index, num_docs)
-    if pooling.mode != "stateful":
-        return pooled
-    plain = logits.detach()
-    with_state = stateful_pool(plain, doc_index, num_docs, pooling.k, pooling.gamma)
-    last = stateful_pool(plain, doc_index, num_docs, pooling.k, 0.0)  # the last chunk's logits
-    return pooled + (with_state - last)
-
-
 class _Pooling(nn.Module):
     """A pooling component: ``(logits (R, L), doc_index (R,), num_docs) -> (D, L)``."""
 
     def __init__(self, spec: ChunkPooling) -> None:
         super().__init__()
         self.spec = spec
-
-    def forward(self, logits: torch.Tensor, doc_index: torch.Tensor, num_docs: int) -> torch.Tensor:
-        return pool_chunk_logits(logits, doc_index, num_docs, self.spec)
 
 
 @POOLINGS.register("max")
@@ -77,13 +55,33 @@ class MaxPooling(_Pooling):
     def __init__(self, spec: ChunkPooling | None = None) -> None:
         super().__init__(spec or ChunkPooling())
 
+    def forward(self, logits: torch.Tensor, doc_index: torch.Tensor, num_docs: int) -> torch.Tensor:
+        return pool_chunks(logits, doc_index, num_docs)
+
 
 @POOLINGS.register("stateful")
 class StatefulPooling(_Pooling):
-    """Max pooling plus the carried top-k label state of the chunks read before (PLANT)."""
+    """Max pooling plus ``gamma`` times the carried state of the chunks before each
+    document's last one (0 for a one-chunk document, so its logits are exactly the
+    max-pooled ones). The state comes from detached logits: the gradient is max pooling's."""
+
+    def forward(self, logits: torch.Tensor, doc_index: torch.Tensor, num_docs: int) -> torch.Tensor:
+        k, gamma = self.spec.k, self.spec.gamma
+        plain = logits.detach()
+        with_state = stateful_pool(plain, doc_index, num_docs, k, gamma)
+        last = stateful_pool(plain, doc_index, num_docs, k, 0.0)  # the last chunk's logits
+        return pool_chunks(logits, doc_index, num_docs) + (with_state - last)
 
 
 def make_pooling(spec: ChunkPooling) -> nn.Module:
     """The registered pooling component for ``spec``."""
     cls = POOLINGS.get(spec.mode)
     return cls(spec)
+
+
+def pool_chunk_logits(
+    logits: torch.Tensor, doc_index: torch.Tensor, num_docs: int, pooling: ChunkPooling
+) -> torch.Tensor:
+    """(R, L) chunk logits -> (D, L) document logits, as ``pooling`` says."""
+    pooled: torch.Tensor = make_pooling(pooling)(logits, doc_index, num_docs)
+    return pooled
