@@ -21,6 +21,7 @@ from labelwise.data.hierarchy import Hierarchy
 from labelwise.data.labels import LabelSpace, infer_task
 from labelwise.evaluation import evaluate_scores
 from labelwise.tasks import make_task, resolve_task
+from labelwise.texts import text_problem
 from labelwise.types import Example
 
 # settings that change how a trained model reads and scores documents, or where it runs,
@@ -72,8 +73,9 @@ def to_examples(texts: Sequence[str], labels: Sequence[Any] | None, where: str) 
     for i, text in enumerate(texts):
         lab: Any = () if labels is None else labels[i]
         lab = (lab,) if isinstance(lab, str) else tuple(lab)
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"{where}: text #{i} is empty or not a string; remove it or fill it in")
+        problem = text_problem(text)
+        if problem is not None:
+            raise ValueError(f"{where}: text #{i} {problem}; remove it or fix it")
         out.append(Example(text, tuple(str(x) for x in lab), f"{where}[{i}]"))
     return out
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from labelwise.data.errors import DataError
 from labelwise.registry import FORMATS
+from labelwise.texts import label_problem, text_problem
 from labelwise.types import Example
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -104,16 +105,19 @@ def _type_name(value: Any) -> str:
 def _check_text(value: Any, fail: Fail) -> str:
     if not isinstance(value, str):
         raise fail(f"'text' must be a string, got {_type_name(value)}", _RECORD_HINT)
-    if not value.strip():
-        raise fail("'text' is empty or whitespace only", "Fill in the text or remove the line")
     limit = max_text_chars()
+    problem = text_problem(value, limit)
+    if problem is None:
+        return value
     if len(value) > limit:
         raise fail(
-            f"'text' has {len(value):,} characters, over the limit of {limit:,}",
+            f"'text' {problem}",
             f"Split the document into several records, or raise the limit with "
             f"{MAX_TEXT_ENV}=<characters>",
         )
-    return value
+    if not value.strip():
+        raise fail(f"'text' {problem}", "Fill in the text or remove the line")
+    raise fail(f"'text' {problem}", "Remove or replace the character; the file must hold valid Unicode")
 
 
 MAX_TEXT_ENV = "LABELWISE_MAX_TEXT_CHARS"
@@ -134,8 +138,9 @@ def _check_labels(values: list[Any], fail: Fail) -> tuple[str, ...]:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (str, int)):
             raise fail(f"label {v!r} is {_type_name(v)}, expected a string", _RECORD_HINT)
-        if not str(v).strip():
-            raise fail("a label is an empty string", "Remove the empty label")
+        problem = label_problem(str(v))
+        if problem is not None:
+            raise fail(problem, "Labels are names on one line; remove the label or fix its quoting")
         out.append(str(v))
     dups = sorted(k for k, n in Counter(out).items() if n > 1)
     if dups:
@@ -156,6 +161,10 @@ def read_jsonl(path: str | Path, *, require_labels: bool = True) -> Iterator[Exa
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise fail(f"malformed JSON ({err.msg} at column {err.colno})", _RECORD_HINT) from None
+        except RecursionError:
+            raise fail("the JSON is nested too deeply to read", _RECORD_HINT) from None
+        except ValueError as err:  # e.g. an integer with more digits than Python converts
+            raise fail(f"unreadable JSON value ({str(err)[:120]})", _RECORD_HINT) from None
         if not isinstance(obj, dict):
             raise fail(f"expected a JSON object, got {_type_name(obj)}", _RECORD_HINT)
         if "text" not in obj:
@@ -188,6 +197,7 @@ def _read_delimited(
         (t + "\n" for _, t in lines),
         delimiter=delimiter,
         quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
+        strict=True,  # a stray or unclosed quote is an error, not rows merged into one field
     )
     header: list[str] | None = None
     end = 0
@@ -197,10 +207,11 @@ def _read_delimited(
             row = next(reader, None)
         except csv.Error as err:
             raise DataError(
-                f"unreadable row ({err})",
-                "Check the quoting of the row",
+                f"the row starting here is not valid CSV ({err})",
+                'Check the quoting from that line on: a field that holds commas, quotes or line '
+                'breaks is wrapped in double quotes, and a quote inside it is doubled ("")',
                 path=path,
-                line=reader.line_num,
+                line=start,
             ) from None
         end = reader.line_num
         if row is None:
