@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024)
     sv.add_argument("--max-batch", type=int, default=64, help="texts per model call")
     sv.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    sv.add_argument("--header-timeout", type=float, default=10.0,
+                    help="seconds for a request's headers to arrive before the connection is closed")
 
     d = sub.add_parser("data", help="show, validate or fetch a named dataset")
     d.add_argument("action", choices=["list", "show", "validate", "fetch"])
@@ -133,7 +135,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     cfg = ServeConfig(max_texts=args.max_texts, max_text_chars=args.max_text_chars,
                       max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
-                      timeout_s=args.timeout, token=args.token)
+                      timeout_s=args.timeout, header_timeout_s=args.header_timeout,
+                      token=args.token)
     if not Path(args.run_dir).is_dir():
         raise FileNotFoundError(f"run directory '{args.run_dir}' does not exist")
     serve(args.run_dir, args.host, args.port, cfg)

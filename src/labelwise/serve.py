@@ -18,6 +18,7 @@ import asyncio
 import hmac
 import json
 import os
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from fastapi.responses import JSONResponse
 
 from labelwise.estimator import TextClassifier
 from labelwise.predict import prediction_records
+from labelwise.texts import text_problem
 
 TOKEN_ENV = "LABELWISE_TOKEN"
 
@@ -45,6 +47,7 @@ class ServeConfig:
     # with the load and a lone request pays no delay
     max_wait_ms: float = 0.0
     timeout_s: float = 30.0  # per request
+    header_timeout_s: float = 10.0  # for the request line and headers to arrive
     token: str | None = None
     top_k: int | None = None  # default: the run's decode.top_k
 
@@ -56,11 +59,17 @@ class _Job:
     future: asyncio.Future[list[dict[str, Any]]]
 
 
+Scorer = Callable[[list[str], int], list[dict[str, Any]]]
+
+
 @dataclass
 class Batcher:
-    """Collects jobs from concurrent requests and runs them through the model together."""
+    """Collects jobs from concurrent requests and runs them through the model together.
 
-    clf: TextClassifier
+    A batch that fails is scored again request by request, so a failure reaches only the
+    request that caused it, never the others that happened to share its model call."""
+
+    score: Scorer
     cfg: ServeConfig
     queue: asyncio.Queue[_Job] = field(default_factory=asyncio.Queue)
     batches: int = 0  # model calls so far (for tests and /metadata)
@@ -71,45 +80,56 @@ class Batcher:
         return await fut
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            jobs = [await self.queue.get()]
-            size = len(jobs[0].texts)
-            deadline = loop.time() + self.cfg.max_wait_ms / 1000
-            while size < self.cfg.max_batch:
-                # what queued while the model was busy joins this batch at once; then wait
-                # up to max_wait_ms for more (0: never wait, so a lone request goes straight in)
-                if not self.queue.empty():
-                    job = self.queue.get_nowait()
-                else:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        job = await asyncio.wait_for(self.queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                jobs.append(job)
-                size += len(job.texts)
-            texts = [t for j in jobs for t in j.texts]
-            k = max(j.k for j in jobs)
-            try:
-                records = await loop.run_in_executor(None, prediction_records, self.clf, texts, k)
-            except Exception as err:  # the model failed: fail these requests, keep serving
-                for j in jobs:
-                    if not j.future.done():
-                        j.future.set_exception(err)
-                continue
-            self.batches += 1
-            start = 0
-            for j in jobs:
-                part = records[start:start + len(j.texts)]
-                start += len(j.texts)
-                for rec in part:
-                    rec.pop("text", None)
-                    rec["top_k"] = rec["top_k"][: j.k]
-                if not j.future.done():
-                    j.future.set_result(part)
+            await self._run_batch(await self._collect())
+
+    async def _collect(self) -> list[_Job]:
+        loop = asyncio.get_running_loop()
+        jobs = [await self.queue.get()]
+        size = len(jobs[0].texts)
+        deadline = loop.time() + self.cfg.max_wait_ms / 1000
+        while size < self.cfg.max_batch:
+            # what queued while the model was busy joins this batch at once; then wait
+            # up to max_wait_ms for more (0: never wait, so a lone request goes straight in)
+            if not self.queue.empty():
+                job = self.queue.get_nowait()
+            else:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self.queue.get(), remaining)
+                except TimeoutError:
+                    break
+            jobs.append(job)
+            size += len(job.texts)
+        return jobs
+
+    async def _run_batch(self, jobs: list[_Job]) -> None:
+        jobs = [j for j in jobs if not j.future.done()]  # a request that timed out is gone
+        if not jobs:
+            return
+        texts = [t for j in jobs for t in j.texts]
+        k = max(j.k for j in jobs)
+        try:
+            records = await asyncio.get_running_loop().run_in_executor(None, self.score, texts, k)
+        except Exception as err:
+            if len(jobs) == 1:
+                jobs[0].future.set_exception(err)
+                return
+            for j in jobs:  # isolate the failure: each request alone
+                await self._run_batch([j])
+            return
+        self.batches += 1
+        start = 0
+        for j in jobs:
+            part = records[start:start + len(j.texts)]
+            start += len(j.texts)
+            for rec in part:
+                rec.pop("text", None)
+                rec["top_k"] = rec["top_k"][: j.k]
+            if not j.future.done():
+                j.future.set_result(part)
 
 
 def _error(status: int, field_name: str, message: str) -> Any:
@@ -123,7 +143,7 @@ def create_app(run_dir: str | Path, cfg: ServeConfig | None = None) -> Any:
     cfg = cfg or ServeConfig()
     clf = TextClassifier.load(run_dir)
     default_k = cfg.top_k or clf.config_.decode.top_k
-    batcher = Batcher(clf, cfg)
+    batcher = Batcher(lambda texts, k: prediction_records(clf, texts, k), cfg)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -169,7 +189,8 @@ def create_app(run_dir: str | Path, cfg: ServeConfig | None = None) -> Any:
     async def meta() -> dict[str, Any]:
         return {**metadata, "batches_run": batcher.batches}
 
-    @app.post("/predict")
+    @app.post("/predict", openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": request_schema(cfg)}}}})
     async def predict(request: Request) -> Any:
         body = bytearray()
         async for piece in request.stream():  # a body without content-length is capped too
@@ -177,42 +198,125 @@ def create_app(run_dir: str | Path, cfg: ServeConfig | None = None) -> Any:
             if len(body) > cfg.max_body_bytes:
                 return _error(413, "body", f"request body over {cfg.max_body_bytes} bytes")
         try:
-            payload = json.loads(bytes(body).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            return _error(400, "body", f"not valid UTF-8 JSON: {err}")
+            payload = _parse_json(bytes(body))
+        except ValueError as err:
+            return _error(400, "body", str(err))
         problem = _check_payload(payload, cfg)
         if problem is not None:
             return _error(422, *problem)
         k = payload.get("top_k", default_k)
         if not payload["texts"]:
             return {"predictions": []}
-        preds = await batcher.submit(payload["texts"], k)
+        try:
+            preds = await batcher.submit(payload["texts"], k)
+        except Exception as err:  # the texts passed every check, so this is our fault
+            return _error(500, "texts", f"the model failed on this request ({type(err).__name__}: "
+                                        f"{str(err)[:200]})")
         return {"predictions": preds}
 
     return app
 
 
+class TooLongInteger(float):
+    """An integer literal too long to convert (``int()`` refuses over 4,300 digits): kept
+    as infinity, so the field's own check names it instead of the parser failing."""
+
+
+def _parse_json(body: bytes) -> Any:
+    """A request body as JSON; ValueError with a short reason for anything unreadable."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"not valid UTF-8 (byte {err.start + 1})") from None
+    try:
+        return json.loads(text, parse_int=lambda s: int(s) if len(s) <= 30 else TooLongInteger("inf"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def request_schema(cfg: ServeConfig) -> dict[str, Any]:
+    """The JSON schema of a ``/predict`` body, with this service's limits (for the OpenAPI
+    document, so clients and fuzzers see what is accepted)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["texts"],
+        "properties": {
+            "texts": {"type": "array", "maxItems": cfg.max_texts, "items": {
+                "type": "string", "minLength": 1, "maxLength": cfg.max_text_chars, "pattern": r"\S"}},
+            "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K},
+        },
+    }
+
+
+MAX_TOP_K = 1000
+
+
 def _check_payload(payload: Any, cfg: ServeConfig) -> tuple[str, str] | None:
-    """(field, message) of the first problem of a /predict body, or None."""
+    """(field, message) of the first problem of a /predict body, or None. Every text is
+    checked here, before it can join a batch with other clients' texts."""
     if not isinstance(payload, dict):
         return "body", f"expected a JSON object like {{\"texts\": [\"...\"]}}, got {type(payload).__name__}"
     unknown = sorted(set(payload) - {"texts", "top_k"})
     if unknown:
-        return unknown[0], "unknown field; allowed: texts, top_k"
+        return unknown[0][:100], "unknown field; allowed: texts, top_k"
     texts = payload.get("texts")
     if not isinstance(texts, list):
         return "texts", "required: a list of strings"
     if len(texts) > cfg.max_texts:
         return "texts", f"{len(texts)} texts in one request; the limit is {cfg.max_texts}"
     for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            return f"texts[{i}]", f"expected a string, got {type(t).__name__}"
-        if len(t) > cfg.max_text_chars:
-            return f"texts[{i}]", f"{len(t)} characters; the limit is {cfg.max_text_chars}"
+        problem = text_problem(t, cfg.max_text_chars)
+        if problem is not None:
+            return f"texts[{i}]", problem
     k = payload.get("top_k")
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1000):
-        return "top_k", "expected an integer from 1 to 1000"
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_K):
+        return "top_k", f"expected an integer from 1 to {MAX_TOP_K}"
     return None
+
+
+def _header_timeout_protocol(seconds: float) -> type:
+    """uvicorn's h11 protocol, closing a connection whose request line and headers have not
+    all arrived within ``seconds`` (uvicorn bounds only idle keep-alive connections, so a
+    client sending its headers a byte at a time would hold a connection forever)."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def _arm(self) -> None:
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(seconds, self._head_expired)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def data_received(self, data: bytes) -> None:
+            if self.conn.their_state is h11.IDLE:
+                self._arm()  # a request head is arriving: it has `seconds` to complete
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _head_expired(self) -> None:
+            self._head_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
 
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, cfg: ServeConfig | None = None) -> None:
@@ -222,4 +326,5 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, cfg: S
     cfg = cfg or ServeConfig()
     if cfg.token is None:
         cfg.token = os.environ.get(TOKEN_ENV) or None
-    uvicorn.run(create_app(run_dir, cfg), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(run_dir, cfg), host=host, port=port, log_level="warning",
+                http=_header_timeout_protocol(cfg.header_timeout_s))

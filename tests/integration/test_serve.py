@@ -109,6 +109,13 @@ def test_predict_health_metadata(server: str, run_dir: Path) -> None:
     ({"texts": ["x" * 1001]}, 422, "texts[0]"),
     ({"texts": ["a"], "top_k": 0}, 422, "top_k"),
     ({"texts": ["y" * 900] * 30}, 413, "body"),
+    ({"texts": [""]}, 422, "texts[0]"),
+    ({"texts": ["fine", "  \t"]}, 422, "texts[1]"),
+    ({"texts": ["a\ud800b"]}, 422, "texts[0]"),
+    (b'{"texts": ["a"], "top_k": ' + b"7" * 5000 + b"}", 422, "top_k"),
+    (b"[" * 5000 + b"]" * 5000, 400, "body"),
+    ({"texts": ["a"], "top_k": 1.5}, 422, "top_k"),
+    ({"texts": ["a"], "top_k": True}, 422, "top_k"),
 ])
 def test_bad_requests_get_a_4xx_naming_the_field(server: str, body: object, status: int, field: str) -> None:
     got, out = _post(f"{server}/predict", body)
@@ -130,6 +137,37 @@ def test_concurrent_requests_are_batched_and_bad_ones_never_kill_the_server(serv
     for i in range(300):
         _post(f"{server}/predict", [b"{", {"texts": 1}, {"texts": [None]}][i % 3])
     assert _post(f"{server}/predict", {"texts": ["good"]})[0] == 200
+
+
+def test_a_bad_client_never_fails_good_ones(server: str) -> None:
+    """Empty, blank and invalid texts sent beside good requests fail alone, with 422; before,
+    the bad item's error failed the whole shared batch (about half of the good requests)."""
+    bad = [{"texts": [""]}, {"texts": ["  \t"]}, {"texts": ["ok", "\ud800"]}]
+
+    def one(i: int) -> tuple[bool, int]:
+        if i % 5 == 0:
+            return False, _post(f"{server}/predict", bad[i % 3])[0]
+        return True, _post(f"{server}/predict", {"texts": [TEXTS[i % 4], TEXTS[(i + 1) % 4]]})[0]
+
+    with ThreadPoolExecutor(17) as pool:
+        results = list(pool.map(one, range(170)))
+    assert {code for good, code in results if good} == {200}
+    assert {code for good, code in results if not good} == {422}
+
+
+def test_slow_headers_are_cut_off(run_dir: Path) -> None:
+    proc, url = _start(run_dir, "--header-timeout", "1")
+    try:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\n")  # never finishes the head
+            t0 = time.time()
+            assert sock.recv(100) == b""  # closed by the server
+            assert time.time() - t0 < 5
+        assert _post(f"{url}/predict", {"texts": ["good"]})[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_token_is_required_when_set(run_dir: Path) -> None:
