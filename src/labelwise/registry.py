@@ -9,6 +9,7 @@ Nothing is imported by path: only registered names can be built (no code from fi
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -17,15 +18,31 @@ from pydantic import BaseModel, ValidationError
 T = TypeVar("T")
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = _SHORT.maxset = 6
+_SHORT.maxlevel = 3
+MAX_ERROR_LINES = 20
+
+
+def short_repr(value: Any) -> str:
+    """``repr`` cut to a few dozen characters, without walking a huge value."""
+    return _SHORT.repr(value)
+
+
 def format_validation_error(err: ValidationError, where: str) -> str:
-    """Turn a pydantic error into lines that say key, problem and input."""
+    """Turn a pydantic error into lines that say key, problem and input (at most
+    :data:`MAX_ERROR_LINES` of them, each input shown short)."""
     lines = [f"invalid configuration in {where}:"]
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors[:MAX_ERROR_LINES]:
         loc = ".".join(str(p) for p in e["loc"]) or "(root)"
         if e["type"] == "extra_forbidden":
-            lines.append(f"  - unknown key '{loc}'")
+            lines.append(f"  - unknown key '{loc[:200]}'")
         else:
-            lines.append(f"  - '{loc}': {e['msg']} (got {e.get('input')!r})")
+            lines.append(f"  - '{loc[:200]}': {e['msg'][:300]} (got {short_repr(e.get('input'))})")
+    if len(errors) > MAX_ERROR_LINES:
+        lines.append(f"  ... and {len(errors) - MAX_ERROR_LINES} more")
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from labelwise import load_config
 from labelwise.config import Config, ConfigError, apply_override
+from labelwise.config.files import read_config
 
 
 def test_defaults_validate() -> None:
@@ -181,3 +182,54 @@ def test_training_fraction_holds_validation_out_of_the_whole_set(tmp_path: Path)
     assert len(small.train) == 9 and len(large.train) == 90  # fractions of the other 180
     assert not {e.text for e in small.valid} & {e.text for e in large.train}
     assert load_run_data(load_config(None, base)).valid is None  # whole set: the model carves
+
+
+def _alias_bomb(levels: int) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    lines.append("metrics: [" + ", ".join([f"*a{levels - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.timeout(60)
+def test_alias_expansion_is_bounded(tmp_path: Path) -> None:
+    """A 1 KB file of aliases nested nine deep (9^10 values) is refused before it expands."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb(9))
+    assert path.stat().st_size < 1500
+    with pytest.raises(ConfigError, match="bomb.yaml: the YAML expands to over") as err:
+        read_config(path)
+    assert len(str(err.value)) < 500
+
+
+def test_self_referring_alias_and_huge_files_are_refused(tmp_path: Path) -> None:
+    cyc = tmp_path / "cyc.yaml"
+    cyc.write_text("train: &x\n  foo: *x\n")
+    with pytest.raises(ConfigError, match=r"cyc.yaml:1: a YAML alias refers to a value that contains it"):
+        read_config(cyc)
+    big = tmp_path / "big.yaml"
+    big.write_text("# padding\n" * 200_000)
+    with pytest.raises(ConfigError, match="big.yaml: 2,000,000 bytes"):
+        read_config(big)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("metrics: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    with pytest.raises(ConfigError, match="deep.yaml"):
+        read_config(deep)
+
+
+def test_aliases_and_merge_keys_still_work(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("train: &t {epochs: 3, lr: 0.01}\ndecode: {top_k: 4}\n")
+    cfg = read_config(path, ["train.batch_size=8"])
+    assert cfg.train.epochs == 3 and cfg.train.batch_size == 8
+
+
+def test_error_messages_are_bounded(tmp_path: Path) -> None:
+    """10,000 bad values give a message of a few lines, each input shown short."""
+    path = tmp_path / "many.yaml"
+    path.write_text("metrics: [" + ", ".join(["[" + "x" * 50 + "]"] * 10_000) + "]\n")
+    with pytest.raises(ConfigError) as err:
+        read_config(path)
+    message = str(err.value)
+    assert len(message) < 4000 and "and 9980 more" in message

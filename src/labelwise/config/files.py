@@ -12,13 +12,58 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from labelwise.config.sections import Config, ConfigError
-from labelwise.registry import format_validation_error
+from labelwise.registry import MAX_ERROR_LINES, format_validation_error, short_repr
+
+MAX_CONFIG_BYTES = 1 << 20  # a config file; real ones are a few kilobytes
+MAX_CONFIG_NODES = 100_000  # values in a document once its aliases are expanded
+
+
+def safe_load_bounded(text: str, where: str) -> Any:
+    """``yaml.safe_load`` that refuses a document whose aliases expand to more than
+    :data:`MAX_CONFIG_NODES` values (a 1 KB file of aliases nested nine deep expands to
+    billions, and took a minute and 8.5 GB before), an alias that refers to itself, and
+    nesting too deep to read."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {}, set(), where)
+        if size > MAX_CONFIG_NODES:
+            raise ConfigError(f"{where}: the YAML expands to over {MAX_CONFIG_NODES:,} values once its "
+                              "aliases (*name) are expanded; a configuration needs far fewer. "
+                              "Write the values out, or use fewer aliases")
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(f"{where}: the YAML is nested too deeply to read") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int], where: str) -> int:
+    """Values in ``node`` with every alias expanded, counted once per shared node."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise ConfigError(f"{where}:{node.start_mark.line + 1}: a YAML alias refers to a value that "
+                          "contains it, which has no end; remove the alias")
+    active.add(key)
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, memo, active, where) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, memo, active, where) + _expanded_size(v, memo, active, where)
+                     for k, v in node.value)
+    active.discard(key)
+    memo[key] = total = min(total, MAX_CONFIG_NODES + 1)
+    return total
 
 
 def parse_value(text: str) -> Any:
     """YAML-parse an override value: ``3`` -> 3, ``[2,3]`` -> list, ``abc`` -> 'abc'."""
     try:
-        return yaml.safe_load(text)
+        return safe_load_bounded(text, f"--set value {text[:40]!r}")
     except yaml.YAMLError:
         return text
 
@@ -96,11 +141,15 @@ def _format_errors(err: ValidationError, where: str) -> str:
     if all(e["loc"] for e in err.errors()):
         return format_validation_error(err, where)
     lines = format_validation_error(err, where).splitlines()[:1]
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors[:MAX_ERROR_LINES]:
         if e["loc"]:
-            lines.append(f"  - '{'.'.join(str(p) for p in e['loc'])}': {e['msg']} (got {e.get('input')!r})")
+            lines.append(f"  - '{'.'.join(str(p) for p in e['loc'])[:200]}': {e['msg'][:300]} "
+                         f"(got {short_repr(e.get('input'))})")
         else:
-            lines.append(f"  - {str(e['msg']).removeprefix('Value error, ')}")
+            lines.append(f"  - {str(e['msg']).removeprefix('Value error, ')[:500]}")
+    if len(errors) > MAX_ERROR_LINES:
+        lines.append(f"  ... and {len(errors) - MAX_ERROR_LINES} more")
     return "\n".join(lines)
 
 
@@ -118,11 +167,18 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def _read_yaml(p: Path) -> dict[str, Any]:
     if not p.is_file():
-        raise ConfigError(f"config file '{p}' not found (check the path given to --config)")
+        what = "is a directory, not a file" if p.is_dir() else "not found"
+        raise ConfigError(f"config file '{p}' {what} (check the path given to --config)")
+    size = p.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{p}: {size:,} bytes; a config file may hold at most {MAX_CONFIG_BYTES:,} "
+                          "(is this the right file?)")
     try:
-        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        loaded = safe_load_bounded(p.read_text(encoding="utf-8"), str(p))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {err.start + 1}); save the config as UTF-8") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{p}: not valid YAML: {err}") from None
+        raise ConfigError(f"{p}: not valid YAML: {str(err)[:1000]}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
