@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from labelwise import rundir
+from labelwise.fileio import temp_beside
 
 FORMAT_VERSION = 1
 
@@ -30,9 +30,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     A crash leaves either the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temp_beside(path, ".tmp")
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:

@@ -6,9 +6,15 @@ import functools
 import gzip
 import hashlib
 import json
+import os
+import signal
+import stat
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -243,3 +249,83 @@ def test_fetch_without_mirror_explains_source(
     assert "no download mirror" in msg and "https://github.com/google-research" in msg
     assert "--base-url" in msg and "emotions.txt" in msg
     assert not (tmp_path / "goemotions").exists()
+
+
+class EndlessHandler(BaseHTTPRequestHandler):
+    """A mirror that never stops sending (slowly when told to), without a Content-Length."""
+
+    delay = 0.0
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(b"x" * 65536)
+                if self.delay:
+                    time.sleep(self.delay)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endless() -> Iterator[type[EndlessHandler]]:
+    handler = type("Handler", (EndlessHandler,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_fetch_stops_at_the_catalog_size(endless: type[EndlessHandler], tmp_path: Path) -> None:
+    info = DatasetInfo(name="tiny", title="tiny", task=Task.MULTILABEL, splits={"train": "train.jsonl.gz"},
+                       counts={"train": 1}, sha256={"train.jsonl.gz": "0" * 64},
+                       sizes={"train.jsonl.gz": 1_000_000})
+    with pytest.raises(DataError, match=r"more than 1,075,536 bytes"):
+        fetch_dataset("tiny", tmp_path, base_url=endless.url, progress=False,  # type: ignore[attr-defined]
+                      catalog={"tiny": info})
+    assert list((tmp_path / "tiny").iterdir()) == []  # no .part left
+
+
+def test_sigterm_during_fetch_removes_the_part_file(endless: type[EndlessHandler], tmp_path: Path) -> None:
+    endless.delay = 0.05
+    proc = subprocess.Popen([sys.executable, "-m", "labelwise", "data", "fetch", "goemotions",
+                             "--data-dir", str(tmp_path), "--base-url", endless.url],  # type: ignore[attr-defined]
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder = tmp_path / "goemotions"
+    deadline = time.time() + 60
+    while not (folder.is_dir() and list(folder.glob("*.part"))):
+        assert time.time() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and "Traceback" not in err, err
+    assert list(folder.iterdir()) == []
+
+
+def test_fetched_files_follow_the_umask(mirror: tuple[str, Path], tmp_path: Path) -> None:
+    url, root = mirror
+    old = os.umask(0o027)
+    try:
+        folder = fetch_dataset("tiny", tmp_path / "data", base_url=url, progress=False,
+                               catalog=tiny_catalog(root))
+    finally:
+        os.umask(old)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o640}
+
+
+def test_data_dir_naming_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for create in (False, True):
+        with pytest.raises(DataError, match=r"notes.txt' \(from --data-dir\) is a file, not a folder"):
+            resolve_data_dir(a_file, create=create)

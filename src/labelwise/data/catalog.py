@@ -36,6 +36,7 @@ class DatasetInfo:
     splits: dict[str, str]
     counts: dict[str, int]
     sha256: dict[str, str]
+    sizes: dict[str, int] = field(default_factory=dict)  # bytes of each file, where known
     hierarchies: dict[str, str] = field(default_factory=dict)
     hierarchical: bool = False
     hierarchy_is_dag: bool = False
@@ -112,6 +113,11 @@ def resolve_data_dir(option: str | Path | None = None, *, create: bool = False) 
     for value, origin in ((option, "--data-dir"), (os.environ.get(DATA_ENV), f"${DATA_ENV}")):
         if value:
             path = Path(value).expanduser()
+            if path.exists() and not path.is_dir():
+                raise DataError(
+                    f"data directory {str(path)!r} (from {origin}) is a file, not a folder",
+                    "Point it at the folder that holds one sub-folder per dataset, e.g. goemotions/",
+                )
             if create:
                 path.mkdir(parents=True, exist_ok=True)
             if not path.is_dir():

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sys
-import tempfile
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from labelwise.data.catalog import DatasetInfo, get_dataset, resolve_data_dir, sha256_file
 from labelwise.data.errors import DataError
+from labelwise.fileio import temp_beside
 
 MIRROR_ENV = "LABELWISE_DATA_MIRROR"
 _BLOCK = 1 << 20
@@ -71,9 +75,15 @@ def fetch(
             _say(progress, f"{name}/{fname}: present, checksum ok")
             continue
         url = f"{base.rstrip('/')}/{quote(name)}/{quote(fname)}"
-        size = _download(url, dest, digest, timeout)
+        expected = info.sizes.get(fname)
+        cap = MAX_UNKNOWN_BYTES if expected is None else expected + expected // 100 + (64 << 10)
+        size = _download(url, dest, digest, timeout, cap)
         _say(progress, f"{name}/{fname}: downloaded {size / 1e6:.1f} MB, checksum ok")
     return root
+
+
+# a file of unknown size (a catalog without sizes) may not grow past this while downloading
+MAX_UNKNOWN_BYTES = 16 << 30
 
 
 def _say(progress: bool, message: str) -> None:
@@ -81,35 +91,76 @@ def _say(progress: bool, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _download(url: str, dest: Path, digest: str, timeout: float) -> int:
-    """Stream ``url`` into a temporary file beside ``dest``; rename it once the sha256 matches."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    sha, size = hashlib.sha256(), 0
+class _Stopped(BaseException):
+    """Raised by a signal handler so that ``finally`` clauses run (removing the .part file)."""
+
+
+@contextmanager
+def _signals_unwind() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP unwind the stack like Ctrl-C does instead of ending the
+    process on the spot (which left the .part file behind), then end it with the usual code."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stopped(signum)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            while block := resp.read(_BLOCK):
-                out.write(block)
-                sha.update(block)
-                size += len(block)
-        if sha.hexdigest() != digest:
-            raise DataError(
-                f"checksum mismatch for {url}: expected sha256 {digest}, got {sha.hexdigest()}",
-                "The server holds a different file: check --base-url / the mirror, then retry",
-                path=dest,
-            )
-        os.replace(tmp, dest)
-        return size
-    except urllib.error.HTTPError as err:
-        raise DataError(
-            f"download of {url} failed: HTTP {err.code} {err.reason}",
-            f"Check --base-url / ${MIRROR_ENV}: the server must hold <base>/<dataset>/<file>",
-        ) from None
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise DataError(
-            f"download of {url} failed ({reason})",
-            "Check the network connection and the mirror URL, then retry",
-        ) from None
+        yield
+    except _Stopped as stopped:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        raise SystemExit(128 + int(stopped.args[0])) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _too_big(url: str, cap: int) -> DataError:
+    return DataError(
+        f"download of {url} stopped: the server sent more than {cap:,} bytes, more than the "
+        "catalog's size for this file",
+        "The mirror serves something else (or never ends): check --base-url / the mirror",
+    )
+
+
+def _download(url: str, dest: Path, digest: str, timeout: float, cap: int) -> int:
+    """Stream ``url`` into a temporary file beside ``dest``, at most ``cap`` bytes; rename it
+    once the sha256 matches. The temporary file is removed on any exit, signals included."""
+    sha, size = hashlib.sha256(), 0
+    with _signals_unwind():
+        tmp = temp_beside(dest, ".part")
+        try:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+                declared = resp.headers.get("Content-Length")
+                if declared is not None and declared.isdigit() and int(declared) > cap:
+                    raise _too_big(url, cap)
+                while block := resp.read(_BLOCK):
+                    size += len(block)
+                    if size > cap:
+                        raise _too_big(url, cap)
+                    out.write(block)
+                    sha.update(block)
+            if sha.hexdigest() != digest:
+                raise DataError(
+                    f"checksum mismatch for {url}: expected sha256 {digest}, got {sha.hexdigest()}",
+                    "The server holds a different file: check --base-url / the mirror, then retry",
+                    path=dest,
+                )
+            os.replace(tmp, dest)
+            return size
+        except urllib.error.HTTPError as err:
+            raise DataError(
+                f"download of {url} failed: HTTP {err.code} {err.reason}",
+                f"Check --base-url / ${MIRROR_ENV}: the server must hold <base>/<dataset>/<file>",
+            ) from None
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise DataError(
+                f"download of {url} failed ({reason})",
+                "Check the network connection and the mirror URL, then retry",
+            ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
