@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from labelwise import rundir
-from labelwise.fileio import temp_beside
+from labelwise.errors import EXIT_RUN_DIR, UserError
+from labelwise.fileio import default_mode, sha256_file, temp_beside
 
 FORMAT_VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A run directory that cannot be read or does not match what loads it."""
+
+    exit_code = EXIT_RUN_DIR
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -32,13 +36,30 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_beside(path, ".tmp")
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except Exception as err:
+            raise _as_os_error(err, path) from err
+        os.chmod(tmp, default_mode())  # some writers (safetensors) create the file anew, 0600
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _as_os_error(err: Exception, path: Path) -> Exception:
+    """A writer's failure as the OSError it reports: the Rust writers (safetensors,
+    tokenizers) raise their own types with "os error N" in the message (N=28 for a full disk),
+    which would otherwise pass for a bug."""
+    if isinstance(err, OSError):
+        return err
+    found = re.search(r"os error (\d+)", str(err))
+    if found is None:
+        return err
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code), str(path))
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -146,6 +167,28 @@ def clear_run_dir(run_dir: Path) -> None:
 
     if (run_dir / rundir.RUN_INFO).is_file():
         shutil.rmtree(run_dir)
+
+
+def weight_digests(run_dir: Path) -> dict[str, str]:
+    """The sha256 of each weight file of a run (:data:`labelwise.rundir.WEIGHT_FILES`)."""
+    return {name: sha256_file(run_dir / name) for name in rundir.WEIGHT_FILES
+            if (run_dir / name).is_file()}
+
+
+def verify_weights(run_dir: Path) -> None:
+    """Check the weight files against the digests ``run.json`` recorded when the run was
+    saved, so flipped bytes are an error naming the file, not garbage predictions. A run
+    saved before digests were recorded is not checked."""
+    recorded = read_json(run_dir / rundir.RUN_INFO).get("sha256") or {}
+    for name, digest in recorded.items():
+        path = run_dir / name
+        if not path.is_file():
+            raise CheckpointError(f"'{path}' is missing: the run directory is incomplete")
+        if sha256_file(path) != digest:
+            raise CheckpointError(
+                f"'{path}' differs from the file this run saved (its sha256 does not match the "
+                "one in run.json): it was changed or damaged. Copy the run directory again, or retrain"
+            )
 
 
 def check_run_info(run_dir: Path) -> dict[str, Any]:

@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from labelwise.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_SYSTEM,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    UserError,
+)
 
 EPILOG = "Examples:\n  labelwise train --config configs/goemotions-cnn.yaml\n" \
          "  labelwise train --set data.dataset=sst2 --set model.encoder.name=bilstm\n" \
          "  labelwise predict runs/goemotions-cnn texts.txt -o predictions.jsonl"
+
+
+def _number(kind: type, low: float, high: float | None = None) -> Any:
+    """An argparse type: a ``kind`` number from ``low`` to ``high`` (inclusive)."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not low <= value <= (high if high is not None else math.inf) or value != value:
+            span = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a value {span}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+POSITIVE = _number(int, 1)
+SECONDS = _number(float, 0.001, 86_400)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,11 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("run_dir")
     pr.add_argument("input", help="text file, one document per line, or JSONL with 'text'")
     pr.add_argument("--output", "-o", help="JSONL output (default: stdout)")
-    pr.add_argument("--top-k", type=int, default=None,
+    pr.add_argument("--top-k", type=_number(int, 1, 1000), default=None,
                     help="also report the k best labels (default: the run's decode.top_k)")
-    pr.add_argument("--batch-size", type=int, default=256)
+    pr.add_argument("--batch-size", type=POSITIVE, default=256)
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run: keep the records in --output, append the rest")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
 
     ls = sub.add_parser("list", help="list registered components")
     ls.add_argument("kind", nargs="?", choices=["encoders", "heads", "losses", "metrics", "formats", "datasets"])
@@ -54,12 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     pf = sub.add_parser("profile", help="parameters, FLOPs/document and documents/s of a config's model")
     pf.add_argument("--config", "-c", action="append", default=None, help="YAML config (repeatable)")
     pf.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    pf.add_argument("--length", type=int, nargs="+", default=None,
+    pf.add_argument("--length", type=POSITIVE, nargs="+", default=None,
                     help="document lengths in tokens (default: tokenizer.max_length)")
-    pf.add_argument("--batch-size", type=int, default=16)
-    pf.add_argument("--labels", type=int, default=2, help="number of outputs to build the head with")
+    pf.add_argument("--batch-size", type=POSITIVE, default=16)
+    pf.add_argument("--labels", type=POSITIVE, default=2, help="number of outputs to build the head with")
     pf.add_argument("--train", action="store_true", help="also time training steps")
-    pf.add_argument("--seconds", type=float, default=2.0, help="minimum timing per measurement")
+    pf.add_argument("--seconds", type=_number(float, 0.01, 3600), default=2.0,
+                    help="minimum timing per measurement")
     pf.add_argument("--json", help="also write the rows to this JSON file")
 
     ex = sub.add_parser("export", help="export a neural run to ONNX (plus tokenizer and labels)")
@@ -67,19 +100,19 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", default="onnx", choices=["onnx"])
     ex.add_argument("--out", "-o", help="output folder (default: RUN_DIR/onnx)")
     ex.add_argument("--quantize", action="store_true", help="also write an int8 dynamic-quantised model")
-    ex.add_argument("--opset", type=int, default=17)
+    ex.add_argument("--opset", type=_number(int, 14, 21), default=17)
 
     sv = sub.add_parser("serve", help="serve a run over HTTP (POST /predict, GET /health, /metadata)")
     sv.add_argument("run_dir")
     sv.add_argument("--host", default="127.0.0.1", help="default: loopback only")
-    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--port", type=_number(int, 0, 65535), default=8000)
     sv.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (or set $LABELWISE_TOKEN)")
-    sv.add_argument("--max-texts", type=int, default=256, help="texts per request")
-    sv.add_argument("--max-text-chars", type=int, default=100_000)
-    sv.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024)
-    sv.add_argument("--max-batch", type=int, default=64, help="texts per model call")
-    sv.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    sv.add_argument("--header-timeout", type=float, default=10.0,
+    sv.add_argument("--max-texts", type=POSITIVE, default=256, help="texts per request")
+    sv.add_argument("--max-text-chars", type=POSITIVE, default=100_000)
+    sv.add_argument("--max-body-bytes", type=POSITIVE, default=8 * 1024 * 1024)
+    sv.add_argument("--max-batch", type=POSITIVE, default=64, help="texts per model call")
+    sv.add_argument("--timeout", type=SECONDS, default=30.0, help="seconds per request")
+    sv.add_argument("--header-timeout", type=SECONDS, default=10.0,
                     help="seconds for a request's headers to arrive before the connection is closed")
 
     d = sub.add_parser("data", help="show, validate or fetch a named dataset")
@@ -96,8 +129,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, list(args.overrides))
     lengths = args.length or [cfg.tokenizer.max_length]
-    if min(lengths) < 1 or args.batch_size < 1 or args.labels < 1:
-        raise ValueError("--length, --batch-size and --labels must be positive")
     rows = profile_config(cfg, lengths, args.batch_size, args.labels, args.train, args.seconds)
     from rich.console import Console
     from rich.table import Table
@@ -137,8 +168,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
                       max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
                       timeout_s=args.timeout, header_timeout_s=args.header_timeout,
                       token=args.token)
-    if not Path(args.run_dir).is_dir():
-        raise FileNotFoundError(f"run directory '{args.run_dir}' does not exist")
     serve(args.run_dir, args.host, args.port, cfg)
     return 0
 
@@ -156,8 +185,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if not args.output:
             raise ValueError("--resume needs --output RUN_DIR (the run to continue)")
-        cfg = load_config(Path(args.output) / rundir.CONFIG, overrides)
-    else:
+    saved = Path(args.output or ".") / rundir.CONFIG
+    if args.resume and saved.is_file():
+        cfg = load_config(saved, overrides)
+    else:  # a new run, or one stopped before it wrote its config: the options given
         cfg = load_config(args.config, overrides)
     _, metrics, run_dir = train_run(cfg, args.output and Path(args.output), args.overwrite, args.resume)
     if not distributed.is_main():
@@ -234,16 +265,139 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict
             "serve": cmd_serve, "export": cmd_export}
 
 
+def _run_dir_arg(path: str) -> None:
+    from labelwise import rundir
+
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"run directory '{path}' does not exist; give the folder `labelwise train` wrote")
+    if not rundir.is_run_dir(p):
+        raise UserError(f"'{path}' is not a labelwise run directory (it has no run.json); give the "
+                        "folder `labelwise train` wrote")
+
+
+def _input_file_arg(option: str, path: str) -> None:
+    p = Path(path)
+    if path == "-" and option == "INPUT":
+        return
+    if not p.exists():
+        raise UserError(f"{option} '{path}' does not exist; check the path")
+    if p.is_dir():
+        raise UserError(f"{option} '{path}' is a directory; give a file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Check paths and combinations of options before any work (ranges are checked by the
+    parser): each problem is one line naming the option and the fix."""
+    cmd = args.command
+    if cmd in ("evaluate", "predict", "serve", "export"):
+        _run_dir_arg(args.run_dir)
+    if cmd == "evaluate" and args.data:
+        _input_file_arg("--data", args.data)
+    if getattr(args, "data_dir", None) and cmd != "data":
+        if not Path(args.data_dir).is_dir():
+            what = "is a file, not a folder" if Path(args.data_dir).exists() else "does not exist"
+            raise UserError(f"--data-dir '{args.data_dir}' {what}; give the folder that holds one "
+                            "sub-folder per dataset")
+    if cmd == "train" and args.output and Path(args.output).exists() and not Path(args.output).is_dir():
+        raise UserError(f"--output '{args.output}' is a file; a run directory is a folder. Choose another --output")
+    if cmd == "train" and args.resume and args.overwrite:
+        raise UserError("--resume continues a run and --overwrite replaces it: give one of them")
+    if cmd == "export" and args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out '{args.out}' is a file; the export is a folder. Choose another --out")
+    if cmd == "predict":
+        _input_file_arg("INPUT", args.input)
+        if args.resume and args.overwrite:
+            raise UserError("--resume continues --output and --overwrite replaces it: give one of them")
+        if args.output:
+            out = Path(args.output)
+            if _same_file(out, Path(args.input)):
+                raise UserError(f"--output '{args.output}' is the input file; writing it would destroy "
+                                "the input. Choose another --output")
+            if out.is_dir():
+                raise UserError(f"--output '{args.output}' is a directory; give a file name")
+            if out.exists() and not (args.resume or args.overwrite) and out.stat().st_size > 0:
+                raise UserError(f"--output '{args.output}' already exists; pass --resume to continue it, "
+                                "--overwrite to replace it, or choose another --output")
+        elif args.resume:
+            raise UserError("--resume needs --output FILE (the file to continue)")
+
+
+_OS_FIXES = {
+    errno.ENOSPC: "the disk is full: free space or write elsewhere; completed checkpoints are kept",
+    errno.EDQUOT: "the disk quota is used up: free space or write elsewhere",
+    errno.EROFS: "the file system is read-only: write elsewhere (e.g. another --output)",
+    errno.EACCES: "permission denied: check the permissions, or write elsewhere",
+    errno.EPERM: "operation not permitted: check the permissions, or write elsewhere",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EISDIR: "it is a directory: give a file",
+    errno.ENAMETOOLONG: "the name is too long: choose a shorter path",
+}
+
+
+def _os_error(err: OSError) -> tuple[str, int]:
+    where = f"{err.filename}: " if err.filename else ""
+    fix = _OS_FIXES.get(err.errno or 0)
+    reason = err.strerror or str(err)
+    code = EXIT_USAGE if isinstance(err, (FileNotFoundError, IsADirectoryError, NotADirectoryError)) \
+        else EXIT_SYSTEM
+    return f"{where}{reason}" + (f" ({fix})" if fix else ""), code
+
+
+MAX_MESSAGE_CHARS = 4000
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that ``finally`` clauses and atomic writes
+    clean up as after Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    prog = f"labelwise {args.command}"
     try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding application): leave signals alone
+        previous = None
+    try:
+        _check_args(args)
         return COMMANDS[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"labelwise {args.command}: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print("interrupted; completed checkpoints are kept in the run directory", file=sys.stderr)
-        return 130
+        print(f"{prog}: interrupted; completed checkpoints are kept in the run directory", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        print(f"{prog}: stopped by SIGTERM; completed checkpoints are kept in the run directory",
+              file=sys.stderr)
+        return EXIT_TERMINATED
+    except OSError as err:
+        message, code = _os_error(err)
+        return _fail(prog, message, code)
+    except (ValueError, TypeError) as err:
+        return _fail(prog, str(err), getattr(err, "exit_code", EXIT_USAGE))
+    except MemoryError:
+        return _fail(prog, "out of memory: lower train.batch_size, tokenizer.max_length or "
+                     "--batch-size, or use a machine with more memory", EXIT_SYSTEM)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _fail(prog: str, message: str, code: int) -> int:
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + f" ... ({len(message) - MAX_MESSAGE_CHARS:,} more characters)"
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

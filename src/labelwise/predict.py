@@ -64,6 +64,8 @@ def predict_file(run_dir: Path, input_path: Path, output: Path | None, k: int | 
     """
     if resume and output is None:
         raise ValueError("--resume needs --output FILE (the file to continue)")
+    if output is not None and output.exists() and input_path.exists() and output.samefile(input_path):
+        raise ValueError(f"the output '{output}' is the input file; writing it would destroy the input")
     clf = TextClassifier.load(run_dir)
     k = k or clf.config_.decode.top_k
     done = _completed_records(output) if resume and output is not None and output.is_file() else 0
@@ -79,7 +81,14 @@ def predict_file(run_dir: Path, input_path: Path, output: Path | None, k: int | 
                 sink.flush()
                 n += len(block)
                 progress.update(task, advance=len(block))
+    except OSError as err:  # a full disk, say: name the file (a failed write names none)
+        if err.filename is None and output is not None:
+            raise OSError(err.errno, err.strerror, str(output)) from err
+        raise
     finally:
         if output:
-            sink.close()
+            try:
+                sink.close()
+            except OSError:
+                pass  # the write that failed has been reported
     return n

@@ -43,6 +43,13 @@ def format_validation_error(err: ValidationError, where: str) -> str:
             lines.append(f"  - '{loc[:200]}': {e['msg'][:300]} (got {short_repr(e.get('input'))})")
     if len(errors) > MAX_ERROR_LINES:
         lines.append(f"  ... and {len(errors) - MAX_ERROR_LINES} more")
+    return one_line_if_single(lines)
+
+
+def one_line_if_single(lines: list[str]) -> str:
+    """A heading and its list of problems; with one problem, a single line."""
+    if len(lines) == 2:
+        return f"{lines[0]} {lines[1].strip().removeprefix('- ')}"
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from labelwise import TextClassifier
+from labelwise import ConfigError, TextClassifier
 from labelwise.training.loop import Trainer, TrainingError, checkpoint_files
 from labelwise.types import Example
 
@@ -67,10 +67,23 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, monkeyp
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
-def test_nan_loss_stops_with_step() -> None:
-    cfg = {**CFG, "train": {**CFG["train"], "lr": 1e30, "grad_clip": None}}
-    with pytest.raises(TrainingError, match="at step"):
-        TextClassifier(cfg).fit(TEXTS, LABELS)
+def test_nan_loss_stops_with_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loss that is NaN from the first step: the message says that no checkpoint exists
+    (it used to say that the last good one was kept)."""
+    import labelwise.training.loop as loop
+
+    original = loop.forward_docs
+
+    def poisoned(model, batch):
+        out = original(model, batch)
+        out.logits = out.logits * float("nan")
+        return out
+
+    monkeypatch.setattr(loop, "forward_docs", poisoned)
+    with pytest.raises(TrainingError, match="at step 1; training stopped and no checkpoint had been written"):
+        TextClassifier(CFG).fit_examples(_examples(), run_dir=tmp_path / "run")
+    with pytest.raises(ConfigError, match="'train.lr': Input should be less than or equal to 10"):
+        TextClassifier({**CFG, "train": {**CFG["train"], "lr": 1e30}}).fit(TEXTS, LABELS)
 
 
 def test_nan_midway_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +105,7 @@ def test_nan_midway_keeps_the_last_good_checkpoint(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr(loop, "forward_docs", poisoned)
     cfg = {**CFG, "train": {**CFG["train"], "epochs": 5}}  # 4 steps per epoch
-    with pytest.raises(TrainingError, match="at step 9"):
+    with pytest.raises(TrainingError, match="at step 9; training stopped and the last checkpoint is kept"):
         TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "run")
     state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
     assert state["step"] == 8

@@ -12,7 +12,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from labelwise.config.sections import Config, ConfigError
-from labelwise.registry import MAX_ERROR_LINES, format_validation_error, short_repr
+from labelwise.registry import (
+    MAX_ERROR_LINES,
+    format_validation_error,
+    one_line_if_single,
+    short_repr,
+)
 
 MAX_CONFIG_BYTES = 1 << 20  # a config file; real ones are a few kilobytes
 MAX_CONFIG_NODES = 100_000  # values in a document once its aliases are expanded
@@ -150,7 +155,7 @@ def _format_errors(err: ValidationError, where: str) -> str:
             lines.append(f"  - {str(e['msg']).removeprefix('Value error, ')[:500]}")
     if len(errors) > MAX_ERROR_LINES:
         lines.append(f"  ... and {len(errors) - MAX_ERROR_LINES} more")
-    return "\n".join(lines)
+    return one_line_if_single(lines)
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -178,12 +183,22 @@ def _read_yaml(p: Path) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         raise ConfigError(f"{p}: not UTF-8 text (byte {err.start + 1}); save the config as UTF-8") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{p}: not valid YAML: {str(err)[:1000]}") from None
+        raise ConfigError(_yaml_error(p, err)) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{p}: the top level must be a mapping of sections, got {type(loaded).__name__}")
     return loaded
+
+
+def _yaml_error(path: Path, err: yaml.YAMLError) -> str:
+    """One line: the file, the line and column where the YAML parser stopped, and why."""
+    mark = getattr(err, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+    column = f", column {mark.column + 1}" if mark is not None else ""
+    problem = " ".join(str(getattr(err, "problem", None) or err).split())[:300]
+    context = " ".join(str(getattr(err, "context", None) or "").split())[:200]
+    return f"{where}: not valid YAML{column}: {problem}" + (f" ({context})" if context else "")
 
 
 def read_config(

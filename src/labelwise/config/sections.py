@@ -18,8 +18,10 @@ from pydantic import (
     model_validator,
 )
 
+from labelwise.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError):
     """A configuration problem: the message names the key and the fix."""
 
 
@@ -125,7 +127,7 @@ class TrainConfig(_Strict):
     max_steps: int | None = Field(None, ge=1)
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(128, ge=1)
-    lr: float = Field(1e-3, gt=0)
+    lr: float = Field(1e-3, gt=0, le=10, description="AdamW learning rate (typically 1e-5 to 1e-2)")
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.06, ge=0, lt=1)
     schedule: Literal["linear", "cosine", "constant"] = "linear"

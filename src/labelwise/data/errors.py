@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labelwise.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError):
     """A problem with input data, a dataset directory or a label file.
 
     The message reads ``"{path}:{line}: {what}. {fix}"`` (the location part shrinks to

@@ -26,6 +26,7 @@ import torch
 from labelwise import checkpoint as ckpt
 from labelwise import distributed, rundir
 from labelwise.config import TrainConfig
+from labelwise.errors import UserError
 from labelwise.losses.base import Loss
 from labelwise.metrics.names import greater_is_better
 from labelwise.models.heads.label_subset import sample_labels, scoring_labels, supports_label_subset
@@ -41,8 +42,8 @@ from labelwise.training.parallel import wrap_ddp
 from labelwise.types import Batch, LossOutput
 
 
-class TrainingError(RuntimeError):
-    """Training cannot go on (e.g. the loss became NaN)."""
+class TrainingError(UserError):
+    """Training cannot go on under these settings (e.g. the loss became NaN)."""
 
 
 class Trainer:
@@ -228,10 +229,12 @@ class Trainer:
         loss_out = self.loss_fn(out, targets)
         reported = self._global_loss(loss_out, share)
         if not torch.isfinite(reported.total):
+            kept = ("the last checkpoint is kept" if self.run_dir is not None and self.state.get("files")
+                    else "no checkpoint had been written yet")
             raise TrainingError(
                 f"the loss became {float(reported.total)} at step {self.state['step'] + 1}; "
-                "training stopped and the last good checkpoint was kept. Lower train.lr or "
-                "check the data for empty texts or extreme label imbalance."
+                f"training stopped and {kept}. Lower train.lr (now {self.cfg.lr:g}) and train "
+                "again (--overwrite), or check the data for extreme label imbalance"
             )
         self.optimizer.zero_grad(set_to_none=True)
         total = loss_out.total
