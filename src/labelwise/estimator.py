@@ -290,7 +290,8 @@ class TextClassifier:
             "metrics": self.metric_names_,
             "train_state": {k: v for k, v in self.backend_.train_state.items() if k != "history"},
         })
-        ckpt.write_json(run_dir / rundir.RUN_INFO, self._run_info(status="complete"))
+        ckpt.write_json(run_dir / rundir.RUN_INFO, {**self._run_info(status="complete"),
+                                                    "sha256": ckpt.weight_digests(run_dir)})
 
     @classmethod
     def load(cls, run_dir: str | Path, overrides: Sequence[str] = ()) -> TextClassifier:
@@ -299,6 +300,7 @@ class TextClassifier:
         ``model.chunk_pooling=max`` decodes a stateful-trained model with max pooling."""
         run_dir = Path(run_dir)
         self = cls.load_decoding(run_dir, overrides)
+        ckpt.verify_weights(run_dir)
         self.backend_ = make_backend(self.config_)
         self.backend_.load(run_dir, len(self.classes_))
         return self

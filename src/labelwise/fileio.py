@@ -1,8 +1,10 @@
-"""Creating files the way the user's shell would: temporary files (for atomic writes and
-downloads) take the permissions of the user's umask, not ``mkstemp``'s private 0600."""
+"""Files: temporary files created the way the user's shell would (for atomic writes and
+downloads, with the permissions of the user's umask, not ``mkstemp``'s private 0600), and
+file digests."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -27,7 +29,21 @@ def temp_beside(path: Path, suffix: str) -> Path:
     its leading dot, with the mode a plain ``open(path, "w")`` would give."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~current_umask())
+        os.fchmod(fd, default_mode())
     finally:
         os.close(fd)
     return Path(name)
+
+
+def default_mode() -> int:
+    """The permissions ``open(path, "w")`` gives a new file under the current umask."""
+    return 0o666 & ~current_umask()
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -3,7 +3,8 @@
 A run directory is the checkpoint. Every file is written atomically
 (:mod:`labelwise.checkpoint`); nothing is pickled. Layout::
 
-    run.json            format version, labelwise version, backend, task, status
+    run.json            format version, labelwise version, backend, task, status, and the
+                        sha256 of each file of WEIGHT_FILES (checked when the run is loaded)
     config.yaml         the resolved configuration
     labels.json         the label space (classes, counts, hierarchy)
     group_counts.json   (a run on part of the training set) the whole set's label counts
@@ -23,6 +24,7 @@ Modules that write these files take their names from here.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 RUN_INFO = "run.json"
@@ -43,7 +45,45 @@ PLANT_L2R_DIR = "l2r"  # in PLANT_DIR
 LINEAR_TENSORS = "linear.safetensors"
 LINEAR_META = "linear.json"
 LOG = "log.jsonl"
+# what a trained model is read from: run.json records their sha256 when the run is saved
+WEIGHT_FILES = (WEIGHTS, TOKENIZER, LINEAR_TENSORS, LINEAR_META)
 TENSORBOARD_DIR = "tb"
+
+
+def run_state(path: Path) -> str:
+    """What ``path`` holds, for deciding whether a run there may start, resume or restart:
+
+    - ``"empty"``: nothing (or only the temporary files of an interrupted atomic write);
+    - ``"foreign"``: files, but no ``run.json``: not a labelwise run directory;
+    - ``"complete"``: a finished run;
+    - ``"resumable"``: an unfinished run with a checkpoint (of the training loop, of a
+      pre-training stage, or a completed PLANT stage);
+    - ``"started"``: an unfinished run killed before its first checkpoint: nothing to keep.
+    """
+    path = Path(path)
+    if not path.is_dir() or not any(not _is_temporary(p) for p in path.iterdir()):
+        return "empty"
+    if not is_run_dir(path):
+        return "foreign"
+    try:
+        status = json.loads((path / RUN_INFO).read_text(encoding="utf-8")).get("status")
+    except (ValueError, AttributeError, OSError):
+        status = None
+    if status == "complete":
+        return "complete"
+    return "resumable" if has_checkpoint(path) else "started"
+
+
+def has_checkpoint(path: Path) -> bool:
+    """Whether ``path`` holds anything ``--resume`` continues from: the training loop's
+    checkpoint, a pre-training stage's, or a completed PLANT stage. (A complete run may
+    too: one stopped by ``train.max_steps`` continues with a higher limit.)"""
+    return (has_trainer_state(path) or has_trainer_state(pretrain_dir(path))
+            or (plant_dir(path) / PLANT_STAGE).is_file())
+
+
+def _is_temporary(p: Path) -> bool:
+    return p.name.startswith(".") and p.name.endswith((".tmp", ".part"))
 
 
 def is_run_dir(path: Path) -> bool:

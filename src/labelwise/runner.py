@@ -7,6 +7,7 @@ bad input never damages an existing run directory.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -121,23 +122,47 @@ def default_run_dir(cfg: Config, data_name: str) -> Path:
     return Path("runs") / f"{data_name}-{model}"
 
 
-def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
-    if resume:
-        if not rundir.has_trainer_state(run_dir):
-            raise ValueError(f"cannot resume: '{run_dir}' has no trainer_state.json")
-        return
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        return
-    if not overwrite:
-        raise ValueError(
-            f"run directory '{run_dir}' already exists and is not empty; choose another "
-            "--output, pass --overwrite to replace it, or --resume to continue it"
-        )
-    if not rundir.is_run_dir(run_dir):
+def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> tuple[bool, bool]:
+    """Decide how a run in ``run_dir`` starts: ``(resume, replace)``. An unfinished run
+    with no checkpoint (killed before its first one) is started again, with or without
+    ``--resume`` and without ``--overwrite``: there is nothing in it to lose."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--output '{run_dir}' is a file; a run directory is a folder. "
+                         "Choose another --output")
+    state = rundir.run_state(run_dir)
+    if state == "foreign":
         raise ValueError(
             f"'{run_dir}' is not empty and holds no run.json, so it is not a labelwise run "
-            "directory; --overwrite only replaces run directories. Choose another --output"
+            "directory; labelwise neither resumes nor replaces it. Choose another --output"
         )
+    if state == "started":
+        _note(f"'{run_dir}' holds a run stopped before its first checkpoint: starting it again")
+        return False, True
+    if resume:
+        if rundir.has_checkpoint(run_dir):
+            return True, False
+        if state == "complete":
+            raise ValueError(f"cannot resume: the run in '{run_dir}' is complete. Train again with "
+                             "--overwrite, or choose another --output")
+        if not run_dir.exists():
+            raise ValueError(f"cannot resume: '{run_dir}' does not exist. Check --output, or drop "
+                             "--resume to start a new run")
+        _note(f"'{run_dir}' holds no run yet: starting it")
+        return False, False
+    if state == "empty":
+        return False, False
+    if not overwrite:
+        how = "--resume to continue it, " if state == "resumable" else ""
+        raise ValueError(
+            f"run directory '{run_dir}' already holds a {'finished' if state == 'complete' else 'stopped'} "
+            f"run; pass {how}--overwrite to replace it, or choose another --output"
+        )
+    return False, True
+
+
+def _note(message: str) -> None:
+    if distributed.is_main():
+        print(f"labelwise: note: {message}", file=sys.stderr)
 
 
 def earlier_seconds(run_dir: Path) -> float:
@@ -164,6 +189,21 @@ def check_resume_config(run_dir: Path, cfg: Config) -> None:
         raise ValueError(
             f"cannot resume '{run_dir}': its config.yaml differs at {shown}; resume with the "
             "configuration it started with, or start a new run (--overwrite)"
+        )
+
+
+def check_something_to_resume(run_dir: Path, cfg: Config) -> None:
+    """A complete run continues only where a stopping rule was loosened (``train.max_steps``
+    or ``train.patience``); otherwise there is nothing to do."""
+    if rundir.run_state(run_dir) != "complete" or not (run_dir / rundir.CONFIG).is_file():
+        return
+    saved = _flatten(yaml.safe_load((run_dir / rundir.CONFIG).read_text()) or {})
+    now = _flatten(yaml.safe_load(dump_config(cfg)) or {})
+    if all(saved.get(k) == now.get(k) for k in ("train.max_steps", "train.patience")):
+        raise ValueError(
+            f"cannot resume: the run in '{run_dir}' is complete. Continue it with a higher "
+            "--set train.max_steps (or train.patience), train again with --overwrite, or choose "
+            "another --output"
         )
 
 
@@ -194,14 +234,15 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
     with distributed.session(cfg.train.device):
         data = load_run_data(cfg)
         run_dir = Path(run_dir or cfg.output_dir or default_run_dir(cfg, data.name))
-        prepare_run_dir(run_dir, overwrite, resume)
+        resume, replace = prepare_run_dir(run_dir, overwrite, resume)
         if resume:
             check_resume_config(run_dir, cfg)
+            check_something_to_resume(run_dir, cfg)
         earlier = earlier_seconds(run_dir) if resume else 0.0
         distributed.barrier()  # every process has checked the directory before rank 0 writes
         t0 = time.perf_counter()
         clf = TextClassifier(cfg).fit_examples(
-            data.train, data.valid, data.hierarchy, run_dir, resume, replace=overwrite and not resume,
+            data.train, data.valid, data.hierarchy, run_dir, resume, replace=replace,
             known_labels=sorted(data.full_train_counts or ()),
         )
         train_seconds = earlier + time.perf_counter() - t0

@@ -144,7 +144,7 @@ def test_mismatched_checkpoint(trained_run: Path, tmp_path: Path, capsys) -> Non
     labels["train_counts"].append(1)
     (broken / "labels.json").write_text(json.dumps(labels))
     texts = _jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])
-    assert main(["predict", str(broken), str(texts)]) == 2
+    assert main(["predict", str(broken), str(texts)]) == 3  # a damaged run directory
     err = capsys.readouterr().err
     assert "does not match" in err and "model.safetensors" in err
 
@@ -157,7 +157,7 @@ def test_other_format_version(trained_run: Path, tmp_path: Path, capsys) -> None
     info = json.loads((old / "run.json").read_text())
     info["format_version"] = 99
     (old / "run.json").write_text(json.dumps(info))
-    assert main(["evaluate", str(old), "--data", str(_jsonl(tmp_path / "e.jsonl", GOOD))]) == 2
+    assert main(["evaluate", str(old), "--data", str(_jsonl(tmp_path / "e.jsonl", GOOD))]) == 3
     assert "format_version" in capsys.readouterr().err
 
 
@@ -167,7 +167,7 @@ def test_missing_weights(trained_run: Path, tmp_path: Path, capsys) -> None:
     gone = tmp_path / "gone"
     shutil.copytree(trained_run, gone)
     (gone / "model.safetensors").unlink()
-    assert main(["predict", str(gone), str(_jsonl(tmp_path / "in.jsonl", [{"text": "x"}]))]) == 2
+    assert main(["predict", str(gone), str(_jsonl(tmp_path / "in.jsonl", [{"text": "x"}]))]) == 3
     assert "model.safetensors" in capsys.readouterr().err
 
 
@@ -208,3 +208,23 @@ def test_hierarchy_auto_needs_a_named_dataset(tmp_path: Path, capsys) -> None:
             "--set", "data.hierarchy=auto", *TINY]
     assert main(argv) == 2
     assert "data.hierarchy" in capsys.readouterr().err
+
+
+def test_run_files_follow_the_umask(tmp_path: Path) -> None:
+    """Files of a run directory are created like any other file of the user's (before,
+    mkstemp made every one 0600), and run.json records the weights' sha256."""
+    import os
+    import stat
+
+    train = _jsonl(tmp_path / "train.jsonl", GOOD)
+    old = os.umask(0o002)
+    try:
+        assert main(["train", "-o", str(tmp_path / "run"), "--set", f"data.train={train}", *TINY]) == 0
+    finally:
+        os.umask(old)
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    assert modes == {0o664}
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert set(info["sha256"]) == {"model.safetensors", "tokenizer.json"}
+    assert info["sha256"]["model.safetensors"] == hashlib.sha256(
+        (tmp_path / "run" / "model.safetensors").read_bytes()).hexdigest()

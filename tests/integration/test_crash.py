@@ -118,3 +118,32 @@ def test_every_run_file_is_written_by_rename(backend: str, tmp_path: Path, monke
     files = {p.resolve() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     in_place = {p for p in files - renamed if p.name != "log.jsonl"}
     assert files and not in_place, sorted(str(p) for p in in_place)
+
+
+def _stopped_before_first_checkpoint(run: Path, keep_config: bool) -> None:
+    """Turn a finished run into one killed before its first checkpoint."""
+    import shutil
+
+    for name in ("trainer_state.json", "checkpoints", "model.safetensors", "decode.json", "metrics.json"):
+        path = run / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    if not keep_config:
+        (run / "config.yaml").unlink()
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "status": "training"}))
+
+
+@pytest.mark.parametrize(("keep_config", "resume"), [(True, False), (True, True), (False, True)])
+def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path: Path, keep_config: bool,
+                                                              resume: bool) -> None:
+    """Before, --resume said there was no trainer state and a plain run said to use --resume."""
+    train = _data(tmp_path)
+    run = tmp_path / "run"
+    cmd = _cmd(train, run, "--set", "train.epochs=1")
+    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    _stopped_before_first_checkpoint(run, keep_config)
+    again = subprocess.run(cmd + (["--resume"] if resume else []), capture_output=True, text=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert again.returncode == 0, again.stderr
+    assert "stopped before its first checkpoint: starting it again" in again.stderr
+    assert json.loads((run / "run.json").read_text())["status"] == "complete"

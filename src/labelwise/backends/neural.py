@@ -252,10 +252,10 @@ class NeuralBackend:
         """The training loop on ``train_targets`` (the task's), validating with
         ``ctx.validate`` on ``valid_texts``."""
         assert self.model is not None
-        run_dir, resume = ctx.run_dir, ctx.resume
-        if resume and self.cfg.pretrain is not None and run_dir is not None:
-            # interrupted during pre-training: the fine-tuning stage has not started yet
-            resume = rundir.has_trainer_state(run_dir)
+        run_dir = ctx.run_dir
+        # a run interrupted in an earlier stage (pre-training, PLANT) or before the loop's
+        # first checkpoint starts the loop afresh
+        resume = ctx.resume and rundir.has_trainer_state(run_dir)
         if self.cfg.train.freeze_encoder:
             encoder = getattr(self.model, "encoder", None)
             assert isinstance(encoder, torch.nn.Module)
