@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import hashlib
 import json
 import os
 from collections import Counter
@@ -21,6 +20,7 @@ from typing import Any
 from labelwise.data.errors import DataError
 from labelwise.data.formats import read_jsonl
 from labelwise.data.hierarchy import Hierarchy
+from labelwise.fileio import sha256_file
 from labelwise.types import Task
 
 DATA_ENV = "LABELWISE_DATA"
@@ -237,15 +237,6 @@ def describe(name: str, data_dir: str | Path | None = None) -> dict[str, Any]:
             "tail": ranked[-10:],
         },
     }
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def validate(

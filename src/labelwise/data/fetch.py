@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from labelwise.data.catalog import DatasetInfo, get_dataset, resolve_data_dir, sha256_file
+from labelwise.data.catalog import DatasetInfo, get_dataset, resolve_data_dir
 from labelwise.data.errors import DataError
-from labelwise.fileio import temp_beside
+from labelwise.fileio import sha256_file, temp_beside
 
 MIRROR_ENV = "LABELWISE_DATA_MIRROR"
 _BLOCK = 1 << 20
