@@ -4,10 +4,16 @@ process, then
 1. one client sending one short text at a time (``--single`` requests): p50 / p99 latency;
 2. ``--clients`` concurrent clients (threads with keep-alive connections) sending one short
    test text each per request for ``--seconds``: throughput, p50 / p99 latency, errors,
-   and the server's resident memory sampled every second (flat means no leak).
+   and the server's resident memory sampled every second (flat means no leak);
+3. beside them, ``--hostile`` clients (4 by default), one of each kind: empty and blank
+   texts; oversized bodies and texts; malformed bodies (broken JSON, nesting 100,000 deep,
+   a 5,000-digit integer, a lone surrogate); and a slow client sending its headers a byte
+   every half second (the server cuts it off after ``--header-timeout``).
 
-Goals: zero errors, memory flat, single-text p50 under 15 ms on 2 cores.
-Writes ``benchmarks/results/serve/load.json`` and ``load.png``.
+Goals: zero errors for the good clients whatever the hostile ones send, a 4xx (or a closed
+connection for the slow one) for every hostile request, memory flat, single-text p50 under
+15 ms on 2 cores. Writes ``benchmarks/results/serve/load.json`` and ``load.png``. A missing
+run directory is trained first (the transformer of ``configs/bench/systems``, seed 13).
 
     python benchmarks/load_test.py runs/compare/labelwise-sst2-transformer-s13
 """
@@ -27,6 +33,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from labelwise.profiling import device_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,18 +89,82 @@ def _texts(run_dir: Path, n: int) -> list[str]:
         return [f"a short review number {i}, quite good overall" for i in range(n)]
 
 
+HEADER_TIMEOUT_S = 2.0
+
+
+def _hostile_bodies(kind: str) -> list[bytes]:
+    """What a hostile client of ``kind`` sends, in turn."""
+    if kind == "empty":
+        return [b'{"texts": [""]}', b'{"texts": ["  \\t "]}', b'{"texts": ["fine", ""]}']
+    if kind == "oversized":
+        return [json.dumps({"texts": ["x" * 200_000]}).encode(),  # over --max-text-chars
+                json.dumps({"texts": ["word"] * 300}).encode(),  # over --max-texts
+                b'{"texts": ["' + b"y" * (9 << 20) + b'"]}']  # over --max-body-bytes
+    if kind == "malformed":
+        return [b'{"texts": ["a"', b"[" * 100_000 + b"]" * 100_000,
+                b'{"texts": ["a"], "top_k": ' + b"7" * 5000 + b"}",
+                b'{"texts": ["a\\ud800"]}', b"\xff\xfe", b'{"texts": "one"}', b"null"]
+    raise ValueError(kind)
+
+
+def _hostile(kind: str, port: int, stop: threading.Event, out: dict[str, int]) -> None:
+    """Send ``kind``'s requests until ``stop``; count the answers by status."""
+    if kind == "slow":
+        while not stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                    head = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    for byte in head:
+                        sock.sendall(bytes([byte]))
+                        if stop.wait(0.5):
+                            break
+                    else:
+                        out["never cut off"] = out.get("never cut off", 0) + 1
+            except OSError:  # the server closed the connection: what should happen
+                out["cut off"] = out.get("cut off", 0) + 1
+        return
+    bodies = _hostile_bodies(kind)
+    i = 0
+    while not stop.is_set():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("POST", "/predict", bodies[i % len(bodies)], {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            key = str(resp.status)
+        except (OSError, http.client.HTTPException) as err:
+            key = f"connection error ({type(err).__name__})"
+        finally:
+            conn.close()
+        out[key] = out.get(key, 0) + 1
+        i += 1
+
+
+def _train(run_dir: Path) -> None:
+    files = ["configs/bench/datasets/sst2.yaml", "configs/bench/systems/transformer.yaml"]
+    cmd = [sys.executable, "-m", "labelwise", "train", *[a for f in files for a in ("-c", str(ROOT / f))],
+           "--set", "train.seed=13", "-o", str(run_dir)]
+    print("training the run first:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir")
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--single", type=int, default=300, help="requests of the one-client phase")
+    p.add_argument("--hostile", type=int, default=4, choices=[0, 4],
+                   help="hostile clients beside the good ones: 4 (one of each kind) or 0")
     p.add_argument("--out", default=str(ROOT / "benchmarks/results/serve/load.json"))
     args = p.parse_args(argv)
     run_dir = Path(args.run_dir)
+    if not run_dir.exists():
+        _train(run_dir)
     texts = _texts(run_dir, 512)
     port = _free_port()
-    cmd = [sys.executable, "-m", "labelwise.cli", "serve", str(run_dir), "--port", str(port)]
+    cmd = [sys.executable, "-m", "labelwise.cli", "serve", str(run_dir), "--port", str(port),
+           "--header-timeout", str(HEADER_TIMEOUT_S)]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120
@@ -130,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
 
         memory: list[tuple[float, float]] = []
         threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(args.clients)]
+        kinds = ["empty", "oversized", "malformed", "slow"][: args.hostile]
+        hostile: dict[str, dict[str, int]] = {k: {} for k in kinds}
+        threads += [threading.Thread(target=_hostile, args=(k, port, stop, hostile[k]), daemon=True)
+                    for k in kinds]
         t0 = time.perf_counter()
         for th in threads:
             th.start()
@@ -149,12 +225,13 @@ def main(argv: list[str] | None = None) -> int:
             "dataset": "sst2" if "sst2" in run_dir.name else run_dir.name,
             "system": "labelwise:serve",
             "run_dir": run_dir.name,
-            "device": "cpu: 2 cores (server and clients on the same machine)",
+            "device": f"{device_name()} (server and clients on the same machine)",
             "single_client": {"requests": args.single, "p50_ms": float(np.percentile(single_ms, 50)),
                               "p99_ms": float(np.percentile(single_ms, 99)), "errors": int(single_errors)},
             "load": {"clients": args.clients, "seconds": elapsed, "requests": len(flat),
                      "throughput_rps": len(flat) / elapsed, "p50_ms": float(np.percentile(lat, 50)),
                      "p99_ms": float(np.percentile(lat, 99)), "errors": int(errors)},
+            "hostile": {"clients": len(kinds), "header_timeout_s": HEADER_TIMEOUT_S, "answers": hostile},
             "server_rss_mib": {"first": float(mem[0]), "last": float(mem[-1]), "max": float(mem.max()),
                                "mean_first_half": float(mem[:half].mean()),
                                "mean_second_half": float(mem[half:].mean())},
@@ -162,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                and ROOT in run_dir.parents else run_dir),
             "date": time.strftime("%Y-%m-%d"),
         }
-        print(json.dumps(record["load"]), json.dumps(record["server_rss_mib"]), flush=True)
+        print(json.dumps(record["load"]), json.dumps(record["hostile"]), json.dumps(record["server_rss_mib"]),
+              flush=True)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
         _plot(Path(args.out).with_suffix(".png"), flat, t0, memory)
