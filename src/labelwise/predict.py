@@ -53,6 +53,20 @@ def _completed_records(output: Path) -> int:
     return data[:keep].count(b"\n")
 
 
+def _check_same_options(output: Path, k: int) -> None:
+    """Refuse to append to records written with another --top-k (the file would mix two)."""
+    with open(output, encoding="utf-8") as fh:
+        try:
+            first = json.loads(fh.readline())
+            written = len(first["top_k"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{output}:1: not a record of `labelwise predict`; --resume continues "
+                             "only a file it wrote. Choose another --output") from None
+    if written != k:
+        raise ValueError(f"{output} was written with --top-k {written}, and this run asks for {k}; "
+                         f"resume with --top-k {written}, or start again with --overwrite")
+
+
 def predict_file(run_dir: Path, input_path: Path, output: Path | None, k: int | None = None,
                  batch_size: int = 256, resume: bool = False) -> int:
     """Label every document of ``input_path``; memory is bounded by ``batch_size``.
@@ -69,6 +83,8 @@ def predict_file(run_dir: Path, input_path: Path, output: Path | None, k: int | 
     clf = TextClassifier.load(run_dir)
     k = k or clf.config_.decode.top_k
     done = _completed_records(output) if resume and output is not None and output.is_file() else 0
+    if done:
+        _check_same_options(output, min(k, len(clf.classes_)))  # type: ignore[arg-type]
     texts = itertools.islice(iter(iter_texts(input_path)), done, None)
     n = 0
     sink: IO[str] = open(output, "a" if done else "w", encoding="utf-8") if output else sys.stdout

@@ -102,5 +102,7 @@ def test_predict_resumes_without_repeating_or_losing_lines(tmp_path: Path, monke
     monkeypatch.setattr(pred, "prediction_records", original)
     with open(cut, "a", encoding="utf-8") as f:
         f.write('{"text": "half a rec')  # as if killed mid-write
+    with pytest.raises(ValueError, match="written with --top-k 2, and this run asks for 1"):
+        pred.predict_file(run, inp, cut, k=1, batch_size=5, resume=True)  # two labels: top 2 by default
     assert pred.predict_file(run, inp, cut, batch_size=5, resume=True) == 13
     assert cut.read_text() == full.read_text()
