@@ -125,6 +125,19 @@ def tradeoff_plot(dataset: str, rows: list[dict], metric: str) -> Path | None:
 
 COMPARE = RESULTS / "compare"
 SERVE = RESULTS / "serve" / "load.json"
+SERVE_CALM = RESULTS / "serve" / "load-calm.json"  # the same load without hostile clients
+
+
+def _hostile_table(hostile: dict | None) -> str:
+    """The answers the hostile clients of the load phase got, by kind and status."""
+    if not hostile or not hostile.get("clients"):
+        return ""
+    lines = ["| hostile client | answers |", "|---|---|"]
+    for kind, answers in hostile["answers"].items():
+        shown = ", ".join(f"{status}: {n}" for status, n in sorted(answers.items())) or "-"
+        lines.append(f"| {kind} | {shown} |")
+    return (f"\nBeside the good clients, {hostile['clients']} hostile ones (header timeout "
+            f"{hostile['header_timeout_s']:g} s):\n\n" + "\n".join(lines) + "\n")
 
 
 def compare_tables() -> str:
@@ -150,16 +163,26 @@ def compare_tables() -> str:
                      + "\n".join(f"- `{c}`" for c in cmds) + "\n")
     if SERVE.is_file():
         s = json.loads(SERVE.read_text())
-        one, load, mem = s["single_client"], s["load"], s["server_rss_mib"]
+        one, mem = s["single_client"], s["server_rss_mib"]
+        calm = json.loads(SERVE_CALM.read_text()) if SERVE_CALM.is_file() else None
+        hostile = (s.get("hostile") or {}).get("clients", 0)
+        rows = [f"| one client | {one['requests']} | - | {one['p50_ms']:.1f} | {one['p99_ms']:.1f} | {one['errors']} | - |"]
+        for label, rec in (("", calm), (f" + {hostile} hostile", s)):
+            if rec is None:
+                continue
+            ld, m = rec["load"], rec["server_rss_mib"]
+            rows.append(f"| {ld['clients']} clients{label if rec is s and hostile else ''}, {ld['seconds']:.0f} s "
+                        f"| {ld['requests']} | {ld['throughput_rps']:.0f} | {ld['p50_ms']:.1f} | {ld['p99_ms']:.1f} "
+                        f"| {ld['errors']} | {m['first']:.0f} / {m['last']:.0f} |")
         parts.append(
             "### service under load\n\n"
-            "| phase | requests | throughput (req/s) | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n"
-            f"| one client | {one['requests']} | - | {one['p50_ms']:.1f} | {one['p99_ms']:.1f} | {one['errors']} |\n"
-            f"| {load['clients']} clients, {load['seconds']:.0f} s | {load['requests']} | {load['throughput_rps']:.0f} "
-            f"| {load['p50_ms']:.1f} | {load['p99_ms']:.1f} | {load['errors']} |\n\n"
-            f"Server memory (RSS, MiB): first {mem['first']:.0f}, last {mem['last']:.0f}, max {mem['max']:.0f}; "
-            f"mean of the first half {mem['mean_first_half']:.0f}, second half {mem['mean_second_half']:.0f}. "
-            f"Command: `{s['command']}`.\n")
+            "| phase | requests | throughput (req/s) | p50 ms | p99 ms | errors | server MiB first / last |\n"
+            "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            f"Server memory (RSS, MiB) under the last phase: max {mem['max']:.0f}; mean of the first half "
+            f"{mem['mean_first_half']:.0f}, second half {mem['mean_second_half']:.0f}. "
+            f"Machine: {s['device']}. Commands: `{s['command']}`"
+            + (f", and with `--hostile 0 --out {SERVE_CALM.relative_to(RESULTS.parent.parent)}` for the calm row"
+               if calm else "") + ".\n" + _hostile_table(s.get("hostile")))
     return "\n".join(parts)
 
 
