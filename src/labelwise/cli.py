@@ -168,8 +168,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
                       max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
                       timeout_s=args.timeout, header_timeout_s=args.header_timeout,
                       token=args.token)
+    _check_listen(args.host, args.port)  # before loading the model, and with our exit codes
     serve(args.run_dir, args.host, args.port, cfg)
     return 0
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail now, with one line, where the service could not listen on ``host:port``."""
+    import socket
+
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as err:
+        raise UserError(f"--host '{host}': {err.strerror}; give an address of this machine, "
+                        "e.g. 127.0.0.1 or 0.0.0.0") from None
+    with socket.socket(family, kind) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(address)
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, f"{host}:{port}") from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -339,6 +357,8 @@ _OS_FIXES = {
     errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
     errno.EISDIR: "it is a directory: give a file",
     errno.ENAMETOOLONG: "the name is too long: choose a shorter path",
+    errno.EADDRINUSE: "another program listens there: choose another --port",
+    errno.EADDRNOTAVAIL: "not an address of this machine: choose another --host",
 }
 
 

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +82,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return w
 
 
-def _cases(w: Path) -> dict[str, Case]:
+def _cases(w: Path, busy_port: int) -> dict[str, Case]:
     run, inp = str(w / "run"), str(w / "in.txt")
     data = ["--set", f"data.train={w / 'train.jsonl'}", *TINY]
     new = str(w / "new-run")
@@ -121,6 +122,9 @@ def _cases(w: Path) -> dict[str, Case]:
         "evaluate a file-trained run without data": Case(["evaluate", run], EXIT_USAGE, "--data"),
         "export out is a file": Case(["export", run, "--out", str(w / "afile")], EXIT_USAGE, "--out '"),
         "serve not a run": Case(["serve", str(w / "foreign")], EXIT_USAGE, "no run.json"),
+        "serve on an unknown host": Case(["serve", run, "--host", "999.1.1.1"], EXIT_USAGE, "--host '999.1.1.1'"),
+        "serve on a busy port": Case(["serve", run, "--port", str(busy_port)], EXIT_SYSTEM,
+                                     f"127.0.0.1:{busy_port}: Address already in use"),
         "data dir is a file": Case(train("--data-dir", str(w / "afile")), EXIT_USAGE, "--data-dir '"),
         "data dir missing": Case(train("--data-dir", str(w / "nodir")), EXIT_USAGE, "nodir' does not exist"),
         "fetch into a file": Case(["data", "fetch", "sst2", "--data-dir", str(w / "afile")], EXIT_USAGE,
@@ -200,7 +204,10 @@ def _snapshot(d: Path) -> dict[str, str]:
 
 
 def test_every_user_mistake_is_one_clear_line(world: Path) -> None:
-    cases = _cases(world)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    cases = _cases(world, busy.getsockname()[1])
     assert len(cases) >= 40
     if not _can_mount():
         cases = {k: c for k, c in cases.items() if c.needs != "mount"}
@@ -222,6 +229,7 @@ def test_every_user_mistake_is_one_clear_line(world: Path) -> None:
             problems.append(f"{name}: expected one error line, got {errors}")
         elif case.names not in errors[0]:
             problems.append(f"{name}: {case.names!r} not named in: {errors[0]}")
+    busy.close()
     assert not problems, "\n".join(problems)
     assert _snapshot(world) == before  # nothing that existed was changed
     assert not (world / "new-run").exists()
