@@ -262,6 +262,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         return cmd_list(argparse.Namespace(kind="datasets"))
     if not args.name:
         raise ValueError(f"'labelwise data {args.action}' needs a dataset name (see 'labelwise data list')")
+    catalog.get_dataset(args.name)  # an unknown name is the error, wherever the data is
     if args.action == "fetch":
         import os
 
