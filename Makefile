@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(PIP_INSTALL) torch==2.13.0
-	$(PIP_INSTALL) -e '.[dev,serve,export,glove]'
+	$(PIP_INSTALL) -e '.[dev,serve,export,glove,tune]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -38,4 +38,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py run baselines
 
 clean:
-	rm -rf $(VENV) runs build dist *.egg-info src/*.egg-info
+	rm -rf $(VENV) runs tunes build dist *.egg-info src/*.egg-info

@@ -1,4 +1,4 @@
-"""``labelwise``: train | evaluate | predict | list | data | profile | serve | export. Thin: the work is in the library."""
+"""``labelwise``: train | evaluate | predict | tune | list | data | profile | serve | export. Thin: the work is in the library."""
 
 from __future__ import annotations
 
@@ -114,6 +114,20 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--timeout", type=SECONDS, default=30.0, help="seconds per request")
     sv.add_argument("--header-timeout", type=SECONDS, default=10.0,
                     help="seconds for a request's headers to arrive before the connection is closed")
+
+    tu = sub.add_parser("tune", help="search config settings with Optuna on the validation split")
+    tu.add_argument("--config", "-c", action="append", default=None, help="base YAML config (repeatable)")
+    tu.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a base config value (repeatable)")
+    tu.add_argument("--space", required=True, help="YAML search space: metric and params (see docs)")
+    tu.add_argument("--output", "-o", required=True,
+                    help="tune directory: the study (run again to continue it), best.yaml, trials")
+    tu.add_argument("--trials", type=POSITIVE, default=20, help="finished trials the study should hold")
+    tu.add_argument("--timeout", type=_number(float, 1, 7 * 86_400), default=None,
+                    help="seconds after which no new trial starts")
+    tu.add_argument("--pruner", choices=["median", "halving", "none"], default="median")
+    tu.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=0, help="the sampler's seed")
+    tu.add_argument("--data-dir", help="where named datasets live ($LABELWISE_DATA)")
 
     d = sub.add_parser("data", help="show, validate or fetch a named dataset")
     d.add_argument("action", choices=["list", "show", "validate", "fetch"])
@@ -234,6 +248,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    try:
+        import optuna  # noqa: F401
+    except ImportError as err:
+        raise UserError(f"tuning needs the 'tune' extra: pip install 'labelwise[tune]' ({err})") from None
+    from labelwise.tuning import tune
+
+    overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
+    result = tune(args.config, overrides, args.space, args.output, args.trials, args.timeout,
+                  args.pruner, args.seed, echo=lambda line: print(line, file=sys.stderr, flush=True))
+    if result.best_value is None:
+        print(f"{result.trials} trials, none complete; see {result.out_dir}/trials.csv")
+        return 0
+    shown = ", ".join(f"{k}={v}" for k, v in result.best_params.items())
+    print(f"best of {result.trials} trials: {result.best_value:.4f} with {shown}")
+    print(f"train it: labelwise train -c {result.out_dir}/best.yaml")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from labelwise.components import load_all
     from labelwise.registry import ENCODERS, FORMATS, HEADS, LOSSES, METRICS
@@ -281,7 +314,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "list": cmd_list, "data": cmd_data, "profile": cmd_profile,
-            "serve": cmd_serve, "export": cmd_export}
+            "serve": cmd_serve, "export": cmd_export, "tune": cmd_tune}
 
 
 def _run_dir_arg(path: str) -> None:
@@ -325,6 +358,8 @@ def _check_args(args: argparse.Namespace) -> None:
             what = "is a file, not a folder" if Path(args.data_dir).exists() else "does not exist"
             raise UserError(f"--data-dir '{args.data_dir}' {what}; give the folder that holds one "
                             "sub-folder per dataset")
+    if cmd == "tune":
+        _input_file_arg("--space", args.space)
     if cmd == "train" and args.output and Path(args.output).exists() and not Path(args.output).is_dir():
         raise UserError(f"--output '{args.output}' is a file; a run directory is a folder. Choose another --output")
     if cmd == "train" and args.resume and args.overwrite:

@@ -7,8 +7,9 @@ and what parameters each takes. :func:`load_config` is what users and the CLI ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -27,12 +28,13 @@ def load_all() -> None:
 
 
 def load_config(
-    path: str | Path | Sequence[str | Path] | None = None, overrides: list[str] | None = None
+    path: str | Path | Sequence[str | Path] | None = None, overrides: list[str] | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> Config:
     """Read YAML file(s) (later files override earlier ones, section by section), apply
-    ``key=value`` overrides, validate the sections and every component against the
-    registries."""
-    cfg = read_config(path, overrides)
+    ``key=value`` overrides and then ``values`` (dotted key -> value, unparsed), validate
+    the sections and every component against the registries."""
+    cfg = read_config(path, overrides, values)
     validate_components(cfg)
     return cfg
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +114,15 @@ class TextClassifier:
         resume: bool = False,
         replace: bool = False,
         known_labels: Sequence[str] = (),
+        observe: Callable[[dict[str, float]], None] | None = None,
     ) -> TextClassifier:
         """Fit on Examples; with ``run_dir`` every artefact is written there as it is made.
         ``replace`` deletes an earlier run in ``run_dir``, but only once the data has been
         read and encoded, so bad input never costs the old run. ``known_labels`` are
         classes even where ``train`` has no document of them (count 0): e.g. the labels of
-        the whole training set when a fraction of it is trained on.
+        the whole training set when a fraction of it is trained on. ``observe`` is called
+        with the validation metrics of every evaluation during training (``labelwise tune``
+        reports them to its pruner, which may stop the trial by raising).
 
         Under ``torchrun`` (``WORLD_SIZE`` > 1) every process calls this with the same
         data: training is data-parallel (:mod:`labelwise.distributed`; ``train.batch_size``
@@ -128,7 +131,8 @@ class TextClassifier:
         """
         cfg = self.config_ = _as_config(self.config, self.overrides)
         with distributed.session(cfg.train.device):
-            return self._fit_examples(cfg, train, valid, hierarchy, run_dir, resume, replace, known_labels)
+            return self._fit_examples(cfg, train, valid, hierarchy, run_dir, resume, replace, known_labels,
+                                      observe)
 
     def _fit_examples(
         self,
@@ -140,6 +144,7 @@ class TextClassifier:
         resume: bool,
         replace: bool,
         known_labels: Sequence[str] = (),
+        observe: Callable[[dict[str, float]], None] | None = None,
     ) -> TextClassifier:
         main = distributed.is_main()
         if not train:
@@ -182,6 +187,8 @@ class TextClassifier:
             threshold = task.reported_threshold()
             if threshold is not None:
                 metrics["threshold"] = threshold
+            if observe is not None:
+                observe(metrics)
             return metrics
 
         ctx = FitContext(task, self.labels_, run_dir, resume, validate, primary)

@@ -53,8 +53,9 @@ def _subsample(examples: list[Example], fraction: float, cap: int | None, seed: 
     return [examples[i] for i in idx]
 
 
-def load_run_data(cfg: Config) -> RunData:
-    """Read train/valid/test (and the hierarchy) that ``cfg.data`` names."""
+def load_run_data(cfg: Config, with_test: bool = True) -> RunData:
+    """Read train/valid/test (and the hierarchy) that ``cfg.data`` names; ``with_test=False``
+    never opens the test split (``labelwise tune`` chooses settings without it)."""
     d = cfg.data
     fmt = d.format
     paths: dict[str, Path | None]
@@ -109,7 +110,7 @@ def load_run_data(cfg: Config) -> RunData:
     if paths["valid"] is not None:
         caps = [c for c in (d.max_eval, d.max_valid) if c is not None]
         valid = _subsample(read_examples(paths["valid"], fmt), 1.0, min(caps, default=None), seed)
-    if paths["test"] is not None:
+    if paths["test"] is not None and with_test:
         test = _subsample(read_examples(paths["test"], fmt), 1.0, d.max_eval, seed)
     hierarchy = None
     if hier_path is not None:

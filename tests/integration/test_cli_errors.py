@@ -141,6 +141,8 @@ def _cases(w: Path, busy_port: int) -> dict[str, Case]:
                                             "not a labelwise run directory"),
         "resume and overwrite": Case(train("--resume", "--overwrite", output=run), EXIT_USAGE,
                                      "give one of them"),
+        "tune space missing": Case(["tune", "--space", str(w / "nospace.yaml"), "-o", str(w / "tunes")],
+                                   EXIT_USAGE, "--space '"),
         # configs
         "config missing": Case(["train", "--config", str(w / "nope.yaml")], EXIT_USAGE, "nope.yaml"),
         "config is a folder": Case(["train", "--config", str(w / "adir")], EXIT_USAGE, "adir' is a directory"),

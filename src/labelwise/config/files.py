@@ -4,7 +4,7 @@ validation into a :class:`~labelwise.config.sections.Config` with errors that na
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,15 +78,21 @@ def _known_keys(model: type[BaseModel]) -> list[str]:
 
 
 def apply_override(tree: dict[str, Any], assignment: str) -> None:
-    """Apply one ``a.b.c=value`` assignment to a nested dict in place."""
+    """Apply one ``a.b.c=value`` assignment (the value parsed as YAML) to a nested dict in place."""
     if "=" not in assignment:
         raise ConfigError(
             f"override '{assignment}' is not of the form key=value (e.g. train.lr=3e-4)"
         )
     key, _, raw = assignment.partition("=")
+    set_key(tree, key, parse_value(raw))
+
+
+def set_key(tree: dict[str, Any], key: str, value: Any) -> None:
+    """Set the dotted config ``key`` to ``value`` in a nested dict in place, checking every
+    part of the key against the config's sections."""
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
-        raise ConfigError(f"override '{assignment}' has an empty key")
+        raise ConfigError(f"override '{key}={value}' has an empty key")
     node: dict[str, Any] = tree
     model: type[BaseModel] | None = Config
     for i, part in enumerate(parts[:-1]):
@@ -106,8 +112,7 @@ def apply_override(tree: dict[str, Any], assignment: str) -> None:
         model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
     last = parts[-1]
     if model is not None and last not in model.model_fields:
-        _unknown(key, last, _known_keys(model))
-    value = parse_value(raw)
+        _unknown(key.strip(), last, _known_keys(model))
     if last == "name" and model is None and node.get("name") not in (None, value):
         node.clear()  # another component: the old one's parameters do not carry over
     node[last] = value
@@ -202,10 +207,12 @@ def _yaml_error(path: Path, err: yaml.YAMLError) -> str:
 
 
 def read_config(
-    path: str | Path | Sequence[str | Path] | None = None, overrides: list[str] | None = None
+    path: str | Path | Sequence[str | Path] | None = None, overrides: list[str] | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> Config:
     """Read YAML file(s) (later files override earlier ones, section by section), apply
-    ``key=value`` overrides, validate the sections. Component names and parameters are
+    ``key=value`` overrides, then ``values`` (dotted key -> a value as it is, not parsed),
+    validate the sections. Component names and parameters are
     checked against the registries by :func:`labelwise.components.load_config`, which
     users call (as ``labelwise.load_config``)."""
     paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
@@ -215,6 +222,8 @@ def read_config(
     where = " + ".join(str(p) for p in paths) or "config"
     for ov in overrides or []:
         apply_override(tree, ov)
+    for key, value in (values or {}).items():
+        set_key(tree, key, value)
     return build_config(tree, where)
 
 
