@@ -311,7 +311,10 @@ def _write_outputs(out: Path, study: Any, config: Any, overrides: Sequence[str],
     summary: dict[str, Any] = {"metric": metric, "direction": study.direction.name.lower(),
                                "trials": {s: sum(t.state.name.lower() == s for t in trials)
                                           for s in ("complete", "pruned", "fail", "running")},
-                               "seconds_this_call": seconds}
+                               "seconds_this_call": seconds,
+                               # every call's trials, from their start and end times in the study
+                               "trial_seconds_total": sum(t.duration.total_seconds() for t in trials
+                                                          if t.duration is not None)}
     if _has_complete(study):
         best = study.best_trial
         summary.update(best_trial=best.number, best_value=best.value, best_params=best.params)
