@@ -180,6 +180,22 @@ def test_pretrained_keeps_its_first_layers() -> None:
         build_model({"name": "pretrained", "layers": 7}, {"name": "linear"}, 1, 0, 3)
 
 
+def test_freeze_layers_trains_only_the_upper_layers() -> None:
+    """``freeze_layers: 4``: the embeddings and layers 0-3 get no gradient, layers 4-5 and
+    the head do, and the backward pass stops above the frozen layers."""
+    model = build_model({"name": "pretrained", "freeze_layers": 4}, {"name": "linear"}, 1, 0, 3)
+    enc = model.encoder.model
+    ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 102]])
+    model(ids, torch.ones_like(ids, dtype=torch.bool)).logits.sum().backward()
+    frozen = [*enc.embeddings.parameters(), *(p for layer in enc.encoder.layer[:4] for p in layer.parameters())]
+    trained = [p for layer in enc.encoder.layer[4:] for p in layer.parameters()]
+    assert all(not p.requires_grad and p.grad is None for p in frozen)
+    assert all(p.requires_grad and p.grad is not None for p in trained)
+    assert not model.encoder.frozen  # the upper layers still train: nothing may be cached
+    with pytest.raises(ValueError, match="freeze_layers"):
+        build_model({"name": "pretrained", "freeze_layers": 7}, {"name": "linear"}, 1, 0, 3)
+
+
 # ----------------------------------------------------------------------------------------
 # factory and errors
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from pydantic import BaseModel, ConfigDict, NonNegativeInt, PositiveInt
 from torch import nn
 
 from labelwise.models.encoders.common import pool
@@ -61,6 +61,10 @@ class PretrainedEncoder(nn.Module):
         # keep only the first `layers` transformer layers (None: all): a shallower, faster
         # model that still starts from the pretrained weights
         layers: PositiveInt | None = None
+        # fine-tuning only: keep the embeddings and the lowest `freeze_layers` layers fixed.
+        # Their backward pass is skipped (fewer FLOPs per step) and the pretrained low-level
+        # features are kept; 0 trains every layer
+        freeze_layers: NonNegativeInt = 0
 
     def __init__(
         self, vocab_size: int, pad_id: int, config: PretrainedEncoder.Config | None = None
@@ -83,6 +87,14 @@ class PretrainedEncoder(nn.Module):
                 raise ValueError(f"model.encoder.layers: {config.layers}, but the model has {total} layers")
             self.model.encoder.layer = self.model.encoder.layer[: config.layers]
             self.model.config.num_hidden_layers = config.layers
+        if config.freeze_layers:
+            total = len(self.model.encoder.layer)
+            if config.freeze_layers > total:
+                raise ValueError(f"model.encoder.freeze_layers: {config.freeze_layers}, but the model "
+                                 f"has {total} layers (freeze: true freezes the whole encoder)")
+            self.model.embeddings.requires_grad_(False)
+            for layer in self.model.encoder.layer[: config.freeze_layers]:
+                layer.requires_grad_(False)
         if config.freeze:
             self.model.requires_grad_(False)
         # from_pretrained returns eval mode; start in train mode like any new module
