@@ -168,6 +168,8 @@ def export_onnx(
         model, tokenizer = clf.backend_.network()
     except ValueError as err:
         raise ValueError(f"ONNX export is for neural models; '{run_dir}': {err}") from None
+    if hasattr(model, "compute_dtype"):
+        model.compute_dtype = None  # the graph computes in float32 (onnxruntime quantises it)
     cfg = clf.config_
     enc_name = str(cfg.model.encoder["name"])
     encoder = getattr(model, "encoder", None)

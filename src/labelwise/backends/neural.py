@@ -28,6 +28,7 @@ from labelwise.losses.build import build_loss, loss_needs_embeddings
 from labelwise.models import build_model, encoder_tokenizer_kind
 from labelwise.models.documents import ChunkPooling, set_chunk_pooling
 from labelwise.models.heads.base import Head, PrepareData
+from labelwise.models.precision import precision_name, resolve_precision
 from labelwise.progress import make_progress
 from labelwise.registry import HEADS
 from labelwise.training import EncodedSet, Trainer, predict_logits
@@ -138,6 +139,7 @@ class NeuralBackend:
             self._load_glove()
         if m.chunk_pooling != "max":
             set_chunk_pooling(self.model, ChunkPooling.of(m))
+        self.model.compute_dtype = resolve_precision(self.cfg.train.precision, self.device)
 
     def _load_glove(self) -> None:
         """Copy GloVe vectors for the tokenizer's vocabulary into the encoder's embeddings.
@@ -290,6 +292,7 @@ class NeuralBackend:
         )
         self.train_state = trainer.fit(train, resume=resume)
         self.train_state.update(self.embedding_state)  # e.g. GloVe coverage, kept in decode.json
+        self.train_state["precision"] = precision_name(getattr(self.model, "compute_dtype", None))
         if self.plant_state:
             l2r = self.plant_state.get("l2r") or {}
             self.train_state["plant"] = {

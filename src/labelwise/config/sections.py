@@ -128,6 +128,12 @@ class TrainConfig(_Strict):
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0, le=10, description="AdamW learning rate (typically 1e-5 to 1e-2)")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description=(
+            "auto: bf16 autocast where the hardware computes bf16 natively (a CPU with "
+            "avx512_bf16 or AMX, a bf16 GPU), else fp32; bf16 elsewhere is emulated and "
+            "10-25x slower. Parameters, optimizer state and outputs stay fp32. Applies to "
+            "training and to prediction with the run's weights"))
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.06, ge=0, lt=1)
     schedule: Literal["linear", "cosine", "constant"] = "linear"

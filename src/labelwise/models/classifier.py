@@ -9,6 +9,7 @@ from torch import nn
 
 from labelwise.models.documents import pool_rows
 from labelwise.models.pooling import MaxPooling
+from labelwise.models.precision import autocast
 from labelwise.types import EncoderOutput, ModelOutput
 
 
@@ -43,6 +44,9 @@ class Classifier(nn.Module):
         self.projection = projection
         self.chunk_pooling = chunk_pooling if chunk_pooling is not None else MaxPooling()
         self.spec = spec
+        # bf16 autocast of the encoder and head where the hardware computes it natively
+        # (labelwise.models.precision); None: float32. Outputs are float32 either way
+        self.compute_dtype: torch.dtype | None = None
 
     @property
     def tokenizer_kind(self) -> str:
@@ -51,9 +55,12 @@ class Classifier(nn.Module):
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> EncoderOutput:
         """Run the encoder only: (B, T) ids and (B, T) mask -> ``EncoderOutput``."""
-        enc: EncoderOutput = self.encoder(input_ids, attention_mask.bool())
+        with autocast(self.compute_dtype, input_ids.device.type):
+            enc: EncoderOutput = self.encoder(input_ids, attention_mask.bool())
         if enc.input_ids is None:
             enc.input_ids = input_ids
+        if self.compute_dtype is not None:
+            enc.token_states, enc.pooled = enc.token_states.float(), enc.pooled.float()
         return enc
 
     def forward(
@@ -65,11 +72,16 @@ class Classifier(nn.Module):
         document, chunks in reading order): the output has one row per document, logits
         pooled by ``chunk_pooling`` and the pooled vector and embeddings by their mean."""
         enc = self.encode(input_ids, attention_mask)
-        out: ModelOutput = self.head(enc)
-        if out.pooled is None:
-            out.pooled = enc.pooled  # (B, d), for contrastive projections
-        if self.projection is not None and out.embeddings is None:
-            out.embeddings = self.projection(out.pooled)  # (B, p)
+        with autocast(self.compute_dtype, input_ids.device.type):
+            out: ModelOutput = self.head(enc)
+            if out.pooled is None:
+                out.pooled = enc.pooled  # (B, d), for contrastive projections
+            if self.projection is not None and out.embeddings is None:
+                out.embeddings = self.projection(out.pooled)  # (B, p)
+        if self.compute_dtype is not None:  # losses and metrics see float32
+            out.logits = out.logits.float()
+            out.pooled = out.pooled.float()
+            out.embeddings = None if out.embeddings is None else out.embeddings.float()
         if doc_index is not None:
             out = pool_rows(out, doc_index, self.chunk_pooling)
         return out
