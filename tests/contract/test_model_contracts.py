@@ -77,7 +77,7 @@ def test_forward_shapes(enc: str, head: str) -> None:
     eo = model.encode(ids, mask)
     d = model.encoder.out_dim
     assert isinstance(d, int)
-    assert model.encoder.tokenizer in {"wordpiece", "minilm"}
+    assert model.encoder.tokenizer in {"wordpiece", "minilm", "pretrained"}
     assert eo.token_states.shape == (B, T, d)
     assert eo.mask.shape == (B, T) and eo.mask.dtype == torch.bool
     assert eo.pooled.shape == (B, d)

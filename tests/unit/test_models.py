@@ -209,10 +209,11 @@ def test_build_model_records_spec_and_fills_pooled() -> None:
 
 
 def test_encoder_tokenizer_kind() -> None:
-    assert encoder_tokenizer_kind("pretrained") == "minilm"
+    assert encoder_tokenizer_kind("pretrained") == "pretrained"  # the model folder's own
+    assert encoder_tokenizer_kind("multilevel_minilm") == "minilm"
     for name in ("cnn", "bilstm", "transformer"):
         assert encoder_tokenizer_kind(name) == "wordpiece"
-    assert {encoder_tokenizer_kind(n) for n in ENCODERS.names()} <= {"wordpiece", "minilm"}
+    assert {encoder_tokenizer_kind(n) for n in ENCODERS.names()} <= {"wordpiece", "minilm", "pretrained"}
 
 
 def test_unknown_encoder_suggests_close_match() -> None:

@@ -21,7 +21,7 @@ import torch
 from labelwise import checkpoint as ckpt
 from labelwise import distributed, rundir
 from labelwise.backends.base import FitContext, Split
-from labelwise.config import Config, ProjectionConfig
+from labelwise.config import Config, ConfigError, ProjectionConfig
 from labelwise.data.tokenize import TextTokenizer
 from labelwise.losses.base import Loss
 from labelwise.losses.build import build_loss, loss_needs_embeddings
@@ -29,6 +29,7 @@ from labelwise.models import build_model, encoder_tokenizer_kind
 from labelwise.models.documents import ChunkPooling, set_chunk_pooling
 from labelwise.models.heads.base import Head, PrepareData
 from labelwise.models.precision import precision_name, resolve_precision
+from labelwise.models.pretrained_models import encoder_folder
 from labelwise.progress import make_progress
 from labelwise.registry import HEADS
 from labelwise.training import EncodedSet, Trainer, predict_logits
@@ -48,6 +49,9 @@ def pick_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise ValueError(f"train.device '{name}' is not a device: use auto, cpu or cuda[:N]") from None
+
+
+OWN_TOKENIZER = ("pretrained", "minilm")  # tokenizer kinds that come with a pretrained model
 
 
 class NeuralBackend:
@@ -97,21 +101,23 @@ class NeuralBackend:
 
     # -------------------------------------------------------------- building
     def tokenizer_kind(self) -> str:
+        """``wordpiece`` (trained on the training split), or the pretrained model's own
+        (``pretrained``; ``minilm`` for the encoders built on MiniLM-L6)."""
         need = encoder_tokenizer_kind(self.cfg.model.encoder["name"])
         kind = self.cfg.tokenizer.kind
         if kind == "auto":
             return need
-        if need == "minilm" and kind != "minilm":
+        if need in OWN_TOKENIZER and kind not in OWN_TOKENIZER:
             raise ValueError(
-                f"encoder '{self.cfg.model.encoder['name']}' needs the MiniLM tokenizer; "
-                f"got tokenizer.kind={kind}. Set tokenizer.kind=auto or minilm"
+                f"encoder '{self.cfg.model.encoder['name']}' needs its pretrained model's own tokenizer; "
+                f"got tokenizer.kind={kind}. Set tokenizer.kind=auto or pretrained"
             )
-        return kind
+        return need if need in OWN_TOKENIZER else kind
 
     def build_tokenizer(self, train_texts: Sequence[str]) -> None:
         t = self.cfg.tokenizer
-        if self.tokenizer_kind() == "minilm":
-            self.tokenizer = TextTokenizer.minilm(self.cfg.model.encoder.get("path"))
+        if self.tokenizer_kind() in OWN_TOKENIZER:
+            self.tokenizer = TextTokenizer.pretrained(encoder_folder(self.cfg.model.encoder))
         else:
             self.tokenizer = TextTokenizer.train_wordpiece(
                 train_texts, t.vocab_size, t.min_frequency, t.lowercase
@@ -140,6 +146,13 @@ class NeuralBackend:
         if m.chunk_pooling != "max":
             set_chunk_pooling(self.model, ChunkPooling.of(m))
         self.model.compute_dtype = resolve_precision(self.cfg.train.precision, self.device)
+        limit = getattr(self.model.encoder, "max_positions", None)
+        if limit is not None and self.cfg.tokenizer.max_length > limit:
+            raise ConfigError(
+                f"tokenizer.max_length is {self.cfg.tokenizer.max_length}, but the pretrained model reads at "
+                f"most {limit} tokens at a time: lower it, and read longer documents with "
+                "tokenizer.long_documents: chunk"
+            )
 
     def _load_glove(self) -> None:
         """Copy GloVe vectors for the tokenizer's vocabulary into the encoder's embeddings.

@@ -65,7 +65,7 @@ class DataConfig(_Strict):
 class TokenizerConfig(_Strict):
     """Text to token ids."""
 
-    kind: Literal["auto", "wordpiece", "minilm"] = "auto"
+    kind: Literal["auto", "wordpiece", "pretrained", "minilm"] = "auto"
     vocab_size: int = Field(30000, ge=100)
     min_frequency: int = Field(2, ge=1)
     lowercase: bool = True

@@ -1,7 +1,10 @@
-"""Tokenisation with Hugging Face ``tokenizers``: MiniLM's WordPiece, or one trained on train.
+"""Tokenisation with Hugging Face ``tokenizers``: a pretrained model's own tokenizer (any
+fast tokenizer that ``AutoTokenizer`` loads: BERT's WordPiece, RoBERTa's byte-level BPE, ...),
+or a WordPiece vocabulary trained on the training split.
 
-Every tokenizer wraps its documents as ``[CLS] tokens [SEP]``; long documents are either
-truncated or cut into chunks of ``max_length`` (each chunk wrapped the same way).
+Every tokenizer wraps its documents between its classification and separator tokens
+(``[CLS] tokens [SEP]``, ``<s> tokens </s>``); long documents are either truncated or cut
+into chunks of ``max_length`` (each chunk wrapped the same way).
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from tokenizers.models import WordPiece
 from labelwise.resources import minilm_dir
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# the tokens that play each role, by convention: BERT-style first, then RoBERTa-style. A
+# saved tokenizer.json names its tokens but not their roles; these find them again, and a
+# pretrained tokenizer whose declared roles differ is refused when it is first loaded
+ROLES = {"pad": ("[PAD]", "<pad>"), "cls": ("[CLS]", "<s>"), "sep": ("[SEP]", "</s>")}
 ENCODE_BATCH = 1024  # texts per tokenizer call
 
 
@@ -27,15 +34,17 @@ class TextTokenizer:
         self._tok = tokenizer
         self._tok.no_truncation()
         self._tok.no_padding()
-        self.pad_id = self._id("[PAD]")
-        self.cls_id = self._id("[CLS]")
-        self.sep_id = self._id("[SEP]")
+        self.pad_id = self._role("pad")
+        self.cls_id = self._role("cls")
+        self.sep_id = self._role("sep")
 
-    def _id(self, token: str) -> int:
-        idx = self._tok.token_to_id(token)
-        if idx is None:
-            raise ValueError(f"tokenizer has no {token} token; it cannot be used by labelwise")
-        return int(idx)
+    def _role(self, role: str) -> int:
+        for token in ROLES[role]:
+            idx = self._tok.token_to_id(token)
+            if idx is not None:
+                return int(idx)
+        raise ValueError(f"the tokenizer has no {role} token (one of {', '.join(ROLES[role])}); "
+                         "labelwise cannot use it")
 
     @property
     def vocab_size(self) -> int:
@@ -48,13 +57,31 @@ class TextTokenizer:
 
     @classmethod
     def minilm(cls, path: str | Path | None = None) -> TextTokenizer:
-        """The WordPiece tokenizer of all-MiniLM-L6-v2 from its package folder, or the
-        ``tokenizer.json`` of another model folder ``path``."""
-        folder = Path(path) if path else minilm_dir()
-        file = folder / "tokenizer.json"
-        if not file.is_file():
-            raise ValueError(f"no tokenizer.json in model folder '{folder}'")
-        return cls(Tokenizer.from_file(str(file)), "minilm")
+        """The tokenizer of all-MiniLM-L6-v2 from its package folder, or of the model
+        folder ``path``."""
+        return cls.pretrained(Path(path) if path else minilm_dir())
+
+    @classmethod
+    def pretrained(cls, folder: str | Path) -> TextTokenizer:
+        """A model folder's own tokenizer, as ``transformers.AutoTokenizer`` reads it (its
+        special tokens, normalisation and vocabulary). It must be a fast tokenizer (the
+        ``tokenizers`` library: what ``tokenizer.json`` holds), which a run directory saves."""
+        from transformers import AutoTokenizer
+
+        try:
+            hf = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"no tokenizer could be read from the model folder '{folder}' ({err})") from None
+        if not hf.is_fast:
+            raise ValueError(f"the tokenizer of '{folder}' has no fast version (tokenizer.json); "
+                             "labelwise needs one")
+        tok = cls(Tokenizer.from_str(hf.backend_tokenizer.to_str()), "pretrained")
+        for role, found in (("pad", tok.pad_id), ("cls", tok.cls_id), ("sep", tok.sep_id)):
+            declared = getattr(hf, f"{role}_token", None) or getattr(hf, {"cls": "bos", "sep": "eos"}.get(role, role) + "_token", None)
+            if declared is not None and hf.convert_tokens_to_ids(declared) != found:
+                raise ValueError(f"the tokenizer of '{folder}' uses {declared!r} as its {role} token, which "
+                                 f"labelwise does not recognise (it knows {', '.join(ROLES[role])})")
+        return tok
 
     @classmethod
     def train_wordpiece(

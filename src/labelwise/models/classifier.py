@@ -50,7 +50,7 @@ class Classifier(nn.Module):
 
     @property
     def tokenizer_kind(self) -> str:
-        """Which tokenizer the encoder expects: "wordpiece" or "minilm"."""
+        """Which tokenizer the encoder expects: "wordpiece", or its pretrained model's own ("pretrained", "minilm")."""
         return str(getattr(self.encoder, "tokenizer", "wordpiece"))
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> EncoderOutput:

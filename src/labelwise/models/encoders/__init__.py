@@ -12,8 +12,9 @@ from labelwise.models.encoders.common import (
     pool,
 )
 from labelwise.models.encoders.multilevel import MultiLevelEncoder, MultiLevelMiniLMEncoder
-from labelwise.models.encoders.pretrained import PretrainedEncoder, minilm_dir
+from labelwise.models.encoders.pretrained import PretrainedEncoder
 from labelwise.models.encoders.transformer import TransformerEncoder
+from labelwise.resources import minilm_dir
 
 __all__ = [
     "BiGRUEncoder",

