@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": [args.seed],
         "device": device_name(),
         "train_seconds": metrics["train_seconds"],
+        "test_docs_per_second": metrics.get("test_docs_per_second"),
         "tune": {"metric": summary["metric"], "best_valid": summary.get("best_value"),
                  "best_params": summary.get("best_params"), "trials": summary["trials"],
                  "trial_seconds_total": summary["trial_seconds_total"],
