@@ -102,6 +102,8 @@ NOTES: dict[str, str] = {
     "tokenizer.max_length": "Token ids per sequence, `[CLS]` and `[SEP]` included. The "
     "`transformer` encoder also needs `max_len >= max_length`.",
     "tokenizer.long_documents": "`truncate` keeps the first `max_length - 2` tokens. "
+    "`head_tail` keeps the first `head_tokens` and fills the rest from the end of the "
+    "document (one sequence, as cheap as `truncate`). "
     "`chunk` cuts a document into consecutive chunks; each chunk is scored and the "
     "document's logits are the maximum over its chunks (see `model.chunk_pooling`).",
     "tokenizer.max_chunks": "Later chunks are dropped.",

@@ -213,7 +213,7 @@ def export_onnx(
         "tokenizer_kind": tokenizer.kind,
         "pad_id": tokenizer.pad_id,
         "max_length": t.max_length,
-        "chunked": t.long_documents == "chunk",
+        "long_documents": t.long_documents,  # how documents are read: the run's config.yaml
         "max_chunks": t.max_chunks,
         "eval_batch_size": cfg.train.eval_batch_size,
         "models": {"fp32": MODEL_FILE, **({"int8": QUANTIZED_FILE} if quantize else {})},
@@ -304,9 +304,6 @@ class OnnxPredictor:
         self.tokenizer: TextTokenizer = TextTokenizer.load(
             self.export_dir / rundir.TOKENIZER, str(self.info.get("tokenizer_kind", "wordpiece"))
         )
-        self.max_length = int(self.info["max_length"])
-        self.chunked = bool(self.info["chunked"])
-        self.max_chunks = int(self.info["max_chunks"])
         self.batch_size = int(batch_size or self.info["eval_batch_size"])
         self.classifier: TextClassifier = _estimator_from(self.export_dir)
         self.classifier.backend_ = _OnnxLogits(self)  # type: ignore[assignment]
@@ -318,10 +315,8 @@ class OnnxPredictor:
         return self.classifier.classes_
 
     def _docs(self, texts: Sequence[str]) -> list[list[list[int]]]:
-        """Each text as a list of chunks of ids (one chunk when truncating)."""
-        if self.chunked:
-            return self.tokenizer.encode_chunks(texts, self.max_length, self.max_chunks)
-        return [[ids] for ids in self.tokenizer.encode(texts, self.max_length)]
+        """Each text as a list of chunks of ids, as the run reads documents."""
+        return self.tokenizer.documents(texts, self.classifier.config_.tokenizer)
 
     def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         """Raw scores (N, L) float32 for ``texts``, in their order.

@@ -71,9 +71,9 @@ TRAIN = {"epochs": 3, "batch_size": 8, "lr": 0.01, "progress": False, "tensorboa
          "patience": None, "eval_batch_size": 7}
 TOKENIZER = {"vocab_size": 150, "max_length": 24}
 RUNS: dict[str, dict[str, Any]] = {
-    "cnn-multiclass": {
+    "cnn-multiclass": {  # long documents read head + tail: the ONNX path must read them alike
         "model": {"encoder": {"name": "cnn", "embed_dim": 16, "num_filters": 8, "kernel_sizes": [2, 3]}},
-        "tokenizer": TOKENIZER, "train": TRAIN,
+        "tokenizer": {**TOKENIZER, "long_documents": "head_tail", "head_tokens": 8}, "train": TRAIN,
     },
     "transformer-multilabel-chunked": {
         "task": "multilabel",
@@ -186,7 +186,7 @@ def test_export_directory_contents(exported: dict[str, tuple[TextClassifier, Pat
     assert info["format_version"] == 1 and info["opset"] == 17
     assert [i["name"] for i in info["inputs"]] == ["input_ids", "attention_mask"]
     assert [o["name"] for o in info["outputs"]] == ["logits"]
-    assert info["max_length"] == 12 and info["chunked"] is True and info["max_chunks"] == 4
+    assert info["max_length"] == 12 and info["long_documents"] == "chunk" and info["max_chunks"] == 4
     assert info["task"] == "multilabel" and info["num_labels"] == len(clf.classes_)
     import onnx
 

@@ -67,3 +67,17 @@ def test_encoding_in_batches_gives_each_text_its_own_ids(monkeypatch) -> None:
     assert tok.encode_chunks(texts, 6, 3) == alone_chunks
     full = tok.encode_chunks([texts[-1]], 6, 100)[0]
     assert alone_chunks[-1] == full[:3] and len(full) > 3
+
+
+def test_head_tail_keeps_the_start_and_the_end_of_long_documents() -> None:
+    from labelwise.config import TokenizerConfig
+
+    tok = TextTokenizer.train_wordpiece([" ".join(f"w{i}" for i in range(40))], vocab_size=200, min_frequency=1)
+    long_text = " ".join(f"w{i}" for i in range(40))
+    ids = tok.encode_head_tail([long_text, "w1 w2"], max_length=12, head=4)
+    words = [tok._tok.id_to_token(i) for i in ids[0]]
+    assert words == ["[CLS]", "w0", "w1", "w2", "w3", "w34", "w35", "w36", "w37", "w38", "w39", "[SEP]"]
+    assert ids[1] == tok.encode(["w1 w2"], 12)[0]  # a short text is whole either way
+    cfg = TokenizerConfig(max_length=12, long_documents="head_tail", head_tokens=4)
+    assert tok.documents([long_text], cfg) == [[ids[0]]]
+    assert len(tok.documents([long_text], TokenizerConfig(max_length=12, long_documents="chunk"))[0]) == 4

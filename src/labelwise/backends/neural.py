@@ -202,12 +202,7 @@ class NeuralBackend:
 
     def encode(self, texts: Sequence[str], targets: np.ndarray | None) -> EncodedSet:
         assert self.tokenizer is not None
-        t = self.cfg.tokenizer
-        if t.long_documents == "chunk":
-            docs = self.tokenizer.encode_chunks(texts, t.max_length, t.max_chunks)
-        else:
-            docs = [[ids] for ids in self.tokenizer.encode(texts, t.max_length)]
-        return EncodedSet(docs, targets, self.tokenizer.pad_id)
+        return EncodedSet(self.tokenizer.documents(texts, self.cfg.tokenizer), targets, self.tokenizer.pad_id)
 
     # -------------------------------------------------------------- training
     def prepare_head(self, train_texts: Sequence[str], train_targets: np.ndarray, ctx: FitContext) -> None:

@@ -70,8 +70,11 @@ class TokenizerConfig(_Strict):
     min_frequency: int = Field(2, ge=1)
     lowercase: bool = True
     max_length: int = Field(128, ge=4, le=8192)
-    long_documents: Literal["truncate", "chunk"] = "truncate"
+    long_documents: Literal["truncate", "head_tail", "chunk"] = "truncate"
     max_chunks: int = Field(4, ge=1, description="chunks per document when chunking")
+    head_tokens: int = Field(
+        128, ge=0, description="head_tail: tokens kept from the start of a long document; the "
+        "rest of max_length is filled from its end")
 
 
 class ProjectionConfig(_Strict):

@@ -12,11 +12,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import WordPiece
 
 from labelwise.resources import minilm_dir
+
+if TYPE_CHECKING:
+    from labelwise.config import TokenizerConfig
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # the tokens that play each role, by convention: BERT-style first, then RoBERTa-style. A
@@ -126,7 +130,7 @@ class TextTokenizer:
             raise ValueError(f"tokenizer file '{p}' is missing: the run directory is incomplete")
         return cls(Tokenizer.from_file(str(p)), kind)
 
-    def _raw_ids(self, texts: Sequence[str], limit: int) -> list[list[int]]:
+    def _raw_ids(self, texts: Sequence[str], limit: int | None) -> list[list[int]]:
         """The first ``limit`` ids of each text. Texts are encoded a batch at a time: the
         tokenizer's per-token records (strings, offsets, masks) of a whole corpus of long
         documents took 12 GB for EURLEX57K's 45,000, where the ids kept need a few
@@ -142,6 +146,29 @@ class TextTokenizer:
         """Truncated ids, ``[CLS] ... [SEP]``, at most ``max_length`` ids each."""
         body = max_length - 2
         return [[self.cls_id, *ids, self.sep_id] for ids in self._raw_ids(texts, body)]
+
+    def encode_head_tail(self, texts: Sequence[str], max_length: int, head: int) -> list[list[int]]:
+        """Ids of a text that does not fit ``max_length``: its first ``head`` tokens and as
+        many of its last ones as fit, ``[CLS] head tail [SEP]`` (Sun et al., 2019, found the
+        start and the end of a long review to carry most of its label)."""
+        body = max_length - 2
+        head = min(head, body)
+        out = []
+        for ids in self._raw_ids(texts, None):
+            if len(ids) > body:
+                ids = ids[:head] + ids[len(ids) - (body - head):]
+            out.append([self.cls_id, *ids, self.sep_id])
+        return out
+
+    def documents(self, texts: Sequence[str], t: TokenizerConfig) -> list[list[list[int]]]:
+        """Each text as a list of chunks of ids, as ``tokenizer.long_documents`` says:
+        one chunk (``truncate``, ``head_tail``) or up to ``max_chunks`` (``chunk``). The
+        training loop and every prediction path (PyTorch, ONNX) read documents through this."""
+        if t.long_documents == "chunk":
+            return self.encode_chunks(texts, t.max_length, t.max_chunks)
+        if t.long_documents == "head_tail":
+            return [[ids] for ids in self.encode_head_tail(texts, t.max_length, t.head_tokens)]
+        return [[ids] for ids in self.encode(texts, t.max_length)]
 
     def encode_chunks(
         self, texts: Sequence[str], max_length: int, max_chunks: int
