@@ -196,12 +196,39 @@ def row_system(stem: str) -> str:
     return stem.partition("__")[2].partition("@")[0]
 
 
+THROUGHPUT = RESULTS / "throughput"
+
+
+def throughput_markdown(record: dict) -> str:
+    """The table of ``benchmarks/throughput.py``'s rows."""
+    lines = ["| model | frozen layers | batches | padding share | train docs/s | infer docs/s |",
+             "|---|---|---|---|---|---|"]
+    for r in record["rows"]:
+        lines.append(f"| {r['model']} | {r['freeze_layers']} | {r['padding']} | {100 * r['padding_share']:.0f} % "
+                     f"| {r['train_docs_per_s']:.1f} | {r['infer_docs_per_s']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def throughput_table(dataset: str) -> str:
+    path = THROUGHPUT / f"{dataset}.json"
+    if not path.is_file():
+        return ""
+    r = json.loads(path.read_text())
+    return (f"### {dataset}: fine-tuning and inference throughput\n\n" + throughput_markdown(r)
+            + f"\n{r['max_length']} tokens at most, batches of {r['batch_size']}, {r['steps']} timed batches "
+            f"per cell, {r['torch_threads']} torch threads; {r['device']}, {r['date']}. "
+            f"Command: `{r['command']}`.\n")
+
+
 def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]]:
     """The generated tables of one topic, and the result rows they show."""
     parts, used = [], set()
     for t in spec:
         if t.get("compare"):
             parts.append(compare_tables())
+            continue
+        if t.get("throughput"):
+            parts.append(throughput_table(t["throughput"]))
             continue
         chosen = {stem: r for stem, r in rows.items()
                   if r["dataset"] == t["dataset"] and row_system(stem) in t["systems"]}
