@@ -131,6 +131,10 @@ class TrainConfig(_Strict):
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0, le=10, description="AdamW learning rate (typically 1e-5 to 1e-2)")
+    grad_accum: int = Field(
+        1, ge=1, description="run each batch as this many slices of its documents, adding up "
+        "their gradients: the update of the whole batch with the memory of one slice (losses "
+        "that compare documents within a batch, such as supcon, compare within a slice)")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description=(
             "auto: bf16 autocast where the hardware computes bf16 natively (a CPU with "

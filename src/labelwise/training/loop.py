@@ -46,6 +46,36 @@ class TrainingError(UserError):
     """Training cannot go on under these settings (e.g. the loss became NaN)."""
 
 
+def slice_documents(batch: Batch, k: int) -> list[tuple[Batch, float]]:
+    """``batch`` as up to ``k`` batches of consecutive documents (sizes as ``np.array_split``)
+    with each one's share of the documents; a document's chunks stay together."""
+    n = batch.num_docs
+    out = []
+    bounds = np.cumsum([0, *(len(a) for a in np.array_split(np.arange(n), min(k, n)))])
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if batch.doc_index is None:
+            rows = slice(int(a), int(b))
+            doc_index = None
+        else:
+            starts = torch.searchsorted(batch.doc_index, torch.tensor([int(a), int(b)]))
+            rows = slice(int(starts[0]), int(starts[1]))
+            doc_index = batch.doc_index[rows] - int(a)
+        targets = None if batch.targets is None else batch.targets[int(a):int(b)]
+        out.append((Batch(batch.input_ids[rows], batch.attention_mask[rows], targets, doc_index), (b - a) / n))
+    return out
+
+
+def _add_weighted(acc: LossOutput | None, part: LossOutput, weight: float) -> LossOutput:
+    """``acc + weight * part``, term by term (the loss of a step run in slices)."""
+    if acc is None and weight == 1.0:
+        return part
+    total = part.total * weight
+    parts = {k: v * weight for k, v in part.parts.items()}
+    if acc is None:
+        return LossOutput(total, parts)
+    return LossOutput(acc.total + total, {k: acc.parts.get(k, 0) + v for k, v in parts.items()})
+
+
 class Trainer:
     """Trains ``model`` with ``loss_fn`` on an :class:`EncodedSet`.
 
@@ -90,6 +120,9 @@ class Trainer:
         self.loss_params = [p for p in loss_fn.parameters() if p.requires_grad]
         if cfg.label_sample is not None:
             self._check_label_sample()
+        if cfg.grad_accum > 1 and self.dist.enabled:
+            raise ValueError("train.grad_accum runs one process's batch in slices; with several "
+                             "processes, raise the number of processes or lower train.batch_size instead")
 
     def _head(self) -> torch.nn.Module:
         head = getattr(self.model, "head", self.model)
@@ -218,34 +251,51 @@ class Trainer:
 
     def _step(self, batch: Any, share: float = 1.0) -> LossOutput:
         """One optimizer step on this process's ``batch``, ``share`` of the global batch's
-        documents. Returns the loss of the whole global batch (detached)."""
-        self.loss_fn.before_loss(batch)
-        if self.views == 2:
-            batch = two_views(batch)
-        labels = self._sampled_labels(batch)
-        with scoring_labels(self._head(), labels):
-            out = forward_docs(self.net, batch)
-        targets = batch.targets if labels is None else batch.targets[:, labels]
-        loss_out = self.loss_fn(out, targets)
-        reported = self._global_loss(loss_out, share)
-        if not torch.isfinite(reported.total):
-            kept = ("the last checkpoint is kept" if self.run_dir is not None and self.state.get("files")
-                    else "no checkpoint had been written yet")
-            raise TrainingError(
-                f"the loss became {float(reported.total)} at step {self.state['step'] + 1}; "
-                f"training stopped and {kept}. Lower train.lr (now {self.cfg.lr:g}) and train "
-                "again (--overwrite), or check the data for extreme label imbalance"
-            )
+        documents. Returns the loss of the whole global batch (detached).
+
+        With ``train.grad_accum`` = k the batch runs as k slices of its documents, each
+        slice's loss weighted by its share of the documents and its gradients added up, so
+        the step is the one the whole batch gives (for losses that are means over documents)
+        with the activations of one slice in memory at a time."""
+        accum = self.cfg.grad_accum
+        pieces = [(batch, 1.0)] if accum == 1 else slice_documents(batch, accum)
+        # one label sample per step, from every document of the batch
+        labels = None if accum == 1 else self._sampled_labels(two_views(batch) if self.views == 2 else batch)
         self.optimizer.zero_grad(set_to_none=True)
-        total = loss_out.total
-        if self.dist.enabled:  # DDP averages over processes: see labelwise.distributed
-            total = total * (self.dist.world_size * share)
-        total.backward()
+        reported: LossOutput | None = None
+        for piece, weight in pieces:
+            self.loss_fn.before_loss(piece)
+            if self.views == 2:
+                piece = two_views(piece)
+            if accum == 1:
+                labels = self._sampled_labels(piece)
+            with scoring_labels(self._head(), labels):
+                out = forward_docs(self.net, piece)
+            targets = piece.targets
+            if labels is not None:
+                assert targets is not None  # labels are sampled from the targets
+                targets = targets[:, labels]
+            loss_out = self.loss_fn(out, targets)
+            part = self._global_loss(loss_out, share)
+            if not torch.isfinite(part.total):
+                kept = ("the last checkpoint is kept" if self.run_dir is not None and self.state.get("files")
+                        else "no checkpoint had been written yet")
+                raise TrainingError(
+                    f"the loss became {float(part.total)} at step {self.state['step'] + 1}; "
+                    f"training stopped and {kept}. Lower train.lr (now {self.cfg.lr:g}) and train "
+                    "again (--overwrite), or check the data for extreme label imbalance"
+                )
+            reported = _add_weighted(reported, part, weight)
+            total = loss_out.total * weight if accum > 1 else loss_out.total
+            if self.dist.enabled:  # DDP averages over processes: see labelwise.distributed
+                total = total * (self.dist.world_size * share)
+            total.backward()
         self._average_loss_grads()
         if self.cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.loss_fn.after_step(self.model)
+        assert reported is not None
         return reported
 
     def _global_loss(self, loss_out: LossOutput, share: float) -> LossOutput:
