@@ -209,7 +209,9 @@ def tune(
 
     def after(study: Any, trial: Any) -> None:
         _write_outputs(out, study, config, overrides, metric, time.perf_counter() - started)
-        value = "pruned" if trial.value is None else f"{metric} {trial.value:.4f}"
+        value = f"{metric} {trial.value:.4f}" if trial.value is not None else "no value"
+        if trial.state.name == "PRUNED":  # Optuna keeps the last reported value of a pruned trial
+            value = f"pruned at {value}"
         best = f"best {study.best_value:.4f}" if _has_complete(study) else "no trial complete yet"
         shown = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
         echo(f"trial {trial.number}: {value} ({best}) {shown}")
