@@ -177,7 +177,9 @@ def earlier_seconds(run_dir: Path) -> float:
 
 
 def check_resume_config(run_dir: Path, cfg: Config) -> None:
-    """Refuse to continue a run under another configuration than the one it started with."""
+    """Refuse to continue a run under another configuration than the one it started with,
+    and a complete run where no stopping rule (``train.max_steps``, ``train.patience``) was
+    loosened: it has nothing left to do."""
     saved_file = run_dir / rundir.CONFIG
     if not saved_file.is_file():
         return
@@ -191,16 +193,8 @@ def check_resume_config(run_dir: Path, cfg: Config) -> None:
             f"cannot resume '{run_dir}': its config.yaml differs at {shown}; resume with the "
             "configuration it started with, or start a new run (--overwrite)"
         )
-
-
-def check_something_to_resume(run_dir: Path, cfg: Config) -> None:
-    """A complete run continues only where a stopping rule was loosened (``train.max_steps``
-    or ``train.patience``); otherwise there is nothing to do."""
-    if rundir.run_state(run_dir) != "complete" or not (run_dir / rundir.CONFIG).is_file():
-        return
-    saved = _flatten(yaml.safe_load((run_dir / rundir.CONFIG).read_text()) or {})
-    now = _flatten(yaml.safe_load(dump_config(cfg)) or {})
-    if all(saved.get(k) == now.get(k) for k in ("train.max_steps", "train.patience")):
+    stopping = ("train.max_steps", "train.patience")
+    if rundir.run_state(run_dir) == "complete" and all(saved.get(k) == now.get(k) for k in stopping):
         raise ValueError(
             f"cannot resume: the run in '{run_dir}' is complete. Continue it with a higher "
             "--set train.max_steps (or train.patience), train again with --overwrite, or choose "
@@ -238,7 +232,6 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
         resume, replace = prepare_run_dir(run_dir, overwrite, resume)
         if resume:
             check_resume_config(run_dir, cfg)
-            check_something_to_resume(run_dir, cfg)
         earlier = earlier_seconds(run_dir) if resume else 0.0
         distributed.barrier()  # every process has checked the directory before rank 0 writes
         t0 = time.perf_counter()
