@@ -121,6 +121,14 @@ def _locked(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def seed_stats(per_seed: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float] | None]:
+    """Mean and (population) standard deviation of each metric over seeds; no spread for one seed."""
+    names = list(per_seed[0])
+    mean = {k: float(np.mean([m[k] for m in per_seed])) for k in names}
+    std = {k: float(np.std([m[k] for m in per_seed])) for k in names} if len(per_seed) > 1 else None
+    return mean, std
+
+
 def _write_row(out_path: Path, runs: dict[int, dict], dataset: str, system: str, tag: str | None,
                extra: list[str], files: list[Path], label_info: dict, embedding_quality: bool,
                per_label: bool) -> dict:
@@ -128,9 +136,7 @@ def _write_row(out_path: Path, runs: dict[int, dict], dataset: str, system: str,
     per_seed = [runs[s]["test"] for s in seeds]
     times = [runs[s]["train_seconds"] for s in seeds]
     infer = [runs[s]["test_docs_per_second"] for s in seeds]
-    names = list(per_seed[0])
-    mean = {k: float(np.mean([m[k] for m in per_seed])) for k in names}
-    std = {k: float(np.std([m[k] for m in per_seed])) for k in names} if len(seeds) > 1 else None
+    mean, std = seed_stats(per_seed)
     result = {
         "dataset": dataset,
         "system": _system_name(system),

@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--system", required=True, help="a config in configs/bench/systems/")
     p.add_argument("--space", required=True)
     p.add_argument("--trials", type=int, default=24)
-    p.add_argument("--seed", type=int, default=13, help="train.seed of every trial and of the final run")
+    p.add_argument("--seed", type=int, default=13, help="train.seed of every trial")
+    p.add_argument("--seeds", type=int, nargs="+", help="train.seed of each run of the best config "
+                   "(default: --seed); a seed whose run finished earlier is not trained again")
     args = p.parse_args(argv)
     from labelwise.profiling import device_name
 
@@ -43,19 +45,23 @@ def main(argv: list[str] | None = None) -> int:
                     "-o", str(out), "--trials", str(args.trials)], check=True, cwd=ROOT)
     tune_seconds = time.perf_counter() - t0  # this call's; trial_seconds_total covers every call
     summary = json.loads((out / "tune.json").read_text())
-    run = out.parent / f"{out.name}-best"
-    if run.exists():
-        shutil.rmtree(run)
-    subprocess.run([*lw, "train", "-c", str(out / "best.yaml"), "-o", str(run)], check=True, cwd=ROOT)
-    metrics = json.loads((run / "metrics.json").read_text())
+    seeds = args.seeds or [args.seed]
+    runs = {seed: _train_best(lw, out, seed) for seed in seeds}
+    from run_baselines import seed_stats
+
+    mean, std = seed_stats([runs[s]["test"] for s in seeds])
+    times = [runs[s]["train_seconds"] for s in seeds]
     record = {
         "dataset": args.dataset,
         "system": f"{args.system}-tuned",
-        "metrics": metrics["test"],
-        "seeds": [args.seed],
+        "metrics": mean,
+        "metrics_std": std,
+        "metrics_per_seed": [runs[s]["test"] for s in seeds],
+        "seeds": seeds,
         "device": device_name(),
-        "train_seconds": metrics["train_seconds"],
-        "test_docs_per_second": metrics.get("test_docs_per_second"),
+        "train_seconds": sum(times) / len(times),
+        "train_seconds_per_seed": times,
+        "test_docs_per_second": runs[seeds[0]].get("test_docs_per_second"),
         "tune": {"metric": summary["metric"], "best_valid": summary.get("best_value"),
                  "best_params": summary.get("best_params"), "trials": summary["trials"],
                  "trial_seconds_total": summary["trial_seconds_total"],
@@ -68,6 +74,22 @@ def main(argv: list[str] | None = None) -> int:
     dest.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps({k: record[k] for k in ("metrics", "tune", "train_seconds")}, indent=2))
     return 0
+
+
+def _train_best(lw: list[str], out: Path, seed: int) -> dict:
+    """Train ``best.yaml`` with one seed (seed 13 keeps the directory name of earlier versions).
+    A finished run of the same ``best.yaml`` is read back; any other is trained again."""
+    run = out.parent / (f"{out.name}-best" + ("" if seed == 13 else f"-s{seed}"))
+    best = (out / "best.yaml").read_text()
+    marker = run / "tuned-from.yaml"
+    done = (run / "metrics.json").exists() and marker.exists() and marker.read_text() == best
+    if not done:
+        if run.exists():
+            shutil.rmtree(run)
+        subprocess.run([*lw, "train", "-c", str(out / "best.yaml"), "--set", f"train.seed={seed}", "-o", str(run)],
+                       check=True, cwd=ROOT)
+        marker.write_text(best)
+    return json.loads((run / "metrics.json").read_text())
 
 
 if __name__ == "__main__":
