@@ -61,8 +61,9 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
     ``resume``, a seed whose run directory holds a checkpoint continues from it (a run
     longer than one sitting); its time adds the earlier processes' up to their last
     checkpoint."""
-    files = [ROOT / f"configs/bench/datasets/{dataset}.yaml", ROOT / f"configs/bench/systems/{system}.yaml"]
-    name = system if tag is None else f"{system}@{tag}"
+    files = [ROOT / f"configs/bench/datasets/{dataset}.yaml", _system_file(system)]
+    stem = Path(system).stem
+    name = stem if tag is None else f"{stem}@{tag}"
     out_path = out_dir / f"{dataset}__{name}.json"
     runs: dict[int, dict] = {}
     label_info: dict = {}
@@ -88,6 +89,19 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
         runs = {**_earlier_runs(out_path, extra), **runs}
         return _write_row(out_path, runs, dataset, system, tag, extra, files, label_info, embedding_quality,
                           per_label)
+
+
+def _system_file(system: str) -> Path:
+    """A system in configs/bench/systems/, or a config file (a shipped config in configs/,
+    named by its path from the repository root)."""
+    return ROOT / system if system.endswith(".yaml") else ROOT / f"configs/bench/systems/{system}.yaml"
+
+
+def _system_arg(value: str) -> str:
+    if value in SYSTEMS or (value.endswith(".yaml") and (ROOT / value).is_file()):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is neither a system in configs/bench/systems/ "
+                                     "nor a config file under the repository root")
 
 
 def _system_name(system: str) -> str:
@@ -139,7 +153,7 @@ def _write_row(out_path: Path, runs: dict[int, dict], dataset: str, system: str,
     mean, std = seed_stats(per_seed)
     result = {
         "dataset": dataset,
-        "system": _system_name(system),
+        "system": _system_name(Path(system).stem),
         "variant": tag,
         "metrics": mean,
         "metrics_std": std,
@@ -199,7 +213,8 @@ def _embedding_quality(clf, cfg, seed: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS, choices=DATASETS)
-    p.add_argument("--systems", nargs="+", default=DEFAULT_SYSTEMS, choices=SYSTEMS)
+    p.add_argument("--systems", nargs="+", default=DEFAULT_SYSTEMS, type=_system_arg,
+                   help="names in configs/bench/systems/ or config files such as configs/finetune/minilm-l3-short.yaml")
     p.add_argument("--tag", help="name of a variant (e.g. frac0.01 with --set data.train_fraction=0.01)")
     p.add_argument("--per-label", action="store_true", help="also record each label's test F1")
     p.add_argument("--embedding-quality", action="store_true",
