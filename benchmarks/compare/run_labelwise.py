@@ -21,11 +21,13 @@ from labelwise.runner import load_run_data
 
 def main() -> None:
     p = runner_args(__doc__ or "")
-    p.add_argument("--system", default="transformer")
+    p.add_argument("--system", default="transformer",
+                   help="a system in configs/bench/systems/ or a config file, e.g. configs/finetune/minilm-l3-short.yaml")
     p.add_argument("--path", choices=["onnx", "onnx-int8", "torch"], action="append",
                    help="inference path (default onnx); repeat to time several, the first is the row's")
     args = p.parse_args()
-    files = [ROOT / f"configs/bench/datasets/{args.dataset}.yaml", ROOT / f"configs/bench/systems/{args.system}.yaml"]
+    system_file = ROOT / (args.system if args.system.endswith(".yaml") else f"configs/bench/systems/{args.system}.yaml")
+    files = [ROOT / f"configs/bench/datasets/{args.dataset}.yaml", system_file]
     overrides = [f"train.seed={args.seed}", "train.progress=false", "train.tensorboard=false"]
     if args.data_dir:
         overrides.append(f"data.data_dir={args.data_dir}")
@@ -36,7 +38,7 @@ def main() -> None:
     test = data.test or []
     if args.limit:
         test = test[: args.limit]
-    run_dir = Path(args.work) / f"labelwise-{args.dataset}-{args.system}-s{args.seed}"
+    run_dir = Path(args.work) / f"labelwise-{args.dataset}-{system_file.stem}-s{args.seed}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
 

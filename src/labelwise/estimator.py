@@ -110,7 +110,7 @@ class TextClassifier:
         train: list[Example],
         valid: list[Example] | None = None,
         hierarchy: Hierarchy | None = None,
-        run_dir: Path | None = None,
+        run_dir: str | Path | None = None,
         resume: bool = False,
         replace: bool = False,
         known_labels: Sequence[str] = (),
@@ -130,6 +130,7 @@ class TextClassifier:
         writes ``run_dir``.
         """
         cfg = self.config_ = _as_config(self.config, self.overrides)
+        run_dir = None if run_dir is None else Path(run_dir)
         with distributed.session(cfg.train.device):
             return self._fit_examples(cfg, train, valid, hierarchy, run_dir, resume, replace, known_labels,
                                       observe)

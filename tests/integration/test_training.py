@@ -43,7 +43,7 @@ ABALONE_CFG = {**CFG, "task": "multilabel", "loss": {"name": "combined", "parts"
 def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path, monkeypatch, cfg) -> None:
     """Also with a loss that owns parameters and state (MLCL's heads; ABALONE's prototypes,
     queue and momentum copy): they come back from loss_state.safetensors."""
-    full = TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "full")
+    full = TextClassifier(cfg).fit_examples(_examples(), run_dir=str(tmp_path / "full"))  # a str will do
     expected = full.predict_proba(TEXTS[:6])
 
     original = Trainer._evaluate_and_save

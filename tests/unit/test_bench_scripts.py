@@ -69,6 +69,18 @@ def test_run_baselines_resumes_only_a_checkpoint_of_the_same_config(tmp_path: Pa
     assert "train.seed" in capsys.readouterr().out
 
 
+def test_run_baselines_takes_shipped_config_files_as_systems() -> None:
+    import argparse
+
+    mod = _load("run_baselines")
+    assert mod._system_arg("cnn") == "cnn"
+    shipped = "configs/finetune/minilm-l3-short.yaml"
+    assert mod._system_arg(shipped) == shipped
+    assert mod._system_file(shipped) == ROOT / shipped
+    with pytest.raises(argparse.ArgumentTypeError, match="configs/bench/systems"):
+        mod._system_arg("configs/finetune/nope.yaml")
+
+
 def test_data_efficiency_prints_the_pairs_asked_for(tmp_path: Path, capsys) -> None:
     pytest.importorskip("matplotlib")
     mod = _load("plot_data_efficiency")
