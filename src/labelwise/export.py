@@ -292,7 +292,7 @@ class OnnxPredictor:
             )
         file = self.info["models"].get("int8" if quantized else "fp32")
         if file is None or not (self.export_dir / file).is_file():
-            what = "an int8 model (export with quantize=True)" if quantized else MODEL_FILE
+            what = "int8 model (export it with quantize=True, or --quantize)" if quantized else MODEL_FILE
             raise ckpt.CheckpointError(f"'{self.export_dir}' has no {what}")
         opts = ort.SessionOptions()
         if threads is not None:

@@ -97,7 +97,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "docs" / "examples").glob("*.yaml"))
-                         + sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+                         + sorted((REPO / "configs").glob("*.yaml"))
+                         + sorted((REPO / "configs" / "finetune").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path: Path) -> None:
     load_config([path], [])
 
