@@ -144,9 +144,14 @@ def compare_tables() -> str:
     """The side-by-side benchmark (``benchmarks/compare/compare_tools.py``) and the service
     load test (``benchmarks/load_test.py``)."""
     parts = []
-    records = [json.loads(f.read_text()) for f in sorted(COMPARE.glob("*__*.json"))]
-    for dataset in sorted({r["dataset"] for r in records}):
-        rows = [r for r in records if r["dataset"] == dataset]
+    # one folder per machine: compare/ itself, then compare/<machine>/ for reruns elsewhere
+    folders = [COMPARE, *sorted(d for d in COMPARE.iterdir() if d.is_dir())] if COMPARE.is_dir() else []
+    groups = []
+    for folder in folders:
+        records = [json.loads(f.read_text()) for f in sorted(folder.glob("*__*.json"))]
+        groups += [(d, [r for r in records if r["dataset"] == d], folder != COMPARE)
+                   for d in sorted({r["dataset"] for r in records})]
+    for dataset, rows, elsewhere in groups:
         quality = ["micro_f1", "macro_f1"] if "hamming_loss" in rows[0]["metrics"] else ["accuracy", "macro_f1"]
         head = ["system", *quality, "train s", "infer docs/s", "peak MiB",
                 "trains x faster than SetFit", "infers x faster than SetFit"]
@@ -159,7 +164,8 @@ def compare_tables() -> str:
                 f"{setfit['train_seconds'] / r['train_seconds']:.2f}" if setfit else "-",
                 f"{r['infer_docs_per_s'] / setfit['infer_docs_per_s']:.2f}" if setfit else "-"]) + " |")
         cmds = sorted({r["command"] for r in rows})
-        parts.append(f"### {dataset}\n\n" + "\n".join(lines) + "\n\nCommands:\n\n"
+        title = f"{dataset}, {rows[0]['device']}" if elsewhere else dataset
+        parts.append(f"### {title}\n\n" + "\n".join(lines) + "\n\nCommands:\n\n"
                      + "\n".join(f"- `{c}`" for c in cmds) + "\n")
     if SERVE.is_file():
         s = json.loads(SERVE.read_text())

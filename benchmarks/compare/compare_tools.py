@@ -57,6 +57,13 @@ SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
                "libmultilabel:kim_cnn"),
 }
 DATASETS = ["sst2", "goemotions"]
+DEFAULT_OUT = ROOT / "benchmarks/results/compare"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def metrics(gold: list[list[str]], pred: list[list[str]], names: list[str], multilabel: bool) -> dict[str, float]:
@@ -141,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--data-dir")
     p.add_argument("--limit", type=int, help="documents per split (a smoke run; results go to --out)")
-    p.add_argument("--out", default=str(ROOT / "benchmarks/results/compare"))
+    p.add_argument("--out", default=str(DEFAULT_OUT),
+                   help="results folder; on another machine, a folder under it, e.g. benchmarks/results/compare/amd-epyc")
     args = p.parse_args(argv)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +182,8 @@ def write_record(out_dir: Path, dataset: str, key: str, name: str, out: dict, y_
         "infer_docs_per_s": out["infer_docs_per_s"], "peak_rss_mib": out["peak_rss_mib"],
         "num_train": out.get("num_train"), "num_test": len(y_test), "settings": out.get("settings", {}),
         "command": f"python benchmarks/compare/compare_tools.py --datasets {dataset} --systems {system}"
-                   f" --seed {args.seed}" + (f" --limit {args.limit}" if args.limit else ""),
+                   f" --seed {args.seed}" + (f" --limit {args.limit}" if args.limit else "")
+                   + ("" if Path(args.out).resolve() == DEFAULT_OUT else f" --out {_shown(Path(args.out))}"),
         "date": time.strftime("%Y-%m-%d"),
     }
     if note:
