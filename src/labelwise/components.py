@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from labelwise.config import Config, ConfigError, read_config
+from labelwise.fusion import Member as FusionMember
 from labelwise.metrics import describe
 from labelwise.registry import ENCODERS, HEADS, LOSSES, format_validation_error
 
@@ -50,6 +51,19 @@ def validate_components(cfg: Config) -> None:
                 reg.validate_params(name, spec)
             except ValueError as err:
                 raise ConfigError(f"model.{section}: {err}") from None
+    elif cfg.model.type == "fusion":
+        from labelwise.fusion import FusionConfig
+
+        try:
+            fused = FusionConfig(**cfg.model.fusion)
+        except ValidationError as err:
+            raise ConfigError(format_validation_error(err, "model.fusion")) from None
+        for i, member in enumerate(fused.members):
+            if member.config is not None:
+                try:
+                    fusion_member_config(member, cfg.task)
+                except ConfigError as err:
+                    raise ConfigError(f"model.fusion.members[{i}]: {err}") from None
     else:
         from labelwise.linear import TfidfLinear  # scikit-learn: imported only when used (~1.5 s)
 
@@ -88,3 +102,23 @@ def _validate_metric_names(cfg: Config) -> None:
             f"train.primary_metric '{cfg.train.primary_metric}' is not among the metrics "
             f"computed ({', '.join(cfg.metrics)}); add it to 'metrics' or pick one of those"
         )
+
+
+def fusion_member_config(member: FusionMember, task: str) -> Config:
+    """The config a ``config`` member trains with; its task is the fusion's."""
+    import copy
+
+    from labelwise.config.files import apply_override, build_config
+
+    if isinstance(member.config, dict):
+        tree = copy.deepcopy(member.config)
+        tree["task"] = task
+        for assignment in member.set:
+            apply_override(tree, assignment)
+        cfg = build_config(tree, "a fusion member's config")
+        validate_components(cfg)
+    else:
+        cfg = load_config(member.config, [*member.set, f"task={task}"])
+    if cfg.model.type == "fusion":
+        raise ConfigError("a member cannot be a fusion itself")
+    return cfg

@@ -171,7 +171,7 @@ def build_from_config(cfg: Config, num_labels: int) -> tuple[nn.Module, int]:
     from labelwise.models import build_model, encoder_tokenizer_kind
 
     if cfg.model.type != "neural":
-        raise ValueError("profile measures neural models; model.type is 'linear'")
+        raise ValueError(f"profile measures neural models; model.type is '{cfg.model.type}'")
     vocab = MINILM_VOCAB if encoder_tokenizer_kind(cfg.model.encoder["name"]) in ("minilm", "pretrained") \
         else cfg.tokenizer.vocab_size
     torch.manual_seed(cfg.train.seed)

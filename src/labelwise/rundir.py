@@ -17,6 +17,8 @@ A run directory is the checkpoint. Every file is written atomically
     pretrain/           (neural, with a pre-training stage) its own trainer state and checkpoints
     plant/              (PLANT head) stage.json, mig/ and l2r/: the stage before training
     linear.safetensors, linear.json   (linear backend) the TF-IDF model
+    fusion.json, members/<i>/         (fusion backend) the weights and temperatures, and
+                        each member's own complete run directory
     log.jsonl, tb/      training log and TensorBoard events
 
 Modules that write these files take their names from here.
@@ -44,9 +46,11 @@ PLANT_MIG_DIR = "mig"  # in PLANT_DIR
 PLANT_L2R_DIR = "l2r"  # in PLANT_DIR
 LINEAR_TENSORS = "linear.safetensors"
 LINEAR_META = "linear.json"
+FUSION = "fusion.json"
+MEMBERS_DIR = "members"
 LOG = "log.jsonl"
 # what a trained model is read from: run.json records their sha256 when the run is saved
-WEIGHT_FILES = (WEIGHTS, TOKENIZER, LINEAR_TENSORS, LINEAR_META)
+WEIGHT_FILES = (WEIGHTS, TOKENIZER, LINEAR_TENSORS, LINEAR_META, FUSION)
 TENSORBOARD_DIR = "tb"
 
 
@@ -57,7 +61,7 @@ def run_state(path: Path) -> str:
     - ``"foreign"``: files, but no ``run.json``: not a labelwise run directory;
     - ``"complete"``: a finished run;
     - ``"resumable"``: an unfinished run with a checkpoint (of the training loop, of a
-      pre-training stage, or a completed PLANT stage);
+      pre-training stage, a completed PLANT stage, or a fusion's finished member);
     - ``"started"``: an unfinished run killed before its first checkpoint: nothing to keep.
     """
     path = Path(path)
@@ -79,7 +83,20 @@ def has_checkpoint(path: Path) -> bool:
     checkpoint, a pre-training stage's, or a completed PLANT stage. (A complete run may
     too: one stopped by ``train.max_steps`` continues with a higher limit.)"""
     return (has_trainer_state(path) or has_trainer_state(pretrain_dir(path))
-            or (plant_dir(path) / PLANT_STAGE).is_file())
+            or (plant_dir(path) / PLANT_STAGE).is_file() or bool(complete_members(path)))
+
+
+def member_dir(path: Path, index: int) -> Path:
+    """Where a fusion run keeps its member ``index`` (a run directory of its own)."""
+    return Path(path) / MEMBERS_DIR / str(index)
+
+
+def complete_members(path: Path) -> list[Path]:
+    """The member runs of a fusion run in ``path`` that finished training."""
+    root = Path(path) / MEMBERS_DIR
+    if not root.is_dir():
+        return []
+    return [m for m in sorted(root.iterdir()) if (m / RUN_INFO).is_file() and run_state(m) == "complete"]
 
 
 def _is_temporary(p: Path) -> bool:

@@ -119,7 +119,7 @@ def load_run_data(cfg: Config, with_test: bool = True) -> RunData:
 
 
 def default_run_dir(cfg: Config, data_name: str) -> Path:
-    model = cfg.model.encoder["name"] if cfg.model.type == "neural" else "linear"
+    model = cfg.model.encoder["name"] if cfg.model.type == "neural" else cfg.model.type
     return Path("runs") / f"{data_name}-{model}"
 
 
@@ -169,9 +169,13 @@ def _note(message: str) -> None:
 def earlier_seconds(run_dir: Path) -> float:
     """Training seconds a run spent before it was resumed: the loop's time up to its last
     checkpoint (what a kill lost after it is not counted) and the PLANT stage's, which a
-    resumed run does not redo. The resumed process adds its own wall time to this."""
+    resumed run does not redo. The resumed process adds its own wall time to this. (A
+    fusion has no loop of its own: a member it keeps counts its training time in its own
+    run directory.)"""
     from labelwise.plant.pipeline import stage_seconds
 
+    if not (run_dir / rundir.TRAINER_STATE).is_file():
+        return stage_seconds(run_dir)
     state = ckpt.read_json(run_dir / rundir.TRAINER_STATE)
     return float(state.get("train_seconds", 0.0)) + stage_seconds(run_dir)
 

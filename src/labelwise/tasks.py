@@ -81,6 +81,12 @@ class LabelTask:
         """(N, L) logits -> (N, L) scores in [0, 1]."""
         return dec.sigmoid(logits)
 
+    def logits_of(self, scores: np.ndarray) -> np.ndarray:
+        """Logits whose ``scores`` are ``scores`` (a model that computes scores directly,
+        such as a fusion, returns these)."""
+        p = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
+        return np.log(p / (1 - p)).astype(np.float32)
+
     def decide(self, scores: np.ndarray, threshold: Threshold | None = None) -> np.ndarray:
         """(N, L) scores -> (N, L) bool decisions with the fitted (or the given) threshold."""
         t = self.threshold if threshold is None else threshold
@@ -149,6 +155,9 @@ class MultiClassTask(LabelTask):
     def scores(self, logits: np.ndarray) -> np.ndarray:
         return dec.softmax(logits)
 
+    def logits_of(self, scores: np.ndarray) -> np.ndarray:
+        return np.log(np.clip(scores.astype(np.float64), 1e-12, None)).astype(np.float32)
+
     def decide(self, scores: np.ndarray, threshold: Threshold | None = None) -> np.ndarray:
         return dec.argmax_onehot(scores)
 
@@ -196,6 +205,11 @@ class HierarchicalTask(LabelTask):
         if self.exclusive:
             return dec.level_softmax(logits, self.labels.levels)
         return dec.cap_by_parent(dec.sigmoid(logits), self.labels.levels, self.labels.parent_index)
+
+    def logits_of(self, scores: np.ndarray) -> np.ndarray:
+        if self.exclusive:  # a distribution per level: its log comes back through level_softmax
+            return np.log(np.clip(scores.astype(np.float64), 1e-12, None)).astype(np.float32)
+        return super().logits_of(scores)
 
     def decide(self, scores: np.ndarray, threshold: Threshold | None = None) -> np.ndarray:
         if self.exclusive:

@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 from labelwise.backends.base import Backend, FitContext, Split
+from labelwise.backends.fusion import FusionBackend
 from labelwise.backends.linear import LinearBackend
 from labelwise.backends.neural import NeuralBackend, pick_device
 from labelwise.config import Config
 
 # model.type -> the backend class
-BACKENDS: dict[str, type[LinearBackend] | type[NeuralBackend]] = {
+BACKENDS: dict[str, type[LinearBackend] | type[NeuralBackend] | type[FusionBackend]] = {
     "linear": LinearBackend,
     "neural": NeuralBackend,
+    "fusion": FusionBackend,
 }
 
 
@@ -20,5 +22,5 @@ def make_backend(cfg: Config) -> Backend:
     return BACKENDS[cfg.model.type](cfg)
 
 
-__all__ = ["BACKENDS", "Backend", "FitContext", "LinearBackend", "NeuralBackend", "Split",
+__all__ = ["BACKENDS", "Backend", "FitContext", "FusionBackend", "LinearBackend", "NeuralBackend", "Split",
            "make_backend", "pick_device"]

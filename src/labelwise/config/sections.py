@@ -86,12 +86,15 @@ class ProjectionConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    """A neural encoder + head, or the TF-IDF linear model."""
+    """A neural encoder + head, the TF-IDF linear model, or a fusion of trained models."""
 
-    type: Literal["neural", "linear"] = "neural"
+    type: Literal["neural", "linear", "fusion"] = "neural"
     encoder: dict[str, Any] = Field(default_factory=lambda: {"name": "cnn"})
     head: dict[str, Any] = Field(default_factory=lambda: {"name": "linear"})
     linear: dict[str, Any] = Field(default_factory=dict, description="TfidfLinear parameters")
+    fusion: dict[str, Any] = Field(default_factory=dict, description=(
+        "type fusion: members (each a config to train, with set overrides, or a trained run), "
+        "weight_step, calibrate (labelwise.backends.fusion.FusionConfig)"))
     projection: ProjectionConfig | None = Field(
         None, description="contrastive projection; default: added when the loss needs it"
     )
