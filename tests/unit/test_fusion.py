@@ -50,3 +50,18 @@ def test_align_columns_maps_by_name_and_zero_fills() -> None:
     s = np.array([[0.2, 0.8]], dtype=np.float32)
     out = fusion.align_columns(s, ["b", "a"], ["a", "c", "b"])
     np.testing.assert_allclose(out, [[0.8, 0.0, 0.2]])
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "multilabel", "extreme"])
+def test_task_logits_of_inverts_scores(kind: str) -> None:
+    """A model that computes scores (a fusion) hands the task logits whose scores are them."""
+    from labelwise.config import DecodeConfig
+    from labelwise.data.labels import LabelSpace
+    from labelwise.tasks import make_task
+    from labelwise.types import Example
+
+    labels = LabelSpace.fit([Example("x", (c,)) for c in "abc"], kind)
+    task = make_task(labels, DecodeConfig())
+    rng = np.random.default_rng(0)
+    p = softmax(rng.normal(size=(5, 3))) if kind == "multiclass" else sigmoid(rng.normal(size=(5, 3)) * 3)
+    np.testing.assert_allclose(task.scores(task.logits_of(p)), p, atol=1e-5)

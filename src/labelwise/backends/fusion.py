@@ -53,6 +53,9 @@ class FusionBackend:
         from labelwise.types import Example
 
         t0 = time.perf_counter()
+        if ctx.task.value == "hierarchical":
+            raise ConfigError("model.type fusion: hierarchical tasks are not supported yet (the members "
+                              "would need the hierarchy); fuse multi-class, multi-label or extreme models")
         self.classes = classes = list(ctx.labels.classes)
 
         def examples(split: Split) -> list[Example]:
