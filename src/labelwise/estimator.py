@@ -167,7 +167,7 @@ class TextClassifier:
         self.backend_ = make_backend(cfg)
         self.metric_names_ = cfg.metrics or task.default_metrics()
         primary = task.primary_metric(cfg.train.primary_metric)
-        if cfg.model.type == "neural" and primary not in (*self.metric_names_, "loss"):
+        if cfg.model.type != "linear" and primary not in (*self.metric_names_, "loss"):
             raise ValueError(
                 f"train.primary_metric '{primary}' is not among the metrics computed "
                 f"({', '.join(self.metric_names_)}); add it to 'metrics' or choose one of those"
