@@ -157,18 +157,12 @@ def export_onnx(
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if run_dir.is_dir():
         backend = ckpt.check_run_info(run_dir).get("backend")
-        if backend == "fusion":
-            raise ValueError(
-                f"ONNX export is for neural models; the run '{run_dir}' is a fusion of several "
-                "models. Export its neural member (a run of its own under members/), or use the "
-                "fusion with TextClassifier.load or 'labelwise predict'"
-            )
         if backend != "neural":
-            raise ValueError(
-                f"ONNX export is for neural models; the run '{run_dir}' is a {backend} "
-                "(TF-IDF) model, which has no network to export. Use it with "
-                "TextClassifier.load or 'labelwise predict' instead"
-            )
+            what = ("a fusion of several models. Export its neural member (a run of its own under "
+                    "members/), or use the fusion" if backend == "fusion" else
+                    f"a {backend} (TF-IDF) model, which has no network to export. Use it")
+            raise ValueError(f"ONNX export is for neural models; the run '{run_dir}' is {what} with "
+                             "TextClassifier.load or 'labelwise predict' instead")
     clf = TextClassifier.load(run_dir)
     try:
         model, tokenizer = clf.backend_.network()

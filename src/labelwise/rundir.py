@@ -96,7 +96,7 @@ def complete_members(path: Path) -> list[Path]:
     root = Path(path) / MEMBERS_DIR
     if not root.is_dir():
         return []
-    return [m for m in sorted(root.iterdir()) if (m / RUN_INFO).is_file() and run_state(m) == "complete"]
+    return [m for m in sorted(root.iterdir()) if run_state(m) == "complete"]
 
 
 def _is_temporary(p: Path) -> bool:

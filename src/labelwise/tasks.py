@@ -81,9 +81,18 @@ class LabelTask:
         """(N, L) logits -> (N, L) scores in [0, 1]."""
         return dec.sigmoid(logits)
 
+    @property
+    def distributional(self) -> bool:
+        """Whether scores are distributions (softmax: over the classes, or per hierarchy
+        level) rather than an independent sigmoid per label."""
+        return False
+
     def logits_of(self, scores: np.ndarray) -> np.ndarray:
         """Logits whose ``scores`` are ``scores`` (a model that computes scores directly,
-        such as a fusion, returns these)."""
+        such as a fusion, returns these): their log where scores are distributions (softmax
+        takes it back), else their logit."""
+        if self.distributional:
+            return np.log(np.clip(scores.astype(np.float64), 1e-12, None)).astype(np.float32)
         p = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
         return np.log(p / (1 - p)).astype(np.float32)
 
@@ -155,8 +164,9 @@ class MultiClassTask(LabelTask):
     def scores(self, logits: np.ndarray) -> np.ndarray:
         return dec.softmax(logits)
 
-    def logits_of(self, scores: np.ndarray) -> np.ndarray:
-        return np.log(np.clip(scores.astype(np.float64), 1e-12, None)).astype(np.float32)
+    @property
+    def distributional(self) -> bool:
+        return True
 
     def decide(self, scores: np.ndarray, threshold: Threshold | None = None) -> np.ndarray:
         return dec.argmax_onehot(scores)
@@ -206,10 +216,9 @@ class HierarchicalTask(LabelTask):
             return dec.level_softmax(logits, self.labels.levels)
         return dec.cap_by_parent(dec.sigmoid(logits), self.labels.levels, self.labels.parent_index)
 
-    def logits_of(self, scores: np.ndarray) -> np.ndarray:
-        if self.exclusive:  # a distribution per level: its log comes back through level_softmax
-            return np.log(np.clip(scores.astype(np.float64), 1e-12, None)).astype(np.float32)
-        return super().logits_of(scores)
+    @property
+    def distributional(self) -> bool:
+        return self.exclusive  # exclusive levels: a softmax per level
 
     def decide(self, scores: np.ndarray, threshold: Threshold | None = None) -> np.ndarray:
         if self.exclusive:

@@ -38,7 +38,6 @@ class FusionBackend:
     kind = "fusion"
 
     def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
         self.config = FusionConfig(**cfg.model.fusion)
         self.members: list[TextClassifier] = []
         self.classes: list[str] = []  # the fusion's, in its labels.json order
@@ -87,7 +86,7 @@ class FusionBackend:
 
         logits = [m.backend_.logits(valid.texts) for m in self.members]
         self.temperatures = [
-            fusion.fit_temperature(z, m.labels_.encode_many(valid_ex), m.task_.scores, self._exclusive(m))
+            fusion.fit_temperature(z, m.labels_.encode_many(valid_ex), m.task_.scores, m.task_.distributional)
             if self.config.calibrate else 1.0 for m, z in zip(self.members, logits, strict=True)]
         scores = [self._aligned(m, z / t) for m, z, t in zip(self.members, logits, self.temperatures, strict=True)]
         validate = ctx.validate
@@ -106,11 +105,6 @@ class FusionBackend:
             "weights": self.weights.tolist(), "temperatures": self.temperatures,
             "valid_" + primary: sign * best, "members_valid_" + primary: [sign * a for a in alone],
         }
-
-    @staticmethod
-    def _exclusive(member: TextClassifier) -> bool:
-        """Whether the member's scores are distributions (softmax) rather than sigmoids."""
-        return member.task_.value == "multiclass" or member.task_.exclusive
 
     def _aligned(self, member: TextClassifier, logits: np.ndarray) -> np.ndarray:
         return fusion.align_columns(member.task_.scores(logits), member.classes_, self.classes)
