@@ -60,7 +60,22 @@ class TfidfLinear:
         C: float = Field(1.0, gt=0.0)
         loss: Literal["logreg", "squared_hinge"] = "logreg"
         class_weight: Literal["balanced"] | None = None
-        n_jobs: int = Field(1, description="workers for per-label training; -1 = all cores")
+        weighting: Literal["tfidf", "nb"] = Field(
+            "tfidf",
+            description=(
+                "tfidf: TF-IDF weighted n-grams; nb: binarised n-grams scaled, for each label, "
+                "by their naive-Bayes log-count ratio (NBSVM, Wang & Manning 2012), usually "
+                "with ngram_range (1, 3) on sentiment and reviews"
+            ),
+        )
+        nb_alpha: float = Field(1.0, gt=0.0, description="smoothing count of the NB ratio")
+        n_jobs: int = Field(
+            -1,
+            description=(
+                "threads fitting the per-label (and one-vs-rest) classifiers; -1 = all cores. "
+                "LIBLINEAR releases the GIL, so threads share the features without copies"
+            ),
+        )
         seed: int = 0
         max_words: int | None = Field(
             None,
@@ -140,7 +155,7 @@ class TfidfLinear:
             task=str(self.task_),
             vectorizer=_vectorizer_params(self.config),
             vocabulary=dict(vec.vocabulary_),
-            idf=vec.idf_,
+            idf=vec.idf_ if vec.use_idf else np.ones(len(vec.vocabulary_)),
             coef=coef,
             intercept=b,
             extra={"min_df_used": self.min_df_used_},
@@ -154,7 +169,10 @@ class TfidfLinear:
         model = cls(cls.Config.model_validate(state.config))
         params = dict(state.vectorizer, ngram_range=tuple(state.vectorizer["ngram_range"]))
         vec = TfidfVectorizer(**params, vocabulary=state.vocabulary)
-        vec.idf_ = state.idf  # the setter builds the inner TfidfTransformer
+        if vec.use_idf:
+            vec.idf_ = state.idf  # the setter builds the inner TfidfTransformer
+        else:  # nothing to learn beyond the fixed vocabulary: this only marks it fitted
+            vec.fit([""])
         model.vectorizer_, model.coef_, model.intercept_ = vec, state.coef, state.intercept
         model.task_, model.min_df_used_ = state.task, state.extra.get("min_df_used")
         return model
@@ -212,6 +230,8 @@ def _vectorizer_params(cfg: TfidfLinear.Config, min_df: int | None = None) -> di
         "use_idf": True,
         "smooth_idf": True,
     }
+    if cfg.weighting == "nb":  # presence of each n-gram; the NB ratio comes per label
+        params.update(binary=True, use_idf=False, sublinear_tf=False)
     if min_df is not None:
         params.update(ngram_range=cfg.ngram_range, min_df=min_df, max_features=cfg.max_features)
     return params
@@ -253,6 +273,25 @@ def _make_classifier(cfg: TfidfLinear.Config) -> LogisticRegression | LinearSVC:
     return LinearSVC(C=cfg.C, class_weight=cfg.class_weight, random_state=cfg.seed)
 
 
+def _nb_ratio(X: sp.csr_matrix, y: np.ndarray, alpha: float) -> np.ndarray:
+    """(V,) naive-Bayes log-count ratio of each feature's presence in positive against
+    negative documents, each count smoothed by ``alpha`` and normalised to a distribution."""
+    present = (X != 0).astype(np.float32)
+    pos = np.asarray(present[y == 1].sum(axis=0)).ravel() + alpha
+    neg = np.asarray(present[y == 0].sum(axis=0)).ravel() + alpha
+    return (np.log(pos / pos.sum()) - np.log(neg / neg.sum())).astype(np.float32)
+
+
+def _fit_binary(X: sp.csr_matrix, y: np.ndarray, cfg: TfidfLinear.Config) -> tuple[np.ndarray, float]:
+    """One binary classifier on 0/1 ``y``: its (V,) weights on the features of ``X`` and its
+    bias. With NB weighting it is trained on ``X * r`` and the ratio ``r`` is folded into the
+    weights, so scoring stays one product with the shared features."""
+    r = _nb_ratio(X, y, cfg.nb_alpha) if cfg.weighting == "nb" else None
+    clf = _make_classifier(cfg).fit(X if r is None else X @ sp.diags(r), y)
+    w = clf.coef_.ravel().astype(np.float32)
+    return (w if r is None else w * r), float(clf.intercept_[0])
+
+
 def _fit_label_block(
     X: sp.csr_matrix, Yb: Any, cfg: TfidfLinear.Config
 ) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -266,9 +305,8 @@ def _fit_label_block(
             rows.append(sp.csr_matrix((1, X.shape[1]), dtype=np.float32))
             bias[j] = CONSTANT_SCORE if n_pos else -CONSTANT_SCORE
             continue
-        clf = _make_classifier(cfg).fit(X, y)
-        rows.append(sp.csr_matrix(clf.coef_.astype(np.float32)))
-        bias[j] = clf.intercept_[0]
+        w, bias[j] = _fit_binary(X, y, cfg)
+        rows.append(sp.csr_matrix(w[None, :]))
     return sp.vstack(rows, format="csr"), bias
 
 
@@ -280,7 +318,7 @@ def _fit_per_label(
         return _fit_label_block(X, Y, cfg)
     n_workers = effective_n_jobs(cfg.n_jobs)
     size = int(np.clip(np.ceil(n_labels / (4 * n_workers)), 1, 256))
-    blocks = Parallel(n_jobs=cfg.n_jobs)(
+    blocks = Parallel(n_jobs=cfg.n_jobs, prefer="threads")(
         delayed(_fit_label_block)(X, Y[:, s : s + size], cfg) for s in range(0, n_labels, size)
     )
     return sp.vstack([c for c, _ in blocks], format="csr"), np.concatenate([b for _, b in blocks])
@@ -289,19 +327,28 @@ def _fit_per_label(
 def _fit_multiclass(
     X: sp.csr_matrix, ids: np.ndarray, n_labels: int, cfg: TfidfLinear.Config
 ) -> tuple[sp.csr_matrix, np.ndarray]:
-    """One model over the classes present; absent classes score ``-CONSTANT_SCORE``."""
+    """One model over the classes present; absent classes score ``-CONSTANT_SCORE``.
+
+    Logistic regression on TF-IDF is the multinomial model; otherwise two classes are one
+    binary classifier, and more are one-vs-rest binary classifiers, fitted in parallel."""
     present = np.unique(ids)
     W = np.zeros((n_labels, X.shape[1]), dtype=np.float32)
     b = np.full(n_labels, -CONSTANT_SCORE, dtype=np.float32)
     b[present] = 0.0
-    if len(present) > 1:
-        if cfg.loss == "logreg":  # liblinear is binary-only: lbfgs fits the multinomial model
-            clf = LogisticRegression(C=cfg.C, class_weight=cfg.class_weight, max_iter=1000)
-        else:
-            clf = LinearSVC(C=cfg.C, class_weight=cfg.class_weight, random_state=cfg.seed)
-        clf.fit(X, ids)
+    if len(present) < 2:
+        return sp.csr_matrix(W), b
+    if cfg.loss == "logreg" and cfg.weighting == "tfidf":
+        # liblinear is binary-only: lbfgs fits the multinomial model
+        clf = LogisticRegression(C=cfg.C, class_weight=cfg.class_weight, max_iter=1000).fit(X, ids)
         coef, icpt = clf.coef_, clf.intercept_
-        if len(present) == 2:  # one binary score d -> (-d/2, d/2): softmax gives sigmoid(d)
-            coef, icpt = np.vstack([-coef / 2, coef / 2]), np.concatenate([-icpt / 2, icpt / 2])
-        W[present], b[present] = coef, icpt
+    elif len(present) == 2:
+        w, d = _fit_binary(X, (ids == present[1]).astype(np.int8), cfg)
+        coef, icpt = w[None, :], np.array([d])
+    else:
+        onehot = (ids[:, None] == present[None, :]).astype(np.int8)  # (N, classes present)
+        coef_sp, icpt = _fit_per_label(X, onehot, cfg)
+        coef = coef_sp.toarray()
+    if len(present) == 2:  # one binary score d -> (-d/2, d/2): softmax gives sigmoid(d)
+        coef, icpt = np.vstack([-coef / 2, coef / 2]), np.concatenate([-icpt / 2, icpt / 2])
+    W[present], b[present] = coef, icpt
     return sp.csr_matrix(W), b

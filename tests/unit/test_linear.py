@@ -146,3 +146,52 @@ def test_user_errors() -> None:
         TfidfLinear(ngram_range=(2, 1))
     with pytest.raises(ValueError):
         TfidfLinear(max_feature=10)  # typo: extra keys are errors
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_nb_weighting_fits_and_round_trips(tmp_path, task: str) -> None:
+    texts, Y = _corpus(multilabel=task == "multilabel")
+    clf = TfidfLinear(C=10.0, loss="squared_hinge", weighting="nb", ngram_range=(1, 3)).fit(texts, Y, task=task)
+    scores = clf.decision_function(texts)
+    if task == "multiclass":
+        assert np.array_equal(scores.argmax(1), Y.argmax(1))
+    else:
+        assert np.array_equal(scores > 0, Y == 1)
+    X = clf.vectorizer_.transform(texts)
+    # presence only, no idf: every n-gram of a document weighs the same (1 / sqrt(count))
+    assert all(np.allclose(X[i].data, 1 / np.sqrt(X[i].nnz)) for i in range(X.shape[0]))
+    clf.save(tmp_path)
+    loaded = TfidfLinear.load(tmp_path)
+    new = ["apple engine the", "piano drums wheel", "unseen words only"]
+    np.testing.assert_allclose(loaded.decision_function(new), clf.decision_function(new), atol=1e-6)
+
+
+def test_nb_ratio_favours_the_positive_documents_words() -> None:
+    import scipy.sparse as sp
+
+    from labelwise.linear import _nb_ratio
+
+    # columns: a word of the positives only, of the negatives only, of every document
+    X = sp.csr_matrix(np.array([[1, 0, 1], [1, 0, 1], [0, 1, 1], [0, 1, 1]], dtype=np.float32))
+    r = _nb_ratio(X, np.array([1, 1, 0, 0]), alpha=1.0)
+    # positive counts (3, 1, 3) / 7 against negative (1, 3, 3) / 7
+    np.testing.assert_allclose(r, np.log([3.0, 1 / 3, 1.0]), atol=1e-6)
+
+
+@pytest.mark.parametrize("weighting", ["tfidf", "nb"])
+def test_threads_fit_the_same_model_as_one_thread(weighting: str) -> None:
+    texts, Y = _corpus(n=30, multilabel=True)
+    for task, y in (("multilabel", Y), ("multiclass", np.eye(3)[np.arange(30) % 3])):
+        one = TfidfLinear(loss="squared_hinge", weighting=weighting, n_jobs=1).fit(texts, y, task=task)
+        two = TfidfLinear(loss="squared_hinge", weighting=weighting, n_jobs=2).fit(texts, y, task=task)
+        np.testing.assert_allclose(two.decision_function(texts), one.decision_function(texts), atol=1e-6)
+
+
+def test_multiclass_one_vs_rest_matches_liblinear_own() -> None:
+    from sklearn.svm import LinearSVC
+
+    texts, Y = _corpus()
+    clf = TfidfLinear(C=2.0, loss="squared_hinge").fit(texts, Y, task="multiclass")
+    X = clf.vectorizer_.transform(texts)
+    ref = LinearSVC(C=2.0, random_state=0).fit(X, Y.argmax(1))
+    np.testing.assert_allclose(clf.decision_function(texts), ref.decision_function(X), atol=1e-3)
