@@ -104,21 +104,18 @@ def _validate_metric_names(cfg: Config) -> None:
         )
 
 
-def fusion_member_config(member: FusionMember, task: str) -> Config:
-    """The config a ``config`` member trains with; its task is the fusion's."""
-    import copy
+# training keys a config member takes from its fusion unless it sets them itself
+INHERITED_TRAIN_KEYS = ("seed", "device", "num_threads", "progress")
 
-    from labelwise.config.files import apply_override, build_config
 
-    if isinstance(member.config, dict):
-        tree = copy.deepcopy(member.config)
-        tree["task"] = task
-        for assignment in member.set:
-            apply_override(tree, assignment)
-        cfg = build_config(tree, "a fusion member's config")
-        validate_components(cfg)
-    else:
-        cfg = load_config(member.config, [*member.set, f"task={task}"])
+def fusion_member_config(member: FusionMember, task: str, parent: Config | None = None) -> Config:
+    """The config a ``config`` member trains with: its task is the fusion's, and so are
+    the training keys of :data:`INHERITED_TRAIN_KEYS` (the seed, where it runs, progress
+    bars) unless the member's config sets them."""
+    base = {} if parent is None else {"train": {k: getattr(parent.train, k) for k in INHERITED_TRAIN_KEYS}}
+    where = "a fusion member's config" if isinstance(member.config, dict) else None
+    cfg = read_config(member.config, [*member.set, f"task={task}"], base=base, where=where)
+    validate_components(cfg)
     if cfg.model.type == "fusion":
         raise ConfigError("a member cannot be a fusion itself")
     return cfg

@@ -89,16 +89,16 @@ def test_an_interrupted_fusion_resumes_without_training_finished_members_again(
     calls: list[str] = []
     original = fb.fusion_member_config
 
-    def second_fails(member, task):
+    def second_fails(member, task, parent):
         calls.append(member.config["model"].get("type", "neural"))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return original(member, task)
+        return original(member, task, parent)
 
     monkeypatch.setattr(fb, "fusion_member_config", second_fails)
     with pytest.raises(KeyboardInterrupt):
         TextClassifier(FUSION).fit_examples(train, valid, run_dir=tmp_path / "run")
-    monkeypatch.setattr(fb, "fusion_member_config", lambda m, t: (calls.append("again"), original(m, t))[1])
+    monkeypatch.setattr(fb, "fusion_member_config", lambda m, t, p: (calls.append("again"), original(m, t, p))[1])
     calls.clear()
     TextClassifier(FUSION).fit_examples(train, valid, run_dir=tmp_path / "run", resume=True)
     assert calls == ["again"]  # the linear member was loaded, only the CNN trained

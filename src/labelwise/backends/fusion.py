@@ -39,6 +39,7 @@ class FusionBackend:
 
     def __init__(self, cfg: Config) -> None:
         self.config = FusionConfig(**cfg.model.fusion)
+        self.parent = cfg  # a config member inherits its seed and device from it
         self.members: list[TextClassifier] = []
         self.classes: list[str] = []  # the fusion's, in its labels.json order
         self.temperatures: list[float] = []
@@ -73,7 +74,7 @@ class FusionBackend:
                 clf = TextClassifier.load(where)  # finished before the fusion was interrupted
             else:  # a member interrupted after a checkpoint continues from it
                 try:
-                    clf = TextClassifier(fusion_member_config(member, ctx.task.value)).fit_examples(
+                    clf = TextClassifier(fusion_member_config(member, ctx.task.value, self.parent)).fit_examples(
                         train_ex, valid_ex, run_dir=where, replace=True, resume=state == "resumable",
                         known_labels=classes)
                 except ValueError as err:  # ConfigError and DataError too: say which member

@@ -3,8 +3,10 @@ validation into a :class:`~labelwise.config.sections.Config` with errors that na
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +177,26 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+RECIPES = "recipes"  # the package folder of shipped configs, each usable by its name
+
+
+def recipe_names() -> list[str]:
+    """The configs shipped inside the package (``minilm-l3-short``, ...), by name."""
+    folder = resources.files("labelwise").joinpath(RECIPES)
+    return sorted(f.name[: -len(".yaml")] for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
+def recipe_path(name: str) -> Path:
+    """The file of the shipped config ``name``; a ConfigError naming the known ones."""
+    if name not in recipe_names():
+        raise ConfigError(f"config '{name}' is neither a file nor a shipped recipe ("
+                          f"{', '.join(recipe_names())}); check the path given to --config")
+    return Path(str(resources.files("labelwise").joinpath(RECIPES, f"{name}.yaml")))
+
+
 def _read_yaml(p: Path) -> dict[str, Any]:
+    if not p.exists() and p.suffix == "" and len(p.parts) == 1:
+        p = recipe_path(p.name)  # a bare name: a shipped recipe
     if not p.is_file():
         what = "is a directory, not a file" if p.is_dir() else "not found"
         raise ConfigError(f"config file '{p}' {what} (check the path given to --config)")
@@ -206,22 +227,39 @@ def _yaml_error(path: Path, err: yaml.YAMLError) -> str:
     return f"{where}: not valid YAML{column}: {problem}" + (f" ({context})" if context else "")
 
 
-def read_config(
-    path: str | Path | Sequence[str | Path] | None = None, overrides: list[str] | None = None,
-    values: Mapping[str, Any] | None = None,
-) -> Config:
-    """Read YAML file(s) (later files override earlier ones, section by section), apply
-    ``key=value`` overrides, then ``values`` (dotted key -> a value as it is, not parsed),
-    validate the sections. Component names and parameters are
-    checked against the registries by :func:`labelwise.components.load_config`, which
-    users call (as ``labelwise.load_config``)."""
-    paths = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
-    tree: dict[str, Any] = {}
+def read_tree(
+    path: str | Path | Mapping[str, Any] | Sequence[str | Path | Mapping[str, Any]] | None = None,
+    overrides: Sequence[str] = (),
+    base: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The nested dict of YAML file(s) (a bare name is a shipped recipe; a mapping is taken
+    as read) merged over ``base``, later files winning section by section, with
+    ``key=value`` overrides applied; not validated."""
+    paths = [] if path is None else [path] if isinstance(path, (str, Path, Mapping)) else list(path)
+    tree: dict[str, Any] = copy.deepcopy(dict(base)) if base else {}
     for p in paths:
-        tree = _deep_merge(tree, _read_yaml(Path(p)))
-    where = " + ".join(str(p) for p in paths) or "config"
-    for ov in overrides or []:
+        layer = copy.deepcopy(dict(p)) if isinstance(p, Mapping) else _read_yaml(Path(p))
+        tree = _deep_merge(tree, layer)
+    for ov in overrides:
         apply_override(tree, ov)
+    return tree
+
+
+def read_config(
+    path: str | Path | Mapping[str, Any] | Sequence[str | Path | Mapping[str, Any]] | None = None,
+    overrides: Sequence[str] | None = None, values: Mapping[str, Any] | None = None,
+    base: Mapping[str, Any] | None = None, where: str | None = None,
+) -> Config:
+    """Read YAML file(s) (later files override earlier ones, section by section; a mapping
+    is taken as read) over ``base`` (a nested dict), apply ``key=value`` overrides, then
+    ``values`` (dotted key -> a value as it is, not parsed), validate the sections; errors
+    name ``where`` (default: the files). Component names and parameters are checked
+    against the registries by :func:`labelwise.components.load_config`, which users call
+    (as ``labelwise.load_config``)."""
+    paths = [] if path is None else [path] if isinstance(path, (str, Path, Mapping)) else list(path)
+    tree = read_tree(paths, overrides or (), base)
+    if where is None:
+        where = " + ".join(str(p) for p in paths if not isinstance(p, Mapping)) or "config"
     for key, value in (values or {}).items():
         set_key(tree, key, value)
     return build_config(tree, where)
