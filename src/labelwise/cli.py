@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="YAML config file; repeat to merge several, later ones win")
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. train.lr=3e-4 (repeatable)")
+    t.add_argument("--preset", choices=["fast", "balanced", "best"],
+                   help="choose the model for the data: fast (the tuned linear model), balanced "
+                        "(linear + MiniLM-L3, one epoch), best (linear + MiniLM-L3 recipe); "
+                        "it says what it chose")
+    t.add_argument("--dataset", "-d", metavar="NAME",
+                   help="a dataset of the data directory: a catalog name or a folder with "
+                        "train and test files (sets data.dataset)")
     t.add_argument("--output", "-o", help="run directory (default: runs/<data>-<model>)")
     t.add_argument("--data-dir", help="where named datasets live ($LABELWISE_DATA)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -214,14 +221,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.data_dir:
         overrides.append(f"data.data_dir={args.data_dir}")
+    if args.dataset:
+        overrides.append(f"data.dataset={args.dataset}")
     if args.resume:
         if not args.output:
             raise ValueError("--resume needs --output RUN_DIR (the run to continue)")
     saved = Path(args.output or ".") / rundir.CONFIG
-    if args.resume and saved.is_file():
+    if args.resume and saved.is_file():  # (the model a preset chose is in it)
         cfg = load_config(saved, overrides)
     else:  # a new run, or one stopped before it wrote its config: the options given
-        cfg = load_config(args.config, overrides)
+        cfg = load_config(args.config, overrides + ([f"preset={args.preset}"] if args.preset else []))
     _, metrics, run_dir = train_run(cfg, args.output and Path(args.output), args.overwrite, args.resume)
     if not distributed.is_main():
         return 0

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,7 @@ class TextClassifier:
         writes ``run_dir``.
         """
         cfg = self.config_ = _as_config(self.config, self.overrides)
+        self.preset_: str | None = None  # what a preset chose, in words
         run_dir = None if run_dir is None else Path(run_dir)
         with distributed.session(cfg.train.device):
             return self._fit_examples(cfg, train, valid, hierarchy, run_dir, resume, replace, known_labels,
@@ -150,6 +152,13 @@ class TextClassifier:
         main = distributed.is_main()
         if not train:
             raise ValueError("the training set is empty: give at least one labelled text")
+        if cfg.preset is not None:
+            from labelwise.presets import resolve_preset
+
+            cfg, self.preset_ = resolve_preset(cfg, train, hierarchy is not None)
+            self.config_ = cfg
+            if main:
+                print(f"labelwise: {self.preset_}", file=sys.stderr)
         kind = resolve_task(cfg.task, hierarchy is not None, lambda: infer_task(train))
         if valid is None:
             all_labels = sorted({lab for e in train for lab in e.labels})

@@ -119,6 +119,8 @@ def load_run_data(cfg: Config, with_test: bool = True) -> RunData:
 
 
 def default_run_dir(cfg: Config, data_name: str) -> Path:
+    if cfg.preset is not None:
+        return Path("runs") / f"{data_name}-{cfg.preset}"
     model = cfg.model.encoder["name"] if cfg.model.type == "neural" else cfg.model.type
     return Path("runs") / f"{data_name}-{model}"
 
@@ -233,6 +235,11 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
     with distributed.session(cfg.train.device):
         data = load_run_data(cfg)
         run_dir = Path(run_dir or cfg.output_dir or default_run_dir(cfg, data.name))
+        if cfg.preset is not None:  # resolved here, so that a resumed run is checked against it
+            from labelwise.presets import resolve_preset
+
+            cfg, chose = resolve_preset(cfg, data.train, data.hierarchy is not None)
+            _note(str(chose))
         resume, replace = prepare_run_dir(run_dir, overwrite, resume)
         if resume:
             check_resume_config(run_dir, cfg)

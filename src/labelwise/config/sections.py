@@ -243,6 +243,16 @@ class Config(_Strict):
     """A whole run."""
 
     task: Literal["auto", "multiclass", "multilabel", "hierarchical", "extreme"] = "auto"
+    preset: Literal["fast", "balanced", "best"] | None = Field(
+        None,
+        description=(
+            "choose the model for the data at fit time: fast (the tuned linear model), "
+            "balanced (linear fused with MiniLM-L3 fine-tuned for one epoch), best (linear "
+            "fused with MiniLM-L3 fine-tuned by the shipped recipe); see labelwise.presets. "
+            "The model section must be left at its default; the run's config.yaml records "
+            "the model chosen"
+        ),
+    )
     data: DataConfig = Field(default_factory=lambda: DataConfig())
     tokenizer: TokenizerConfig = Field(default_factory=lambda: TokenizerConfig())
     model: ModelConfig = Field(default_factory=lambda: ModelConfig())

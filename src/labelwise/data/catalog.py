@@ -91,7 +91,9 @@ def get_dataset(name: str, catalog: Mapping[str, DatasetInfo] | None = None) -> 
         close = difflib.get_close_matches(name, list(catalog), n=3, cutoff=0.5)
         hint = f"Did you mean {', '.join(map(repr, close))}? " if close else ""
         raise DataError(
-            f"unknown dataset {name!r}", f"{hint}Known datasets: {', '.join(sorted(catalog))}"
+            f"unknown dataset {name!r}",
+            f"{hint}Known datasets: {', '.join(sorted(catalog))}; or make a folder {name}/ in the "
+            "data directory with train.jsonl and test.jsonl (any format labelwise reads)",
         )
     return catalog[name]
 
@@ -169,7 +171,12 @@ def load_splits(
     name: str, data_dir: str | Path | None = None, hierarchy: str | None = None
 ) -> DatasetSplits:
     """Locate the files of a named dataset. ``hierarchy`` picks a named variant (e.g.
-    ``"ekman"`` for goemotions); the default is the dataset's first hierarchy."""
+    ``"ekman"`` for goemotions); the default is the dataset's first hierarchy. A name the
+    catalog does not know is a folder of the data directory (:func:`folder_splits`)."""
+    if name not in load_catalog():
+        folder = resolve_data_dir(data_dir) / name
+        if folder.is_dir():
+            return folder_splits(folder, hierarchy)
     info = get_dataset(name)
     root = resolve_data_dir(data_dir) / name
     missing = [f for f in info.sha256 if not (root / f).is_file()]
@@ -198,6 +205,40 @@ def load_splits(
         hier,
         info.hierarchy_is_dag,
     )
+
+
+SPLITS = ("train", "valid", "test", "unsup")
+HIERARCHY_FILE = "labels_hierarchy.tsv"
+
+
+def folder_splits(root: Path, hierarchy: str | None = None) -> DatasetSplits:
+    """A dataset that is just a folder: ``train`` and ``test`` files (and optionally
+    ``valid``, ``unsup`` and ``labels_hierarchy.tsv``) in any format labelwise reads, e.g.
+    ``train.jsonl.gz``, ``test.csv``. The catalog's datasets add sources and checksums."""
+    from labelwise.data.formats import SUFFIX_FORMATS
+
+    found: dict[str, Path] = {}
+    for split in SPLITS:
+        hits = sorted(p for ext in SUFFIX_FORMATS for p in (root / f"{split}{ext}", root / f"{split}{ext}.gz")
+                      if p.is_file())
+        if len(hits) > 1:
+            raise DataError(f"dataset folder {str(root)!r} has {len(hits)} {split} files "
+                            f"({', '.join(p.name for p in hits)})", "Keep one file per split", path=root)
+        if hits:
+            found[split] = hits[0]
+    missing = [s for s in ("train", "test") if s not in found]
+    if missing:
+        names = ", ".join(f"{s}.jsonl" for s in missing)
+        raise DataError(f"dataset folder {str(root)!r} has no {' or '.join(missing)} file",
+                        f"Add {names} (or .csv / .tsv / .txt, optionally .gz); valid and "
+                        f"{HIERARCHY_FILE} are optional", path=root)
+    if hierarchy is not None:
+        raise DataError(f"dataset folder {str(root)!r} has no named hierarchies",
+                        f"Its hierarchy is {HIERARCHY_FILE}; drop the hierarchy name", path=root)
+    tsv = root / HIERARCHY_FILE
+    hier = {"default": tsv} if tsv.is_file() else {}
+    return DatasetSplits(root.name, root, found.get("train"), found.get("valid"), found.get("test"),
+                         found.get("unsup"), hier.get("default"), hier)
 
 
 def describe(name: str, data_dir: str | Path | None = None) -> dict[str, Any]:

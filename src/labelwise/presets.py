@@ -1,0 +1,141 @@
+"""Presets: a whole model chosen for the data at hand, by name (``fast``, ``balanced``, ``best``).
+
+A preset reads what kind of task the training data is and how long its texts are, and
+returns the ``model`` (and ``decode``) sections of a config:
+
+- ``fast``: the TF-IDF linear model with the settings chosen for the task kind;
+- ``balanced``: that linear model fused with MiniLM-L3 fine-tuned for one epoch;
+- ``best``: the linear model fused with MiniLM-L3 fine-tuned with the shipped recipe
+  (``minilm-l3-short`` for short texts, ``minilm-l3-long``, head + tail, for long ones).
+
+Every choice here was measured on validation splits (``benchmarks/RESULTS.md``, "Strong
+defaults"); :func:`describe` says in words what a preset chose, for the user to see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from labelwise.config import Config, ConfigError, DecodeConfig, ModelConfig
+from labelwise.types import Example, Task
+
+PRESETS = ("fast", "balanced", "best")
+SHORT_WORDS = 40  # median words per text up to which the 64-token recipe reads (nearly) all
+
+
+@dataclass(frozen=True)
+class DataProfile:
+    """What a preset looks at: the task kind, the data size and the texts' length."""
+
+    task: Task
+    num_train: int
+    num_labels: int
+    median_words: float
+
+    @classmethod
+    def of(cls, train: Sequence[Example], task: Task) -> DataProfile:
+        words = [len(e.text.split()) for e in train]
+        labels = {lab for e in train for lab in e.labels}
+        return cls(task, len(train), len(labels), float(np.median(words)) if words else 0.0)
+
+    @property
+    def short_texts(self) -> bool:
+        return self.median_words <= SHORT_WORDS
+
+
+def linear_settings(task: Task) -> dict[str, Any]:
+    """The linear model's settings for a task kind (its defaults, spelled out)."""
+    return {"loss": "squared_hinge"}
+
+
+def _linear(task: Task) -> dict[str, Any]:
+    return {"type": "linear", "linear": linear_settings(task)}
+
+
+def _neural(name: str, profile: DataProfile) -> dict[str, Any]:
+    recipe = "minilm-l3-short" if profile.short_texts else "minilm-l3-long"
+    member: dict[str, Any] = {"config": recipe}
+    if name == "balanced":
+        member["set"] = ["train.epochs=1"]
+    return member
+
+
+def preset_tree(name: str, profile: DataProfile) -> dict[str, Any]:
+    """The config sections (``model``, ``decode``) that preset ``name`` chooses for ``profile``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
+    tree: dict[str, Any] = {}
+    if profile.task in (Task.MULTILABEL, Task.EXTREME):
+        tree["decode"] = {"tune_threshold": "per_label"}
+    if name == "fast":
+        tree["model"] = _linear(profile.task)
+        return tree
+    neural = _neural(name, profile)
+    if profile.task == Task.HIERARCHICAL:  # a fusion does not decode hierarchies (yet)
+        from labelwise.config.files import read_tree
+
+        recipe = read_tree(neural["config"], neural.get("set", ()))
+        tree.update({k: v for k, v in recipe.items() if k in ("tokenizer", "model", "train")})
+        return tree
+    tree["model"] = {"type": "fusion", "fusion": {"members": [{"config": {"model": _linear(profile.task)}},
+                                                              neural]}}
+    return tree
+
+
+def describe(name: str, profile: DataProfile) -> str:
+    """One line: what preset ``name`` chose for this data, and why."""
+    kind = f"{profile.task.value}, {profile.num_train:,} training texts, {profile.num_labels:,} labels, " \
+           f"median {profile.median_words:.0f} words"
+    linear = "TF-IDF L2-loss SVM"
+    if name == "fast":
+        return f"preset fast ({kind}): the {linear}"
+    neural = _neural(name, profile)
+    epochs = " for one epoch" if name == "balanced" else ""
+    what = f"MiniLM-L3 fine-tuned{epochs} ({neural['config']})"
+    if profile.task == Task.HIERARCHICAL:
+        return f"preset {name} ({kind}): {what} (a fusion does not decode hierarchies)"
+    return f"preset {name} ({kind}): the {linear} fused with {what}, weights chosen on validation"
+
+
+def apply_preset(cfg: Config, profile: DataProfile) -> Config:
+    """``cfg`` with its preset resolved for ``profile``: the model (and, where the preset
+    sets them, the tokenizer and training keys) the preset chooses, and the preset's
+    threshold rule unless ``decode.tune_threshold`` was changed from its default. The
+    result has no preset left (its config.yaml says what was trained)."""
+    from labelwise.components import validate_components
+    from labelwise.config.files import build_config
+
+    name = cfg.preset
+    if name is None:
+        return cfg
+    if cfg.model != ModelConfig():
+        raise ConfigError(f"preset '{name}' chooses the model, but the config sets the model section "
+                          "too; drop the model section (or its --set model.* overrides), or the preset")
+    chosen = preset_tree(name, profile)
+    tree = cfg.model_dump(mode="json")
+    tree["preset"] = None
+    tree["model"] = chosen["model"]
+    for section in ("tokenizer", "train"):
+        tree[section].update(chosen.get(section, {}))
+    if cfg.decode.tune_threshold == DecodeConfig().tune_threshold:
+        tree["decode"].update(chosen.get("decode", {}))
+    resolved = build_config(tree, f"preset {name}")
+    validate_components(resolved)
+    return resolved
+
+
+def resolve_preset(cfg: Config, train: Sequence[Example], has_hierarchy: bool) -> tuple[Config, str | None]:
+    """``cfg`` with its preset (if any) resolved for the training examples, and the line
+    that says what it chose (None without a preset)."""
+    if cfg.preset is None:
+        return cfg, None
+    from labelwise.data.labels import infer_task
+    from labelwise.tasks import resolve_task
+
+    kind = resolve_task(cfg.task, has_hierarchy, lambda: infer_task(train))
+    profile = DataProfile.of(train, kind)
+    return apply_preset(cfg, profile), describe(cfg.preset, profile)

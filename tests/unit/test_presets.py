@@ -1,0 +1,147 @@
+"""Presets choose a model by task kind and text length; a folder is a dataset; shipped
+recipes load by name; a fusion's config members inherit its seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labelwise import TextClassifier, presets
+from labelwise.cli import main
+from labelwise.components import fusion_member_config, load_config
+from labelwise.config import ConfigError
+from labelwise.data.catalog import load_splits
+from labelwise.data.errors import DataError
+from labelwise.fusion import Member
+from labelwise.presets import DataProfile, apply_preset, preset_tree
+from labelwise.types import Example, Task
+
+WORDS = {"sports": ["goal", "match", "team", "score"], "politics": ["vote", "senate", "law", "party"],
+         "science": ["atom", "physics", "cell", "theory"]}
+
+
+def _examples(n: int, words_per_doc: int = 6, multilabel: bool = False, seed: int = 0) -> list[Example]:
+    rng = np.random.default_rng(seed)
+    names = list(WORDS)
+    out = []
+    for i in range(n):
+        labels = [names[i % 3]] + ([names[(i + 1) % 3]] if multilabel and i % 2 else [])
+        words = [str(rng.choice(WORDS[lab])) for lab in labels for _ in range(words_per_doc // len(labels))]
+        out.append(Example(" ".join(words), tuple(labels)))
+    return out
+
+
+def test_profile_reads_kind_size_and_length() -> None:
+    short = DataProfile.of(_examples(30), Task.MULTICLASS)
+    assert (short.num_train, short.num_labels, short.median_words) == (30, 3, 6.0) and short.short_texts
+    assert not DataProfile.of(_examples(30, words_per_doc=300), Task.MULTICLASS).short_texts
+
+
+def test_each_preset_by_task_kind_and_length() -> None:
+    short = DataProfile(Task.MULTICLASS, 1000, 5, 12.0)
+    long = DataProfile(Task.MULTILABEL, 1000, 5, 400.0)
+    fast = preset_tree("fast", short)
+    assert fast == {"model": {"type": "linear", "linear": presets.linear_settings(Task.MULTICLASS)}}
+    balanced = preset_tree("balanced", short)["model"]
+    assert balanced["type"] == "fusion"
+    linear, neural = balanced["fusion"]["members"]
+    assert linear["config"]["model"]["type"] == "linear"
+    assert neural == {"config": "minilm-l3-short", "set": ["train.epochs=1"]}
+    best = preset_tree("best", long)
+    assert best["decode"] == {"tune_threshold": "per_label"}  # multi-label: a threshold per label
+    assert best["model"]["fusion"]["members"][1] == {"config": "minilm-l3-long"}
+    hier = preset_tree("best", DataProfile(Task.HIERARCHICAL, 1000, 5, 12.0))
+    assert hier["model"]["encoder"]["model"] == "minilm-l3"  # the neural model alone: no fusion
+    assert hier["tokenizer"]["kind"] == "auto" and hier["train"]["lr"] > 0
+    with pytest.raises(ValueError, match="unknown preset 'quick'"):
+        preset_tree("quick", short)
+    for name in presets.PRESETS:  # every choice is a config the registries accept
+        for profile in (short, long):
+            cfg = load_config(None, [f"preset={name}"])
+            assert apply_preset(cfg, profile).preset is None
+
+
+def test_a_preset_refuses_a_model_section_and_keeps_a_changed_threshold_rule() -> None:
+    profile = DataProfile(Task.MULTILABEL, 100, 3, 6.0)
+    with pytest.raises(ConfigError, match="preset 'fast' chooses the model"):
+        apply_preset(load_config(None, ["preset=fast", "model.encoder.name=bilstm"]), profile)
+    kept = apply_preset(load_config(None, ["preset=fast", "decode.tune_threshold=none"]), profile)
+    assert kept.decode.tune_threshold == "none" and kept.model.type == "linear"
+
+
+def test_fast_preset_through_the_api() -> None:
+    train = _examples(60)
+    clf = TextClassifier(preset="fast").fit_examples(train)
+    assert clf.config_.preset is None and clf.config_.model.type == "linear"
+    assert clf.preset_ is not None and clf.preset_.startswith("preset fast (multiclass, ")
+    assert clf.predict(["goal match team"]) == ["sports"]
+
+
+def test_balanced_preset_fuses_the_linear_model_with_a_network(monkeypatch) -> None:
+    tiny = ["model.encoder={name: cnn, embed_dim: 8, num_filters: 4, kernel_sizes: [2]}",
+            "tokenizer.vocab_size=100", "train.epochs=2", "train.progress=false", "train.tensorboard=false"]
+    monkeypatch.setattr(presets, "_neural", lambda name, profile: {"config": {}, "set": tiny})
+    clf = TextClassifier(preset="balanced", train__seed=5).fit_examples(_examples(60))
+    assert clf.config_.model.type == "fusion"
+    members = clf.backend_.members
+    assert [m.config_.model.type for m in members] == ["linear", "neural"]
+    assert members[1].config_.train.seed == 5  # the member took the fusion's seed
+
+
+def _folder(root: Path, name: str, splits: dict[str, list[Example]], suffix: str = ".jsonl") -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    for split, rows in splits.items():
+        (folder / f"{split}{suffix}").write_text(
+            "".join(json.dumps({"text": e.text, "labels": list(e.labels)}) + "\n" for e in rows))
+    return folder
+
+
+def test_any_folder_with_train_and_test_is_a_dataset(tmp_path: Path, capsys) -> None:
+    folder = _folder(tmp_path, "mine", {"train": _examples(60), "test": _examples(12, seed=1)})
+    splits = load_splits("mine", tmp_path)
+    assert (splits.train, splits.test, splits.valid) == (folder / "train.jsonl", folder / "test.jsonl", None)
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "fast", "-d", "mine", "--data-dir", str(tmp_path), "-o", str(run),
+                 "--set", "train.progress=false"]) == 0
+    err = capsys.readouterr().err
+    assert "preset fast (multiclass, 60 training texts, 3 labels" in err
+    saved = load_config(run / "config.yaml")
+    assert saved.preset is None and saved.model.type == "linear"
+    assert main(["train", "-o", str(run), "--resume", "--preset", "fast", "-d", "mine",
+                 "--data-dir", str(tmp_path)]) == 2  # complete: nothing to resume, said clearly
+    assert "is complete" in capsys.readouterr().err
+
+
+def test_folder_dataset_errors_name_the_fix(tmp_path: Path) -> None:
+    _folder(tmp_path, "half", {"train": _examples(6)})
+    with pytest.raises(DataError, match="has no test file") as err:
+        load_splits("half", tmp_path)
+    assert "test.jsonl" in str(err.value)
+    _folder(tmp_path, "twice", {"train": _examples(6), "test": _examples(6)})
+    (tmp_path / "twice" / "train.csv").write_text("text,labels\na,b\n")
+    with pytest.raises(DataError, match="2 train files"):
+        load_splits("twice", tmp_path)
+    with pytest.raises(DataError, match="make a folder nothing/"):
+        load_splits("nothing", tmp_path)
+
+
+def test_recipes_load_by_name() -> None:
+    cfg = load_config(["minilm-l3-short"], ["data.dataset=sst2"])
+    assert cfg.model.encoder["model"] == "minilm-l3" and cfg.tokenizer.max_length == 64
+    # the repository's configs/finetune/ files are the shipped recipes themselves
+    root = Path(__file__).resolve().parents[2]
+    assert load_config(root / "configs/finetune/minilm-l3-long.yaml") == load_config("minilm-l3-long")
+    with pytest.raises(ConfigError, match=r"neither a file nor a shipped recipe \(minilm-l3-long, minilm-l3-short"):
+        load_config("minilm-l9")
+
+
+def test_config_members_inherit_the_fusions_seed_unless_they_set_one() -> None:
+    parent = load_config(None, ["train.seed=7", "train.progress=false"])
+    plain = fusion_member_config(Member(config={"model": {"type": "linear"}}), "multiclass", parent)
+    assert (plain.train.seed, plain.train.progress) == (7, False)
+    own = fusion_member_config(Member(config={"train": {"seed": 3}}), "multiclass", parent)
+    assert own.train.seed == 3
