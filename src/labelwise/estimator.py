@@ -176,7 +176,9 @@ class TextClassifier:
         self.backend_ = make_backend(cfg)
         self.metric_names_ = cfg.metrics or task.default_metrics()
         primary = task.primary_metric(cfg.train.primary_metric)
-        if cfg.model.type != "linear" and primary not in (*self.metric_names_, "loss"):
+        if cfg.train.primary_metric == "auto" and primary not in self.metric_names_:
+            primary = self.metric_names_[0]  # the task's usual one is not computed: the first listed
+        if primary not in (*self.metric_names_, "loss"):
             raise ValueError(
                 f"train.primary_metric '{primary}' is not among the metrics computed "
                 f"({', '.join(self.metric_names_)}); add it to 'metrics' or choose one of those"

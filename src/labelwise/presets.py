@@ -1,7 +1,7 @@
 """Presets: a whole model chosen for the data at hand, by name (``fast``, ``balanced``, ``best``).
 
 A preset reads what kind of task the training data is and how long its texts are, and
-returns the ``model`` (and ``decode``) sections of a config:
+returns the ``model`` section of a config:
 
 - ``fast``: the TF-IDF linear model with the settings chosen for the task kind;
 - ``balanced``: that linear model fused with MiniLM-L3 fine-tuned for one epoch;
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from labelwise.config import Config, ConfigError, DecodeConfig, ModelConfig
+from labelwise.config import Config, ConfigError, ModelConfig
 from labelwise.types import Example, Task
 
 PRESETS = ("fast", "balanced", "best")
@@ -48,8 +48,10 @@ class DataProfile:
 
 
 def linear_settings(task: Task) -> dict[str, Any]:
-    """The linear model's settings for a task kind (its defaults, spelled out)."""
-    return {"loss": "squared_hinge"}
+    """The linear model's settings for a task kind: its defaults (C searched on validation)
+    except for extreme tasks, where each fit costs minutes per thousand labels and C = 1,
+    LibMultiLabel's choice, is fitted once."""
+    return {"C": 1.0} if task == Task.EXTREME else {}
 
 
 def _linear(task: Task) -> dict[str, Any]:
@@ -65,12 +67,11 @@ def _neural(name: str, profile: DataProfile) -> dict[str, Any]:
 
 
 def preset_tree(name: str, profile: DataProfile) -> dict[str, Any]:
-    """The config sections (``model``, ``decode``) that preset ``name`` chooses for ``profile``."""
+    """The config sections that preset ``name`` chooses for ``profile``: ``model`` (and, for
+    a neural model alone, its recipe's ``tokenizer`` and ``train`` keys)."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
     tree: dict[str, Any] = {}
-    if profile.task in (Task.MULTILABEL, Task.EXTREME):
-        tree["decode"] = {"tune_threshold": "per_label"}
     if name == "fast":
         tree["model"] = _linear(profile.task)
         return tree
@@ -103,9 +104,8 @@ def describe(name: str, profile: DataProfile) -> str:
 
 def apply_preset(cfg: Config, profile: DataProfile) -> Config:
     """``cfg`` with its preset resolved for ``profile``: the model (and, where the preset
-    sets them, the tokenizer and training keys) the preset chooses, and the preset's
-    threshold rule unless ``decode.tune_threshold`` was changed from its default. The
-    result has no preset left (its config.yaml says what was trained)."""
+    sets them, the tokenizer and training keys) the preset chooses. The result has no
+    preset left (its config.yaml says what was trained)."""
     from labelwise.components import validate_components
     from labelwise.config.files import build_config
 
@@ -121,8 +121,6 @@ def apply_preset(cfg: Config, profile: DataProfile) -> Config:
     tree["model"] = chosen["model"]
     for section in ("tokenizer", "train"):
         tree[section].update(chosen.get(section, {}))
-    if cfg.decode.tune_threshold == DecodeConfig().tune_threshold:
-        tree["decode"].update(chosen.get("decode", {}))
     resolved = build_config(tree, f"preset {name}")
     validate_components(resolved)
     return resolved

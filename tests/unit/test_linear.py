@@ -53,7 +53,7 @@ def test_multiclass_logreg_probabilities_are_the_models_own() -> None:
     from sklearn.linear_model import LogisticRegression
 
     texts, Y = _corpus()
-    clf = TfidfLinear(C=10.0).fit(texts, Y, task="multiclass")
+    clf = TfidfLinear(C=10.0, loss="logreg").fit(texts, Y, task="multiclass")
     X = clf.vectorizer_.transform(texts)
     ref = LogisticRegression(C=10.0, max_iter=1000).fit(X, Y.argmax(1))
     np.testing.assert_allclose(clf.predict_proba(texts), ref.predict_proba(X), atol=1e-5)
@@ -179,7 +179,10 @@ def test_nb_ratio_favours_the_positive_documents_words() -> None:
 
 
 @pytest.mark.parametrize("weighting", ["tfidf", "nb"])
-def test_threads_fit_the_same_model_as_one_thread(weighting: str) -> None:
+def test_worker_processes_fit_the_same_model_as_one(weighting: str, monkeypatch) -> None:
+    import labelwise.linear as linear
+
+    monkeypatch.setattr(linear, "PARALLEL_MIN_WORK", 0)  # tiny, but shared out all the same
     texts, Y = _corpus(n=30, multilabel=True)
     for task, y in (("multilabel", Y), ("multiclass", np.eye(3)[np.arange(30) % 3])):
         one = TfidfLinear(loss="squared_hinge", weighting=weighting, n_jobs=1).fit(texts, y, task=task)
@@ -195,3 +198,44 @@ def test_multiclass_one_vs_rest_matches_liblinear_own() -> None:
     X = clf.vectorizer_.transform(texts)
     ref = LinearSVC(C=2.0, random_state=0).fit(X, Y.argmax(1))
     np.testing.assert_allclose(clf.decision_function(texts), ref.decision_function(X), atol=1e-3)
+
+
+def test_a_list_of_C_keeps_the_best_on_validation_with_features_built_once(monkeypatch) -> None:
+    import labelwise.linear as linear
+
+    texts, Y = _corpus(n=30, multilabel=True)
+    built = []
+    real = linear._fit_vectorizer
+    monkeypatch.setattr(linear, "_fit_vectorizer", lambda t, c: built.append(1) or real(t, c))
+    for sign, want in ((1.0, 4.0), (-1.0, 0.25)):  # rate large scores high, then low
+        built.clear()
+        clf = TfidfLinear(C=[0.25, 1.0, 4.0]).fit(
+            texts, Y, task="multilabel", valid_texts=texts[:10], judge=lambda s, sign=sign: sign * float(np.abs(s).mean()))
+        assert len(built) == 1  # one vectorizer, whatever the number of C values
+        assert clf.C_ == want and sorted(clf.C_search_) == [0.25, 1.0, 4.0]
+        single = TfidfLinear(C=want).fit(texts, Y, task="multilabel")
+        np.testing.assert_allclose(clf.decision_function(texts), single.decision_function(texts), atol=1e-6)
+
+
+def test_a_list_of_C_without_validation_data_chooses_on_a_tenth_of_train(tmp_path) -> None:
+    texts, Y = _corpus(n=40)
+    clf = TfidfLinear(C=[0.25, 1.0]).fit(texts, Y, task="multiclass")
+    assert clf.C_ in (0.25, 1.0) and len(clf.C_search_) == 2
+    single = TfidfLinear(C=clf.C_).fit(texts, Y, task="multiclass")  # refitted on all of train
+    np.testing.assert_allclose(clf.decision_function(texts), single.decision_function(texts), atol=1e-6)
+    clf.save(tmp_path)
+    assert TfidfLinear.load(tmp_path).C_ == clf.C_
+    with pytest.raises(ValueError, match="C must be > 0"):
+        TfidfLinear(C=[])
+    with pytest.raises(ValueError, match="together"):
+        TfidfLinear().fit(texts, Y, task="multiclass", valid_texts=texts)
+
+
+def test_the_backend_chooses_C_by_the_primary_metric_on_validation() -> None:
+    from labelwise import TextClassifier
+
+    texts, Y = _corpus(n=60)
+    labels = [str(i) for i in Y.argmax(1)]
+    clf = TextClassifier({"model": {"type": "linear"}}).fit(texts[:48], labels[:48], texts[48:], labels[48:])
+    state = clf.backend_.train_state
+    assert state["C"] in (0.25, 1.0) and set(state["valid_accuracy_by_C"]) == {"0.25", "1.0"}

@@ -51,8 +51,9 @@ def test_each_preset_by_task_kind_and_length() -> None:
     assert linear["config"]["model"]["type"] == "linear"
     assert neural == {"config": "minilm-l3-short", "set": ["train.epochs=1"]}
     best = preset_tree("best", long)
-    assert best["decode"] == {"tune_threshold": "per_label"}  # multi-label: a threshold per label
     assert best["model"]["fusion"]["members"][1] == {"config": "minilm-l3-long"}
+    extreme = preset_tree("fast", DataProfile(Task.EXTREME, 1000, 4000, 300.0))
+    assert extreme["model"]["linear"] == {"C": 1.0}  # one fit: thousands of labels cost minutes each
     hier = preset_tree("best", DataProfile(Task.HIERARCHICAL, 1000, 5, 12.0))
     assert hier["model"]["encoder"]["model"] == "minilm-l3"  # the neural model alone: no fusion
     assert hier["tokenizer"]["kind"] == "auto" and hier["train"]["lr"] > 0
@@ -64,12 +65,12 @@ def test_each_preset_by_task_kind_and_length() -> None:
             assert apply_preset(cfg, profile).preset is None
 
 
-def test_a_preset_refuses_a_model_section_and_keeps_a_changed_threshold_rule() -> None:
+def test_a_preset_refuses_a_model_section_and_keeps_the_rest() -> None:
     profile = DataProfile(Task.MULTILABEL, 100, 3, 6.0)
     with pytest.raises(ConfigError, match="preset 'fast' chooses the model"):
         apply_preset(load_config(None, ["preset=fast", "model.encoder.name=bilstm"]), profile)
-    kept = apply_preset(load_config(None, ["preset=fast", "decode.tune_threshold=none"]), profile)
-    assert kept.decode.tune_threshold == "none" and kept.model.type == "linear"
+    kept = apply_preset(load_config(None, ["preset=fast", "decode.tune_threshold=per_label"]), profile)
+    assert kept.decode.tune_threshold == "per_label" and kept.model.type == "linear"
 
 
 def test_fast_preset_through_the_api() -> None:

@@ -30,10 +30,26 @@ class LinearBackend:
         self.train_state: dict[str, Any] = {}
 
     def fit(self, train: Split, valid: Split, ctx: FitContext) -> None:
-        """Fit on ``train`` (the validation split only tunes the task's thresholds)."""
+        """Fit on ``train``; the validation split tunes the task's thresholds and, with a
+        list of C values, chooses C by the primary metric."""
+        from labelwise.metrics import greater_is_better
+
         t0 = time.perf_counter()
-        self.model.fit(list(train.texts), train.y, ctx.task.linear_kind)
-        self.train_state = {"train_seconds": time.perf_counter() - t0}
+        primary = ctx.primary if ctx.primary != "loss" else ctx.task.primary_metric("auto")
+        sign = 1.0 if greater_is_better(primary) else -1.0
+        validate = ctx.validate
+
+        def judge(logits: np.ndarray) -> float:
+            assert validate is not None
+            return sign * validate(logits)[primary]
+
+        searched = validate is not None and isinstance(self.model.config.C, list)
+        self.model.fit(list(train.texts), train.y, ctx.task.linear_kind,
+                       valid_texts=list(valid.texts) if searched else None, judge=judge if searched else None)
+        self.train_state = {"train_seconds": time.perf_counter() - t0, "C": self.model.C_}
+        if self.model.C_search_:
+            self.train_state["valid_" + primary + "_by_C"] = {
+                str(c): sign * v for c, v in self.model.C_search_.items()}
 
     def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None,
                shard: bool = False) -> np.ndarray:

@@ -157,7 +157,9 @@ class TrainConfig(_Strict):
             "on long schedules over small data, or more, within long epochs"
         ),
     )
-    primary_metric: str = Field("auto", description="picks the best checkpoint")
+    primary_metric: str = Field(
+        "auto", description="picks the best checkpoint (and a linear model's C); auto: the task's usual "
+        "metric, or the first of metrics when that list leaves it out")
     seed: int = 13
     device: str = "auto"
     num_threads: int | None = Field(None, ge=1)
