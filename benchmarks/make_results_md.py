@@ -226,6 +226,41 @@ def throughput_table(dataset: str) -> str:
             f"Command: `{r['command']}`.\n")
 
 
+LINEAR_DEFAULTS = RESULTS / "linear-defaults"
+
+
+def linear_defaults_table(name: str) -> str:
+    """One study of ``benchmarks/linear_defaults.py``: every candidate's validation metrics
+    (under each threshold rule where the task has thresholds) and fit time."""
+    path = LINEAR_DEFAULTS / f"{name}.json"
+    if not path.is_file():
+        return ""
+    r = json.loads(path.read_text())
+    primary, rows = r["primary"], r["rows"]
+    rules = list(dict.fromkeys(x["thresholds"] for x in rows))
+    ruled = [x for x in rules if x != "none"]
+    heads = [f"{primary} ({x} thresholds)" for x in ruled] + ([f"macro_f1 ({x})" for x in ruled] if ruled else [])
+    if not ruled:
+        heads = [primary, "macro_f1"]
+    lines = ["| candidate | settings | " + " | ".join(heads) + " | fit s |",
+             "|---|---|" + "---|" * len(heads) + "---|"]
+    best = {h: max(x["metrics"][primary] for x in rows if x["thresholds"] == h) for h in rules}
+    for cand in dict.fromkeys(x["candidate"] for x in rows):
+        mine = {x["thresholds"]: x for x in rows if x["candidate"] == cand}
+        first = next(iter(mine.values()))
+        cells = []
+        for h in rules:
+            v = mine[h]["metrics"][primary]
+            cells.append(f"**{100 * v:.2f}**" if v == best[h] else f"{100 * v:.2f}")
+        cells += [f"{100 * mine[h]['metrics']['macro_f1']:.2f}" for h in rules]
+        settings = ", ".join(f"{k}={v}" for k, v in first["linear"].items())
+        lines.append(f"| {cand} | {settings} | " + " | ".join(cells) + f" | {first['train_seconds']:.1f} |")
+    x = rows[0]
+    return (f"### {name}: {x['num_train']:,} training documents, {x['num_valid']:,} validation\n\n"
+            + "\n".join(lines) + f"\n\nValidation split, seed {x['seeds'][0]}, one thread; {x['device']}. "
+            f"Command: `{x['command']}`.\n")
+
+
 def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]]:
     """The generated tables of one topic, and the result rows they show."""
     parts, used = [], set()
@@ -235,6 +270,9 @@ def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]
             continue
         if t.get("throughput"):
             parts.append(throughput_table(t["throughput"]))
+            continue
+        if t.get("linear_defaults"):
+            parts.append(linear_defaults_table(t["linear_defaults"]))
             continue
         chosen = {stem: r for stem, r in rows.items()
                   if r["dataset"] == t["dataset"] and row_system(stem) in t["systems"]}
