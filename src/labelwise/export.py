@@ -25,6 +25,10 @@ exporter would need ``onnxscript``). The encoders are written to trace: no floor
 of negative traced lengths (the exporter truncates), no ``unfold`` over a dynamic length.
 BiLSTM's packed sequences export as they are.
 
+A fusion run exports as its own run files with each member under its ``members/<i>/``
+path: a neural member as the export above, a linear member copied as the run it is (a few
+arrays, no network). :class:`OnnxPredictor` reads such a folder as one predictor.
+
 Importing ``labelwise`` imports torch, so the predictor is not torch-free; the network
 runs in ONNX Runtime, and torch only pools the chunk logits of chunked documents.
 """
@@ -157,12 +161,12 @@ def export_onnx(
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if run_dir.is_dir():
         backend = ckpt.check_run_info(run_dir).get("backend")
+        if backend == "fusion":
+            return _export_fusion(run_dir, out_dir, quantize, opset)
         if backend != "neural":
-            what = ("a fusion of several models. Export its neural member (a run of its own under "
-                    "members/), or use the fusion" if backend == "fusion" else
-                    f"a {backend} (TF-IDF) model, which has no network to export. Use it")
-            raise ValueError(f"ONNX export is for neural models; the run '{run_dir}' is {what} with "
-                             "TextClassifier.load or 'labelwise predict' instead")
+            raise ValueError(f"ONNX export is for neural models (and fusions with them); the run "
+                             f"'{run_dir}' is a {backend} (TF-IDF) model, which has no network to "
+                             "export. Use it with TextClassifier.load or 'labelwise predict' instead")
     clf = TextClassifier.load(run_dir)
     try:
         model, tokenizer = clf.backend_.network()
@@ -219,6 +223,42 @@ def export_onnx(
         "models": {"fp32": MODEL_FILE, **({"int8": QUANTIZED_FILE} if quantize else {})},
     })
     return model_path
+
+
+def _export_fusion(run_dir: Path, out_dir: Path, quantize: bool, opset: int) -> Path:
+    """A fusion's export: its run files and ``fusion.json`` with every member under the same
+    ``members/<i>/`` path, a neural member exported to ONNX there and any other member
+    (a linear model: a few arrays, no network) copied as the run it is. Returns the path
+    of ``export.json``; :class:`OnnxPredictor` reads the folder as one predictor."""
+    state = ckpt.read_json(run_dir / rundir.FUSION)
+    kinds = []
+    for member in state["members"]:
+        src, dst = run_dir / member, out_dir / member
+        kind = ckpt.check_run_info(src).get("backend")
+        if kind == "neural":
+            export_onnx(src, dst, quantize=quantize, opset=opset)
+        elif kind == "linear":
+            dst.mkdir(parents=True, exist_ok=True)
+            for f in sorted(q for q in src.iterdir() if q.is_file()):
+                data = f.read_bytes()
+                ckpt.atomic_write(dst / f.name, lambda p, data=data: p.write_bytes(data))  # type: ignore[misc]
+        else:
+            raise ValueError(f"ONNX export of a fusion: member '{src}' is a {kind} model; only neural "
+                             "and linear members can be exported")
+        kinds.append(kind)
+    for name in (rundir.LABELS, rundir.DECODE, rundir.CONFIG, rundir.RUN_INFO, rundir.FUSION):
+        data = (run_dir / name).read_bytes()
+        ckpt.atomic_write(out_dir / name, lambda p, data=data: p.write_bytes(data))  # type: ignore[misc]
+    from labelwise.version import __version__
+
+    info = ckpt.read_json(run_dir / rundir.RUN_INFO)
+    path = out_dir / EXPORT_FILE
+    ckpt.write_json(path, {
+        "format": "labelwise-onnx", "format_version": EXPORT_FORMAT_VERSION, "kind": "fusion",
+        "labelwise_version": __version__, "task": info["task"], "members": state["members"],
+        "member_kinds": kinds, "quantized": quantize,
+    })
+    return path
 
 
 # ----------------------------------------------------------------------------------------
@@ -290,6 +330,9 @@ class OnnxPredictor:
                 f"{self.export_dir}/{EXPORT_FILE} has format_version {version!r}; this "
                 f"labelwise reads version {EXPORT_FORMAT_VERSION}. Export the run again"
             )
+        if self.info.get("kind") == "fusion":
+            self._load_fusion(quantized, threads, batch_size)
+            return
         file = self.info["models"].get("int8" if quantized else "fp32")
         if file is None or not (self.export_dir / file).is_file():
             what = "int8 model (export it with quantize=True, or --quantize)" if quantized else MODEL_FILE
@@ -308,6 +351,23 @@ class OnnxPredictor:
         self.classifier: TextClassifier = _estimator_from(self.export_dir)
         self.classifier.backend_ = _OnnxLogits(self)  # type: ignore[assignment]
         self.pooling = make_pooling(ChunkPooling.of(self.classifier.config_.model))
+
+    def _load_fusion(self, quantized: bool, threads: int | None, batch_size: int | None) -> None:
+        """A fusion's export: its members (ONNX predictors, or runs as they are) fused as the
+        fusion run fuses them."""
+        from labelwise.backends.fusion import FusionBackend
+        from labelwise.estimator import TextClassifier
+
+        def member(path: Path) -> TextClassifier:
+            if (path / EXPORT_FILE).is_file():
+                return OnnxPredictor(path, quantized, threads, batch_size).classifier
+            return TextClassifier.load(path)
+
+        self.classifier = _estimator_from(self.export_dir)
+        backend = FusionBackend(self.classifier.config_)
+        backend.load(self.export_dir, len(self.classifier.classes_), load_member=member)
+        self.classifier.backend_ = backend  # type: ignore[assignment]
+        self.fusion: FusionBackend | None = backend
 
     @property
     def classes_(self) -> list[str]:
@@ -329,6 +389,8 @@ class OnnxPredictor:
 
         if isinstance(texts, str):
             raise TypeError("logits(texts): expected a list of texts, got a single string")
+        if getattr(self, "fusion", None) is not None:
+            return self.classifier.backend_.logits(list(texts), on_batch)
         docs = self._docs(list(texts))
         if not docs:
             raise ValueError("nothing to predict: the input has no documents")

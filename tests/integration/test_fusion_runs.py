@@ -137,3 +137,23 @@ def test_train_run_resumes_a_fusion_that_has_no_loop_state(tmp_path: Path) -> No
     again, metrics_again, _ = train_run(cfg, cut, resume=True)
     assert (cut / "members" / "0" / "run.json").stat().st_mtime_ns == kept
     assert metrics_again["test"] == pytest.approx(metrics["test"])
+
+
+def test_a_fusion_exports_to_one_onnx_predictor(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from labelwise.cli import main
+    from labelwise.export import OnnxPredictor
+
+    train, valid = _data(60), _data(30, seed=1)
+    run = tmp_path / "run"
+    clf = TextClassifier(FUSION).fit_examples(train, valid, run_dir=str(run))
+    assert main(["export", str(run), "-o", str(tmp_path / "onnx"), "--quantize"]) == 0
+    out = tmp_path / "onnx"
+    info = json.loads((out / "export.json").read_text())
+    assert info["kind"] == "fusion" and info["member_kinds"] == ["linear", "neural"]
+    assert (out / "members/1/model.onnx").is_file() and (out / "members/0/linear.safetensors").is_file()
+    texts = [e.text for e in valid]
+    predictor = OnnxPredictor(out)
+    np.testing.assert_allclose(predictor.predict_proba(texts), clf.predict_proba(texts), atol=1e-4)
+    assert predictor.predict(texts) == clf.predict(texts) and predictor.classes_ == clf.classes_
+    assert OnnxPredictor(out, quantized=True).predict_proba(texts).shape == (len(texts), 3)

@@ -53,7 +53,7 @@ def test_each_preset_by_task_kind_and_length() -> None:
     best = preset_tree("best", long)
     assert best["model"]["fusion"]["members"][1] == {"config": "minilm-l3-long"}
     extreme = preset_tree("fast", DataProfile(Task.EXTREME, 1000, 4000, 300.0))
-    assert extreme["model"]["linear"] == {"C": 1.0}  # one fit: thousands of labels cost minutes each
+    assert extreme["model"]["linear"] == {"C": 1.0, "ngram_range": [1, 1]}  # one fit: labels cost minutes
     hier = preset_tree("best", DataProfile(Task.HIERARCHICAL, 1000, 5, 12.0))
     assert hier["model"]["encoder"]["model"] == "minilm-l3"  # the neural model alone: no fusion
     assert hier["tokenizer"]["kind"] == "auto" and hier["train"]["lr"] > 0

@@ -144,13 +144,18 @@ class FusionBackend:
         ckpt.write_json(run_dir / rundir.FUSION, {
             "members": paths, "weights": self.weights.tolist(), "temperatures": self.temperatures})
 
-    def load(self, run_dir: Path, num_labels: int) -> None:
+    def load(self, run_dir: Path, num_labels: int,
+             load_member: Callable[[Path], TextClassifier] | None = None) -> None:
+        """Read ``fusion.json`` and the members it names (``load_member``: how a member's
+        folder becomes a model; default ``TextClassifier.load``, the ONNX export passes its
+        own)."""
         from labelwise.data.labels import LabelSpace
         from labelwise.estimator import TextClassifier
 
         state = ckpt.read_json(run_dir / rundir.FUSION)
         self.classes = list(LabelSpace.from_json(ckpt.read_json(run_dir / rundir.LABELS)).classes)
-        self.members = [TextClassifier.load(run_dir / p) for p in state["members"]]
+        loader = load_member or TextClassifier.load
+        self.members = [loader(run_dir / p) for p in state["members"]]
         self.weights = np.asarray(state["weights"], dtype=np.float64)
         self.temperatures = [float(t) for t in state["temperatures"]]
         if not (len(self.members) == len(self.weights) == len(self.temperatures)):
