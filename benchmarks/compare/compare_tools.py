@@ -50,6 +50,9 @@ SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
     "labelwise-l3-short": (Path(sys.executable), "run_labelwise.py",
                            ["--system", "configs/finetune/minilm-l3-short.yaml", "--path", "onnx-int8", "--path", "onnx"],
                            "labelwise:minilm-l3-short+onnx-int8"),
+    # the fast preset (the tuned TF-IDF linear model): predicts with the run itself
+    "labelwise-fast": (Path(sys.executable), "run_labelwise.py", ["--system", "preset-fast", "--path", "torch"],
+                       "labelwise:preset-fast"),
     "setfit": (VENVS / "setfit/bin/python", "run_setfit.py", [], "setfit"),
     "lml-linear": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "linear"],
                    "libmultilabel:linear"),

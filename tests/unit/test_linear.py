@@ -231,7 +231,7 @@ def test_a_list_of_C_without_validation_data_chooses_on_a_tenth_of_train(tmp_pat
         TfidfLinear().fit(texts, Y, task="multiclass", valid_texts=texts)
 
 
-def test_the_backend_chooses_C_by_the_primary_metric_on_validation() -> None:
+def test_the_backend_chooses_C_by_the_primary_metric_on_validation(capsys) -> None:
     from labelwise import TextClassifier
 
     texts, Y = _corpus(n=60)
@@ -239,3 +239,4 @@ def test_the_backend_chooses_C_by_the_primary_metric_on_validation() -> None:
     clf = TextClassifier({"model": {"type": "linear"}}).fit(texts[:48], labels[:48], texts[48:], labels[48:])
     state = clf.backend_.train_state
     assert state["C"] in (0.25, 1.0) and set(state["valid_accuracy_by_C"]) == {"0.25", "1.0"}
+    assert f"linear model: C={state['C']:g} chosen on validation (accuracy " in capsys.readouterr().err

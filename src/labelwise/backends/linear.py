@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labelwise import checkpoint as ckpt
+from labelwise import distributed
 from labelwise.backends.base import FitContext, Split
 from labelwise.config import Config
 
@@ -48,8 +50,12 @@ class LinearBackend:
                        valid_texts=list(valid.texts) if searched else None, judge=judge if searched else None)
         self.train_state = {"train_seconds": time.perf_counter() - t0, "C": self.model.C_}
         if self.model.C_search_:
-            self.train_state["valid_" + primary + "_by_C"] = {
-                str(c): sign * v for c, v in self.model.C_search_.items()}
+            by_c = {c: sign * v for c, v in self.model.C_search_.items()}
+            self.train_state["valid_" + primary + "_by_C"] = {str(c): v for c, v in by_c.items()}
+            if distributed.is_main():
+                tried = ", ".join(f"{v:.4f} at C={c:g}" for c, v in by_c.items())
+                print(f"labelwise: linear model: C={self.model.C_:g} chosen on validation "
+                      f"({primary} {tried})", file=sys.stderr)
 
     def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None,
                shard: bool = False) -> np.ndarray:
