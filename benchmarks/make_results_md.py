@@ -261,6 +261,84 @@ def linear_defaults_table(name: str) -> str:
             f"Command: `{x['command']}`.\n")
 
 
+LEADERBOARD = RESULTS / "leaderboard"
+
+
+def _compare_rows(dataset: str) -> list[tuple[str, dict]]:
+    """The side-by-side harness's rows of ``dataset``, from every machine's folder, each
+    with the folder it came from (its inference-path twins left out: the same model)."""
+    out = []
+    for f in sorted(COMPARE.rglob(f"{dataset}__*.json")):
+        if "@" in f.stem:
+            continue
+        folder = f.parent.relative_to(COMPARE).as_posix()
+        out.append(("side by side" + ("" if folder == "." else f" ({folder})"), json.loads(f.read_text())))
+    return out
+
+
+def leaderboard(dataset: str, rows: dict[str, dict]) -> tuple[str, set[str]]:
+    """Every system measured on all of ``dataset`` (the topics' rows, and other tools from
+    the side-by-side harness), best first: quality, training time, inference docs/s, and a
+    PNG of quality against training time. Returns the markdown and the rows it shows."""
+    cols = COLUMNS.get(dataset, ["accuracy", "macro_f1"])
+    primary = cols[0]
+    chosen = {stem: r for stem, r in rows.items() if r["dataset"] == dataset  # all of the data
+              and stem.partition("@")[2] in ("", "frac1.0") and primary in r["metrics"]}
+    entries = [("topics", r) for r in chosen.values()] + [
+        (src, r) for src, r in _compare_rows(dataset) if primary in r["metrics"]]
+    if not entries:
+        return "", set()
+    entries.sort(key=lambda e: -e[1]["metrics"][primary])
+    shown = cols[:2]
+    head = ["system", *shown, "seeds", "train s", "infer docs/s", "measured by", "device"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for src, r in entries:
+        speed = r.get("infer_docs_per_s") or r.get("test_docs_per_second")
+        reused = _reuses_a_run(r)
+        lines.append("| " + " | ".join([
+            r["system"], *[cell(r, c) for c in shown], str(len(r["seeds"])),
+            f"{r['train_seconds']:.0f}" + (" + a member trained before" if reused else ""),
+            "-" if not speed else f"{speed:.0f}", src, r["device"]]) + " |")
+    png = _leaderboard_plot(dataset, entries, primary)
+    return (f"### {dataset}\n\n" + "\n".join(lines) + f"\n\nQuality against training time: `{png.relative_to(ROOT)}` "
+            "(without rows that reused a trained member). "
+            "Rows from the topics above (their commands are there) and from the side-by-side harness "
+            "(the tools topic). Training times come from different machines and thread settings: "
+            "compare them within one source and device.\n", set(chosen))
+
+
+def _reuses_a_run(r: dict) -> bool:
+    """A fusion row whose member was a run trained before: its time leaves that out (and
+    its point is left off the plot)."""
+    return any("{run:" in o for o in r.get("overrides") or [])
+
+
+def _leaderboard_plot(dataset: str, entries: list[tuple[str, dict]], metric: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    pts = sorted(((r["train_seconds"], 100 * r["metrics"][metric], r["system"], src) for src, r in entries
+                  if r["train_seconds"] > 0 and not _reuses_a_run(r)), key=lambda p: (p[1], p[0]))
+    for i, (x, y, name, src) in enumerate(pts):
+        ax.scatter([x], [y], s=30, marker="o" if src == "topics" else "s")
+        ax.annotate(name.replace("labelwise:", ""), (x, y), textcoords="offset points",
+                    xytext=(5, 4 - 11 * (i % 2)), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("training seconds (log scale; circles: topics, squares: side by side)")
+    ax.set_ylabel(f"test {metric} (%)")
+    ax.set_title(f"{dataset}: quality against training time")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    LEADERBOARD.mkdir(parents=True, exist_ok=True)
+    path = LEADERBOARD / f"{dataset}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]]:
     """The generated tables of one topic, and the result rows they show."""
     parts, used = [], set()
@@ -270,6 +348,11 @@ def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]
             continue
         if t.get("throughput"):
             parts.append(throughput_table(t["throughput"]))
+            continue
+        if t.get("leaderboard"):
+            board, shown = leaderboard(t["leaderboard"], rows)
+            parts.append(board)
+            used |= shown
             continue
         if t.get("linear_defaults"):
             parts.append(linear_defaults_table(t["linear_defaults"]))
