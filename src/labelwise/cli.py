@@ -304,6 +304,9 @@ def cmd_data(args: argparse.Namespace) -> int:
         return cmd_list(argparse.Namespace(kind="datasets"))
     if not args.name:
         raise ValueError(f"'labelwise data {args.action}' needs a dataset name (see 'labelwise data list')")
+    if args.action == "show" and catalog.is_folder_dataset(args.name, args.data_dir):
+        print(json.dumps(catalog.describe(args.name, args.data_dir), indent=2))
+        return 0
     catalog.get_dataset(args.name)  # an unknown name is the error, wherever the data is
     if args.action == "fetch":
         import os

@@ -110,6 +110,10 @@ def test_any_folder_with_train_and_test_is_a_dataset(tmp_path: Path, capsys) -> 
                  "--set", "train.progress=false"]) == 0
     err = capsys.readouterr().err
     assert "preset fast (multiclass, 60 training texts, 3 labels" in err
+    assert main(["data", "show", "mine", "--data-dir", str(tmp_path)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {k: v["docs"] for k, v in shown["splits"].items()} == {"train": 60, "test": 12}
+    assert shown["label_stats"]["labels"] == 3
     saved = load_config(run / "config.yaml")
     assert saved.preset is None and saved.model.type == "linear"
     assert main(["train", "-o", str(run), "--resume", "--preset", "fast", "-d", "mine",

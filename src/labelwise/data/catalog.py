@@ -241,20 +241,34 @@ def folder_splits(root: Path, hierarchy: str | None = None) -> DatasetSplits:
                          found.get("unsup"), hier.get("default"), hier)
 
 
+def is_folder_dataset(name: str, data_dir: str | Path | None = None) -> bool:
+    """Whether ``name`` is not in the catalog but a folder of the data directory."""
+    return name not in load_catalog() and (resolve_data_dir(data_dir) / name).is_dir()
+
+
 def describe(name: str, data_dir: str | Path | None = None) -> dict[str, Any]:
-    """Catalog facts plus per-split counts and label statistics (for ``labelwise data show``)."""
-    info, paths = get_dataset(name), load_splits(name, data_dir)
+    """Catalog facts (for a folder dataset: its files) plus per-split counts and label
+    statistics (for ``labelwise data show``)."""
+    from labelwise.data.formats import read_examples
+
+    paths = load_splits(name, data_dir)
+    if is_folder_dataset(name, data_dir):
+        info = None
+        files = {s: p for s in SPLITS if (p := getattr(paths, s)) is not None}
+    else:
+        info = get_dataset(name)
+        files = {s: paths.root / f for s, f in info.splits.items()}
     splits: dict[str, Any] = {}
     label_counts: dict[str, Counter[str]] = {}
-    for split, fname in info.splits.items():
+    for split, path in files.items():
         counts: Counter[str] = Counter()
         docs = total = most = 0
-        for ex in read_jsonl(paths.root / fname, require_labels=False):
+        for ex in read_examples(path, require_labels=False):
             docs, total, most = docs + 1, total + len(ex.labels), max(most, len(ex.labels))
             counts.update(ex.labels)
         label_counts[split] = counts
         splits[split] = {
-            "path": str(paths.root / fname),
+            "path": str(path),
             "docs": docs,
             "labels_used": len(counts),
             "mean_labels": total / max(docs, 1),
@@ -264,10 +278,10 @@ def describe(name: str, data_dir: str | Path | None = None) -> dict[str, Any]:
     ranked = label_counts[ref].most_common()
     return {
         "name": name,
-        "title": info.title,
-        "task": info.task.value,
-        "license": info.license,
-        "sources": list(info.sources),
+        "title": info.title if info else f"a folder of the data directory ({paths.root})",
+        "task": info.task.value if info else "auto (from the labels at training)",
+        "license": info.license if info else "",
+        "sources": list(info.sources) if info else [],
         "root": str(paths.root),
         "splits": splits,
         "hierarchies": {k: str(v) for k, v in paths.hierarchies.items()},
