@@ -28,7 +28,10 @@ TASKS = ("multiclass", "multilabel", "hierarchical", "extreme")
 CONSTANT_SCORE = 20.0  # |score| of a label never (or always) positive in training: p ~ 2e-9
 DENSE_COEF_LIMIT = 2**24  # W stays dense up to this many L * V entries, or if CSR is no smaller
 SCORE_CHUNK = 2**22  # rows per prediction chunk = SCORE_CHUNK // L (bounds temporaries)
-PARALLEL_MIN_WORK = 2_000_000  # feature non-zeros x labels below which one process fits all
+# feature non-zeros x labels below which one process fits every label: worker start-up and
+# copies of the features outweigh the gain on small jobs (GoEmotions' 28 labels: 7.7 s in one
+# process, 15.6 s in two, on a machine whose other core was busy); EURLEX57K is ~60x above it
+PARALLEL_MIN_WORK = 500_000_000
 
 
 class TfidfLinear:
