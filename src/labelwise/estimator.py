@@ -191,7 +191,7 @@ class TextClassifier:
             distributed.barrier()
         valid_texts = [e.text for e in valid]
 
-        def validate(logits: np.ndarray) -> dict[str, float]:
+        def measure(logits: np.ndarray) -> dict[str, float]:
             # measure with the threshold that decoding will use, tuned on this same
             # validation split, so the checkpoint is chosen the way it will be used
             self._tune_thresholds(logits, y_valid)
@@ -199,11 +199,15 @@ class TextClassifier:
             threshold = task.reported_threshold()
             if threshold is not None:
                 metrics["threshold"] = threshold
+            return metrics
+
+        def validate(logits: np.ndarray) -> dict[str, float]:
+            metrics = measure(logits)
             if observe is not None:
                 observe(metrics)
             return metrics
 
-        ctx = FitContext(task, self.labels_, run_dir, resume, validate, primary)
+        ctx = FitContext(task, self.labels_, run_dir, resume, validate, primary, measure)
         self.backend_.fit(Split([e.text for e in train], y_train), Split(valid_texts, y_valid), ctx)
         self._tune_thresholds(self.backend_.logits(valid_texts, shard=True), y_valid)
         if run_dir is not None:

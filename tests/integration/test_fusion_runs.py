@@ -157,3 +157,13 @@ def test_a_fusion_exports_to_one_onnx_predictor(tmp_path: Path) -> None:
     np.testing.assert_allclose(predictor.predict_proba(texts), clf.predict_proba(texts), atol=1e-4)
     assert predictor.predict(texts) == clf.predict(texts) and predictor.classes_ == clf.classes_
     assert OnnxPredictor(out, quantized=True).predict_proba(texts).shape == (len(texts), 3)
+
+
+def test_searches_inside_a_backend_report_only_their_choice(tmp_path: Path) -> None:
+    """A tune pruner sees a fusion's chosen weights once, not every candidate of the grid
+    (nor a linear member's C values)."""
+    train, valid = _data(60), _data(30, seed=1)
+    for cfg in (FUSION, {"model": {"type": "linear"}, "train": {"progress": False}}):
+        seen: list[dict] = []
+        TextClassifier(cfg).fit_examples(train, valid, observe=seen.append)
+        assert len(seen) == 1 and "accuracy" in seen[0]

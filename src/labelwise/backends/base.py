@@ -42,6 +42,9 @@ class FitContext:
         validate: validation logits (N, L) -> metrics (the task tunes its thresholds on
             them first); None when nothing is validated during training.
         primary: the metric that picks the best checkpoint.
+        measure: as ``validate``, but not reported to whoever watches training (a
+            ``labelwise tune`` pruner): for a backend's own search over candidates (C
+            values, fusion weights), which then reports its choice once with ``validate``.
     """
 
     task: LabelTask
@@ -50,6 +53,7 @@ class FitContext:
     resume: bool = False
     validate: Callable[[np.ndarray], dict[str, float]] | None = None
     primary: str = "loss"
+    measure: Callable[[np.ndarray], dict[str, float]] | None = None
 
 
 class Backend(Protocol):

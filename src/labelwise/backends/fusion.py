@@ -90,17 +90,18 @@ class FusionBackend:
             fusion.fit_temperature(z, m.labels_.encode_many(valid_ex), m.task_.scores, m.task_.distributional)
             if self.config.calibrate else 1.0 for m, z in zip(self.members, logits, strict=True)]
         scores = [self._aligned(m, z / t) for m, z, t in zip(self.members, logits, self.temperatures, strict=True)]
-        validate = ctx.validate
-        assert validate is not None, "a fusion chooses its weights on the validation split"
+        validate, measure = ctx.validate, ctx.measure or ctx.validate
+        assert validate is not None and measure is not None, "a fusion chooses its weights on validation"
         primary = ctx.primary if ctx.primary != "loss" else ctx.task.primary_metric("auto")
         sign = 1.0 if greater_is_better(primary) else -1.0
 
         def judge(combined: np.ndarray) -> float:
-            return sign * validate(self._logits_of(combined))[primary]
+            return sign * measure(self._logits_of(combined))[primary]
 
         alone = [judge(s) for s in scores]
         self.weights, best = fusion.search_weights(scores, judge, self.config.weight_step)
         self._valid = (valid.texts, fusion.combine(scores, self.weights))
+        validate(self._logits_of(self._valid[1]))  # the choice, reported once
         self.train_state = {
             "train_seconds": time.perf_counter() - t0, "member_seconds": seconds,
             "weights": self.weights.tolist(), "temperatures": self.temperatures,

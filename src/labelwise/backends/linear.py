@@ -39,15 +39,17 @@ class LinearBackend:
         t0 = time.perf_counter()
         primary = ctx.primary if ctx.primary != "loss" else ctx.task.primary_metric("auto")
         sign = 1.0 if greater_is_better(primary) else -1.0
-        validate = ctx.validate
+        measure = ctx.measure or ctx.validate
 
         def judge(logits: np.ndarray) -> float:
-            assert validate is not None
-            return sign * validate(logits)[primary]
+            assert measure is not None
+            return sign * measure(logits)[primary]
 
-        searched = validate is not None and isinstance(self.model.config.C, list)
+        searched = measure is not None and isinstance(self.model.config.C, list)
         self.model.fit(list(train.texts), train.y, ctx.task.linear_kind,
                        valid_texts=list(valid.texts) if searched else None, judge=judge if searched else None)
+        if searched and ctx.validate is not None:
+            ctx.validate(self.logits(valid.texts))  # the choice, reported once
         self.train_state = {"train_seconds": time.perf_counter() - t0, "C": self.model.C_}
         if self.model.C_search_:
             by_c = {c: sign * v for c, v in self.model.C_search_.items()}
