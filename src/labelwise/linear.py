@@ -129,10 +129,12 @@ class TfidfLinear:
     def fit(
         self, texts: list[str], Y: np.ndarray | sp.spmatrix, task: str,
         valid_texts: list[str] | None = None, judge: Callable[[np.ndarray], float] | None = None,
+        on_labels: Callable[[int], None] | None = None,
     ) -> TfidfLinear:
         """Fit on ``texts`` and (N, L) 0/1 targets (one-hot rows for ``multiclass``). With a
         list of C values, ``judge`` rates the raw scores (N_valid, L) of ``valid_texts`` for
-        each (higher is better) and the best is kept; the features are built once."""
+        each (higher is better) and the best is kept; the features are built once.
+        ``on_labels(k)`` is called as each block of k labels is fitted (a progress bar)."""
         texts = _first_words(_check_texts(texts), self.config.max_words)
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
@@ -151,25 +153,27 @@ class TfidfLinear:
             # no validation data given: choose C on a seeded tenth of the training set, then
             # fit that C on all of it
             rest, held = _holdout(len(texts), self.config.seed)
-            self.C_search_ = self._fit_grid(X[rest], Y[rest], task, grid, X[held], _default_judge(Y[held], task))
+            self.C_search_ = self._fit_grid(X[rest], Y[rest], task, grid, X[held], _default_judge(Y[held], task),
+                                            on_labels)
             grid = [max(self.C_search_, key=self.C_search_.__getitem__)]
         X_valid = None if valid_texts is None else self.vectorizer_.transform(
             _first_words(_check_texts(valid_texts), self.config.max_words))
-        self.C_search_ = self._fit_grid(X, Y, task, grid, X_valid, judge) or self.C_search_
+        self.C_search_ = self._fit_grid(X, Y, task, grid, X_valid, judge, on_labels) or self.C_search_
         self.task_ = task
         return self
 
     def _fit_grid(self, X: sp.csr_matrix, Y: Any, task: str, grid: list[float], X_valid: sp.csr_matrix | None,
-                  judge: Callable[[np.ndarray], float] | None) -> dict[float, float]:
+                  judge: Callable[[np.ndarray], float] | None,
+                  on_labels: Callable[[int], None] | None = None) -> dict[float, float]:
         """Fit each C of ``grid`` on ``X``; keep the one ``judge`` rates best on ``X_valid``
         (the only one where the grid has one value). Returns {C: rating}."""
         best, ratings = -np.inf, {}
         for c in grid:
             cfg = self.config.model_copy(update={"C": float(c)})
             if task == "multiclass":
-                coef, b = _fit_multiclass(X, _class_ids(Y), Y.shape[1], cfg)
+                coef, b = _fit_multiclass(X, _class_ids(Y), Y.shape[1], cfg, on_labels)
             else:
-                coef, b = _fit_per_label(X, Y, cfg)
+                coef, b = _fit_per_label(X, Y, cfg, on_labels)
             if len(grid) > 1:
                 assert X_valid is not None and judge is not None
                 ratings[float(c)] = value = float(judge(np.asarray((X_valid @ coef.T).toarray()) + b))
@@ -385,23 +389,34 @@ def _fit_label_block(
 
 
 def _fit_per_label(
-    X: sp.csr_matrix, Y: Any, cfg: TfidfLinear.Config
+    X: sp.csr_matrix, Y: Any, cfg: TfidfLinear.Config, on_labels: Callable[[int], None] | None = None
 ) -> tuple[sp.csr_matrix, np.ndarray]:
+    """One binary classifier per column of ``Y``, in blocks of labels (in worker processes
+    for large jobs); ``on_labels(k)`` after each block of k labels."""
     n_labels = Y.shape[1]
-    if cfg.n_jobs == 1 or n_labels < 2 or X.nnz * n_labels < PARALLEL_MIN_WORK:
-        return _fit_label_block(X, Y, cfg)
-    n_workers = effective_n_jobs(cfg.n_jobs)
+    serial = cfg.n_jobs == 1 or n_labels < 2 or X.nnz * n_labels < PARALLEL_MIN_WORK
+    n_workers = 1 if serial else effective_n_jobs(cfg.n_jobs)
     size = int(np.clip(np.ceil(n_labels / (4 * n_workers)), 1, 256))
-    # processes, not threads: LIBLINEAR seeds one process-wide C random generator per fit,
-    # which threads would share, and the model would depend on their timing
-    blocks = Parallel(n_jobs=cfg.n_jobs)(
-        delayed(_fit_label_block)(X, Y[:, s : s + size], cfg) for s in range(0, n_labels, size)
-    )
-    return sp.vstack([c for c, _ in blocks], format="csr"), np.concatenate([b for _, b in blocks])
+    starts = range(0, n_labels, size)
+    if serial:
+        blocks: Any = (_fit_label_block(X, Y[:, s : s + size], cfg) for s in starts)
+    else:
+        # processes, not threads: LIBLINEAR seeds one process-wide C random generator per
+        # fit, which threads would share, and the model would depend on their timing
+        blocks = Parallel(n_jobs=cfg.n_jobs, return_as="generator")(
+            delayed(_fit_label_block)(X, Y[:, s : s + size], cfg) for s in starts)
+    coefs, biases = [], []
+    for coef, bias in blocks:
+        coefs.append(coef)
+        biases.append(bias)
+        if on_labels is not None:
+            on_labels(len(bias))
+    return sp.vstack(coefs, format="csr"), np.concatenate(biases)
 
 
 def _fit_multiclass(
-    X: sp.csr_matrix, ids: np.ndarray, n_labels: int, cfg: TfidfLinear.Config
+    X: sp.csr_matrix, ids: np.ndarray, n_labels: int, cfg: TfidfLinear.Config,
+    on_labels: Callable[[int], None] | None = None,
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """One model over the classes present; absent classes score ``-CONSTANT_SCORE``.
 
@@ -422,9 +437,12 @@ def _fit_multiclass(
         coef, icpt = w[None, :], np.array([d])
     else:
         onehot = (ids[:, None] == present[None, :]).astype(np.int8)  # (N, classes present)
-        coef_sp, icpt = _fit_per_label(X, onehot, cfg)
+        coef_sp, icpt = _fit_per_label(X, onehot, cfg, on_labels)
         coef = coef_sp.toarray()
+        on_labels = None  # reported block by block
     if len(present) == 2:  # one binary score d -> (-d/2, d/2): softmax gives sigmoid(d)
         coef, icpt = np.vstack([-coef / 2, coef / 2]), np.concatenate([-icpt / 2, icpt / 2])
     W[present], b[present] = coef, icpt
+    if on_labels is not None:
+        on_labels(len(present))
     return sp.csr_matrix(W), b

@@ -240,3 +240,12 @@ def test_the_backend_chooses_C_by_the_primary_metric_on_validation(capsys) -> No
     state = clf.backend_.train_state
     assert state["C"] in (0.25, 1.0) and set(state["valid_accuracy_by_C"]) == {"0.25", "1.0"}
     assert f"linear model: C={state['C']:g} chosen on validation (accuracy " in capsys.readouterr().err
+
+
+def test_every_label_fit_is_reported_for_a_progress_bar() -> None:
+    texts, Y = _corpus(n=30, multilabel=True)
+    for task, y in (("multilabel", Y), ("multiclass", np.eye(3)[np.arange(30) % 3]), ("multiclass", np.eye(2)[np.arange(30) % 2])):
+        done: list[int] = []
+        TfidfLinear(C=[0.25, 1.0]).fit(texts, y, task=task, valid_texts=texts, judge=lambda s: 0.0,
+                                       on_labels=done.append)
+        assert sum(done) == 2 * y.shape[1]  # every label (class) once per value of C

@@ -14,6 +14,9 @@ from labelwise import checkpoint as ckpt
 from labelwise import distributed
 from labelwise.backends.base import FitContext, Split
 from labelwise.config import Config
+from labelwise.progress import make_progress
+
+PROGRESS_MIN_LABELS = 100  # fewer labels fit in seconds: no bar
 
 if TYPE_CHECKING:
     from labelwise.linear import TfidfLinear
@@ -46,8 +49,15 @@ class LinearBackend:
             return sign * measure(logits)[primary]
 
         searched = measure is not None and isinstance(self.model.config.C, list)
-        self.model.fit(list(train.texts), train.y, ctx.task.linear_kind,
-                       valid_texts=list(valid.texts) if searched else None, judge=judge if searched else None)
+        C = self.model.config.C
+        fits = len(C) if searched and isinstance(C, list) else 1
+        n = train.y.shape[1]
+        shown = self.cfg.train.progress and n >= PROGRESS_MIN_LABELS and distributed.is_main()
+        with make_progress(shown) as progress:
+            bar = progress.add_task("linear fits", total=n * fits, info=f"{n} labels x {fits} C")
+            self.model.fit(list(train.texts), train.y, ctx.task.linear_kind,
+                           valid_texts=list(valid.texts) if searched else None, judge=judge if searched else None,
+                           on_labels=lambda k: progress.update(bar, advance=k))
         if searched and ctx.validate is not None:
             ctx.validate(self.logits(valid.texts))  # the choice, reported once
         self.train_state = {"train_seconds": time.perf_counter() - t0, "C": self.model.C_}
