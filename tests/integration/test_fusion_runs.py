@@ -35,10 +35,11 @@ FUSION = {"model": {"type": "fusion", "fusion": {"members": [{"config": LINEAR},
           "train": {"progress": False, "tensorboard": False}}
 
 
-def test_fusion_trains_members_chooses_weights_and_loads(tmp_path: Path) -> None:
+def test_fusion_trains_members_chooses_weights_and_loads(tmp_path: Path, capsys) -> None:
     train, valid = _data(60), _data(30, seed=1)
     run = tmp_path / "run"
     clf = TextClassifier(FUSION).fit_examples(train, valid, run_dir=str(run))
+    assert "labelwise: fusion: weights " in capsys.readouterr().err  # it says what it chose
     state = json.loads((run / "fusion.json").read_text())
     assert state["members"] == ["members/0", "members/1"]
     assert abs(sum(state["weights"]) - 1) < 1e-9 and len(state["temperatures"]) == 2

@@ -13,6 +13,7 @@ the fusion resumes.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labelwise import checkpoint as ckpt
-from labelwise import fusion, rundir
+from labelwise import distributed, fusion, rundir
 from labelwise.backends.base import FitContext, Split
 from labelwise.components import fusion_member_config
 from labelwise.config import Config, ConfigError
@@ -102,6 +103,10 @@ class FusionBackend:
         self.weights, best = fusion.search_weights(scores, judge, self.config.weight_step)
         self._valid = (valid.texts, fusion.combine(scores, self.weights))
         validate(self._logits_of(self._valid[1]))  # the choice, reported once
+        if distributed.is_main():
+            print(f"labelwise: fusion: weights {' / '.join(f'{w:g}' for w in self.weights)} chosen on validation "
+                  f"({primary} {sign * best:.4f}; each member alone: "
+                  f"{', '.join(f'{sign * a:.4f}' for a in alone)})", file=sys.stderr)
         self.train_state = {
             "train_seconds": time.perf_counter() - t0, "member_seconds": seconds,
             "weights": self.weights.tolist(), "temperatures": self.temperatures,
