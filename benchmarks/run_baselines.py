@@ -61,7 +61,7 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
     ``resume``, a seed whose run directory holds a checkpoint continues from it (a run
     longer than one sitting); its time adds the earlier processes' up to their last
     checkpoint."""
-    files = [ROOT / f"configs/bench/datasets/{dataset}.yaml", _system_file(system)]
+    files = [ROOT / f"configs/bench/datasets/{dataset}.yaml", system_file(system)]
     stem = Path(system).stem
     name = stem if tag is None else f"{stem}@{tag}"
     out_path = out_dir / f"{dataset}__{name}.json"
@@ -91,7 +91,7 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
                           per_label)
 
 
-def _system_file(system: str) -> Path:
+def system_file(system: str) -> Path:
     """A system in configs/bench/systems/, or a config file (a shipped config in configs/,
     named by its path from the repository root)."""
     return ROOT / system if system.endswith(".yaml") else ROOT / f"configs/bench/systems/{system}.yaml"

@@ -8,10 +8,14 @@ split with ONNX Runtime (``--path torch`` predicts with PyTorch instead).
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 
 from common import ROOT, emit, runner_args, time_inference
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from run_baselines import system_file  # noqa: E402  (one rule for naming a system)
 
 from labelwise import TextClassifier
 from labelwise.components import load_config
@@ -26,8 +30,8 @@ def main() -> None:
     p.add_argument("--path", choices=["onnx", "onnx-int8", "torch"], action="append",
                    help="inference path (default onnx); repeat to time several, the first is the row's")
     args = p.parse_args()
-    system_file = ROOT / (args.system if args.system.endswith(".yaml") else f"configs/bench/systems/{args.system}.yaml")
-    files = [ROOT / f"configs/bench/datasets/{args.dataset}.yaml", system_file]
+    system = system_file(args.system)
+    files = [ROOT / f"configs/bench/datasets/{args.dataset}.yaml", system]
     overrides = [f"train.seed={args.seed}", "train.progress=false", "train.tensorboard=false"]
     if args.data_dir:
         overrides.append(f"data.data_dir={args.data_dir}")
@@ -38,7 +42,7 @@ def main() -> None:
     test = data.test or []
     if args.limit:
         test = test[: args.limit]
-    run_dir = Path(args.work) / f"labelwise-{args.dataset}-{system_file.stem}-s{args.seed}"
+    run_dir = Path(args.work) / f"labelwise-{args.dataset}-{system.stem}-s{args.seed}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
 

@@ -76,7 +76,7 @@ def test_run_baselines_takes_shipped_config_files_as_systems() -> None:
     assert mod._system_arg("cnn") == "cnn"
     shipped = "configs/finetune/minilm-l3-short.yaml"
     assert mod._system_arg(shipped) == shipped
-    assert mod._system_file(shipped) == ROOT / shipped
+    assert mod.system_file(shipped) == ROOT / shipped
     with pytest.raises(argparse.ArgumentTypeError, match="configs/bench/systems"):
         mod._system_arg("configs/finetune/nope.yaml")
 
