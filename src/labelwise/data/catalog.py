@@ -173,10 +173,8 @@ def load_splits(
     """Locate the files of a named dataset. ``hierarchy`` picks a named variant (e.g.
     ``"ekman"`` for goemotions); the default is the dataset's first hierarchy. A name the
     catalog does not know is a folder of the data directory (:func:`folder_splits`)."""
-    if name not in load_catalog():
-        folder = resolve_data_dir(data_dir) / name
-        if folder.is_dir():
-            return folder_splits(folder, hierarchy)
+    if is_folder_dataset(name, data_dir):
+        return folder_splits(resolve_data_dir(data_dir) / name, hierarchy)
     info = get_dataset(name)
     root = resolve_data_dir(data_dir) / name
     missing = [f for f in info.sha256 if not (root / f).is_file()]
@@ -242,8 +240,14 @@ def folder_splits(root: Path, hierarchy: str | None = None) -> DatasetSplits:
 
 
 def is_folder_dataset(name: str, data_dir: str | Path | None = None) -> bool:
-    """Whether ``name`` is not in the catalog but a folder of the data directory."""
-    return name not in load_catalog() and (resolve_data_dir(data_dir) / name).is_dir()
+    """Whether ``name`` is not in the catalog but a folder of the data directory (False
+    when there is no data directory: the name is then simply unknown)."""
+    if name in load_catalog():
+        return False
+    try:
+        return (resolve_data_dir(data_dir) / name).is_dir()
+    except DataError:
+        return False
 
 
 def describe(name: str, data_dir: str | Path | None = None) -> dict[str, Any]:
