@@ -64,16 +64,20 @@ def combine(scores: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
 
 
 def search_weights(scores: list[np.ndarray], judge: Callable[[np.ndarray], float],
-                   step: float) -> tuple[np.ndarray, float]:
-    """The grid weights whose combined scores ``judge`` rates highest, and that rating.
-    Ties go to the first vector found; ``judge`` takes (N, L) scores."""
+                   step: float) -> tuple[np.ndarray, float, list[float]]:
+    """The grid weights whose combined scores ``judge`` rates highest, that rating, and the
+    rating of each member alone (a corner of the grid, rated with the rest). Ties go to the
+    first vector found; ``judge`` takes (N, L) scores."""
     best_w, best = None, -np.inf
+    alone = [np.nan] * len(scores)
     for w in simplex_grid(len(scores), step):
         value = judge(combine(scores, w))
+        if np.count_nonzero(w) == 1:
+            alone[int(np.flatnonzero(w)[0])] = value
         if value > best:
             best_w, best = w, value
     assert best_w is not None
-    return best_w, float(best)
+    return best_w, float(best), alone
 
 
 def align_columns(scores: np.ndarray, member_classes: list[str], classes: list[str]) -> np.ndarray:

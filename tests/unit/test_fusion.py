@@ -42,7 +42,8 @@ def test_search_weights_finds_the_complementary_mix() -> None:
     b[:5] = [0.4, 0.6]  # wrong, but less confident than a is right
     accuracy = lambda s: float((s.argmax(1) == y.argmax(1)).mean())  # noqa: E731
     assert accuracy(a) == accuracy(b) == 0.5
-    w, best = fusion.search_weights([a, b], accuracy, 0.1)
+    w, best, alone = fusion.search_weights([a, b], accuracy, 0.1)
+    assert alone == [accuracy(a), accuracy(b)]  # the grid's corners: each member alone
     assert best == 1.0 and 0 < w[0] < 1
 
 

@@ -99,8 +99,7 @@ class FusionBackend:
         def judge(combined: np.ndarray) -> float:
             return sign * measure(self._logits_of(combined))[primary]
 
-        alone = [judge(s) for s in scores]
-        self.weights, best = fusion.search_weights(scores, judge, self.config.weight_step)
+        self.weights, best, alone = fusion.search_weights(scores, judge, self.config.weight_step)
         self._valid = (valid.texts, fusion.combine(scores, self.weights))
         validate(self._logits_of(self._valid[1]))  # the choice, reported once
         if distributed.is_main():
