@@ -49,6 +49,7 @@ from labelwise import rundir
 from labelwise.models.pooling import ChunkPooling, make_pooling
 
 if TYPE_CHECKING:
+    from labelwise.backends.fusion import FusionBackend
     from labelwise.data.tokenize import TextTokenizer
     from labelwise.estimator import TextClassifier
 
@@ -192,9 +193,7 @@ def export_onnx(
         ) from err
     if quantize:
         ckpt.atomic_write(out_dir / QUANTIZED_FILE, lambda p: _quantize(model_path, p))
-    for name in COPIED_FILES:
-        data = (run_dir / name).read_bytes()
-        ckpt.atomic_write(out_dir / name, lambda p, data=data: p.write_bytes(data))  # type: ignore[misc]
+    _copy_files(run_dir, out_dir, COPIED_FILES)
 
     from labelwise.version import __version__
 
@@ -225,6 +224,13 @@ def export_onnx(
     return model_path
 
 
+def _copy_files(src: Path, dst: Path, names: Sequence[str]) -> None:
+    """Copy the files ``names`` of folder ``src`` into ``dst``, each written atomically."""
+    for name in names:
+        data = (src / name).read_bytes()
+        ckpt.atomic_write(dst / name, lambda p, data=data: p.write_bytes(data))  # type: ignore[misc]
+
+
 def _export_fusion(run_dir: Path, out_dir: Path, quantize: bool, opset: int) -> Path:
     """A fusion's export: its run files and ``fusion.json`` with every member under the same
     ``members/<i>/`` path, a neural member exported to ONNX there and any other member
@@ -239,16 +245,12 @@ def _export_fusion(run_dir: Path, out_dir: Path, quantize: bool, opset: int) -> 
             export_onnx(src, dst, quantize=quantize, opset=opset)
         elif kind == "linear":
             dst.mkdir(parents=True, exist_ok=True)
-            for f in sorted(q for q in src.iterdir() if q.is_file()):
-                data = f.read_bytes()
-                ckpt.atomic_write(dst / f.name, lambda p, data=data: p.write_bytes(data))  # type: ignore[misc]
+            _copy_files(src, dst, sorted(q.name for q in src.iterdir() if q.is_file()))
         else:
             raise ValueError(f"ONNX export of a fusion: member '{src}' is a {kind} model; only neural "
                              "and linear members can be exported")
         kinds.append(kind)
-    for name in (rundir.LABELS, rundir.DECODE, rundir.CONFIG, rundir.RUN_INFO, rundir.FUSION):
-        data = (run_dir / name).read_bytes()
-        ckpt.atomic_write(out_dir / name, lambda p, data=data: p.write_bytes(data))  # type: ignore[misc]
+    _copy_files(run_dir, out_dir, (rundir.LABELS, rundir.DECODE, rundir.CONFIG, rundir.RUN_INFO, rundir.FUSION))
     from labelwise.version import __version__
 
     info = ckpt.read_json(run_dir / rundir.RUN_INFO)
@@ -323,6 +325,7 @@ class OnnxPredictor:
         from labelwise.data.tokenize import TextTokenizer
 
         self.export_dir = Path(export_dir)
+        self.fusion: FusionBackend | None = None  # an exported fusion's members, fused
         self.info: dict[str, Any] = ckpt.read_json(self.export_dir / EXPORT_FILE)
         version = self.info.get("format_version")
         if version != EXPORT_FORMAT_VERSION:
@@ -367,7 +370,7 @@ class OnnxPredictor:
         backend = FusionBackend(self.classifier.config_)
         backend.load(self.export_dir, len(self.classifier.classes_), load_member=member)
         self.classifier.backend_ = backend  # type: ignore[assignment]
-        self.fusion: FusionBackend | None = backend
+        self.fusion = backend
 
     @property
     def classes_(self) -> list[str]:
@@ -389,8 +392,8 @@ class OnnxPredictor:
 
         if isinstance(texts, str):
             raise TypeError("logits(texts): expected a list of texts, got a single string")
-        if getattr(self, "fusion", None) is not None:
-            return self.classifier.backend_.logits(list(texts), on_batch)
+        if self.fusion is not None:
+            return self.fusion.logits(list(texts), on_batch)
         docs = self._docs(list(texts))
         if not docs:
             raise ValueError("nothing to predict: the input has no documents")

@@ -124,6 +124,7 @@ class TfidfLinear:
         self.task_: str | None = None
         self.min_df_used_: int | None = None
         self.C_: float | None = None  # the C fitted (chosen on validation from a list)
+        self.C_search_: dict[float, float] = {}  # each C tried -> its validation rating
 
     # ----------------------------------------------------------------- training
     def fit(
@@ -148,7 +149,7 @@ class TfidfLinear:
         if (valid_texts is None) != (judge is None):
             raise ValueError("pass valid_texts and judge together (or neither)")
         self.vectorizer_, X, self.min_df_used_ = _fit_vectorizer(texts, self.config)
-        self.C_search_: dict[float, float] = {}
+        self.C_search_ = {}
         if len(grid) > 1 and valid_texts is None:
             # no validation data given: choose C on a seeded tenth of the training set, then
             # fit that C on all of it
@@ -251,14 +252,15 @@ def _holdout(n: int, seed: int, fraction: float = 0.1) -> tuple[np.ndarray, np.n
 
 def _default_judge(Y: Any, task: str) -> Callable[[np.ndarray], float]:
     """Accuracy of the best score (multiclass) or micro-F1 of positive scores (otherwise)."""
+    from labelwise.metrics.functional import confusion_counts, precision_recall_f1
+
     target = np.asarray(Y.toarray() if sp.issparse(Y) else Y) != 0
 
     def judge(scores: np.ndarray) -> float:
         if task == "multiclass":
             return float((scores.argmax(1) == target.argmax(1)).mean())
-        pred = scores > 0
-        tp = float((pred & target).sum())
-        return 2 * tp / max(float(pred.sum() + target.sum()), 1.0)
+        tp, fp, fn = confusion_counts(scores > 0, target)
+        return precision_recall_f1(tp, fp, fn, average="micro")[2]
 
     return judge
 

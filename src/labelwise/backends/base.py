@@ -55,6 +55,24 @@ class FitContext:
     primary: str = "loss"
     measure: Callable[[np.ndarray], dict[str, float]] | None = None
 
+    @property
+    def search_metric(self) -> tuple[str, float]:
+        """The metric a backend's own search maximises (the primary metric; the task's
+        usual one where checkpoints are picked by loss) and its sign: -1 where less is better."""
+        from labelwise.metrics import greater_is_better
+
+        name = self.primary if self.primary != "loss" else self.task.primary_metric("auto")
+        return name, 1.0 if greater_is_better(name) else -1.0
+
+    def rate(self, logits: np.ndarray) -> float:
+        """A candidate's validation logits -> its signed search metric (higher is better),
+        measured without being reported (see ``measure``)."""
+        measure = self.measure or self.validate
+        if measure is None:
+            raise ValueError("rating a candidate needs validation data")
+        name, sign = self.search_metric
+        return sign * measure(logits)[name]
+
 
 class Backend(Protocol):
     """A kind of model: ``fit``, ``logits``, ``save``, ``load``."""

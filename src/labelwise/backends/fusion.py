@@ -27,7 +27,6 @@ from labelwise.backends.base import FitContext, Split
 from labelwise.components import fusion_member_config
 from labelwise.config import Config, ConfigError
 from labelwise.fusion import FusionConfig
-from labelwise.metrics import greater_is_better
 
 if TYPE_CHECKING:
     from labelwise.estimator import TextClassifier
@@ -91,17 +90,12 @@ class FusionBackend:
             fusion.fit_temperature(z, m.labels_.encode_many(valid_ex), m.task_.scores, m.task_.distributional)
             if self.config.calibrate else 1.0 for m, z in zip(self.members, logits, strict=True)]
         scores = [self._aligned(m, z / t) for m, z, t in zip(self.members, logits, self.temperatures, strict=True)]
-        validate, measure = ctx.validate, ctx.measure or ctx.validate
-        assert validate is not None and measure is not None, "a fusion chooses its weights on validation"
-        primary = ctx.primary if ctx.primary != "loss" else ctx.task.primary_metric("auto")
-        sign = 1.0 if greater_is_better(primary) else -1.0
-
-        def judge(combined: np.ndarray) -> float:
-            return sign * measure(self._logits_of(combined))[primary]
-
-        self.weights, best, alone = fusion.search_weights(scores, judge, self.config.weight_step)
+        assert ctx.validate is not None, "a fusion chooses its weights on the validation split"
+        primary, sign = ctx.search_metric
+        self.weights, best, alone = fusion.search_weights(
+            scores, lambda combined: ctx.rate(self._logits_of(combined)), self.config.weight_step)
         self._valid = (valid.texts, fusion.combine(scores, self.weights))
-        validate(self._logits_of(self._valid[1]))  # the choice, reported once
+        ctx.validate(self._logits_of(self._valid[1]))  # the choice, reported once
         if distributed.is_main():
             print(f"labelwise: fusion: weights {' / '.join(f'{w:g}' for w in self.weights)} chosen on validation "
                   f"({primary} {sign * best:.4f}; each member alone: "

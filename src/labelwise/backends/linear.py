@@ -37,26 +37,17 @@ class LinearBackend:
     def fit(self, train: Split, valid: Split, ctx: FitContext) -> None:
         """Fit on ``train``; the validation split tunes the task's thresholds and, with a
         list of C values, chooses C by the primary metric."""
-        from labelwise.metrics import greater_is_better
-
         t0 = time.perf_counter()
-        primary = ctx.primary if ctx.primary != "loss" else ctx.task.primary_metric("auto")
-        sign = 1.0 if greater_is_better(primary) else -1.0
-        measure = ctx.measure or ctx.validate
-
-        def judge(logits: np.ndarray) -> float:
-            assert measure is not None
-            return sign * measure(logits)[primary]
-
-        searched = measure is not None and isinstance(self.model.config.C, list)
+        primary, sign = ctx.search_metric
         C = self.model.config.C
-        fits = len(C) if searched and isinstance(C, list) else 1
+        searched = isinstance(C, list) and (ctx.measure or ctx.validate) is not None
+        fits = len(C) if isinstance(C, list) else 1
         n = train.y.shape[1]
         shown = self.cfg.train.progress and n >= PROGRESS_MIN_LABELS and distributed.is_main()
         with make_progress(shown) as progress:
             bar = progress.add_task("linear fits", total=n * fits, info=f"{n} labels x {fits} C")
             self.model.fit(list(train.texts), train.y, ctx.task.linear_kind,
-                           valid_texts=list(valid.texts) if searched else None, judge=judge if searched else None,
+                           valid_texts=list(valid.texts) if searched else None, judge=ctx.rate if searched else None,
                            on_labels=lambda k: progress.update(bar, advance=k))
         if searched and ctx.validate is not None:
             ctx.validate(self.logits(valid.texts))  # the choice, reported once

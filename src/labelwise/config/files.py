@@ -227,17 +227,24 @@ def _yaml_error(path: Path, err: yaml.YAMLError) -> str:
     return f"{where}: not valid YAML{column}: {problem}" + (f" ({context})" if context else "")
 
 
+Layer = str | Path | Mapping[str, Any]  # a YAML file, a shipped recipe's name, or sections as read
+
+
+def _layers(path: Layer | Sequence[Layer] | None) -> list[Layer]:
+    """One config source or several, as a list."""
+    return [] if path is None else [path] if isinstance(path, (str, Path, Mapping)) else list(path)
+
+
 def read_tree(
-    path: str | Path | Mapping[str, Any] | Sequence[str | Path | Mapping[str, Any]] | None = None,
+    path: Layer | Sequence[Layer] | None = None,
     overrides: Sequence[str] = (),
     base: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The nested dict of YAML file(s) (a bare name is a shipped recipe; a mapping is taken
     as read) merged over ``base``, later files winning section by section, with
     ``key=value`` overrides applied; not validated."""
-    paths = [] if path is None else [path] if isinstance(path, (str, Path, Mapping)) else list(path)
     tree: dict[str, Any] = copy.deepcopy(dict(base)) if base else {}
-    for p in paths:
+    for p in _layers(path):
         layer = copy.deepcopy(dict(p)) if isinstance(p, Mapping) else _read_yaml(Path(p))
         tree = _deep_merge(tree, layer)
     for ov in overrides:
@@ -246,7 +253,7 @@ def read_tree(
 
 
 def read_config(
-    path: str | Path | Mapping[str, Any] | Sequence[str | Path | Mapping[str, Any]] | None = None,
+    path: Layer | Sequence[Layer] | None = None,
     overrides: Sequence[str] | None = None, values: Mapping[str, Any] | None = None,
     base: Mapping[str, Any] | None = None, where: str | None = None,
 ) -> Config:
@@ -256,7 +263,7 @@ def read_config(
     name ``where`` (default: the files). Component names and parameters are checked
     against the registries by :func:`labelwise.components.load_config`, which users call
     (as ``labelwise.load_config``)."""
-    paths = [] if path is None else [path] if isinstance(path, (str, Path, Mapping)) else list(path)
+    paths = _layers(path)
     tree = read_tree(paths, overrides or (), base)
     if where is None:
         where = " + ".join(str(p) for p in paths if not isinstance(p, Mapping)) or "config"
