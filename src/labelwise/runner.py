@@ -107,9 +107,11 @@ def load_run_data(cfg: Config, with_test: bool = True) -> RunData:
         full_counts = dict(Counter(lab for e in train_all for lab in set(e.labels)))
         for lab in {lab for e in valid or () for lab in e.labels}:
             full_counts.setdefault(lab, 0)
+    caps = [c for c in (d.max_eval, d.max_valid) if c is not None]
     if paths["valid"] is not None:
-        caps = [c for c in (d.max_eval, d.max_valid) if c is not None]
         valid = _subsample(read_examples(paths["valid"], fmt), 1.0, min(caps, default=None), seed)
+    elif valid is not None and caps:  # held out of train above: the same caps
+        valid = _subsample(valid, 1.0, min(caps), seed)
     if paths["test"] is not None and with_test:
         test = _subsample(read_examples(paths["test"], fmt), 1.0, d.max_eval, seed)
     hierarchy = None

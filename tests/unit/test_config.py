@@ -125,6 +125,12 @@ def test_max_valid_caps_the_validation_split_only(tmp_path: Path) -> None:
     data = load_run_data(load_config(None, [*paths, "data.max_valid=8", "data.max_eval=4"]))
     assert data.valid is not None and data.test is not None
     assert (len(data.valid), len(data.test)) == (4, 4)  # the smaller cap wins
+    # no validation file: the part held out of a cut training set takes the same caps
+    (tmp_path / "big.jsonl").write_text("".join(json.dumps({"text": f"doc {i}", "labels": ["a" if i % 2 else "b"]})
+                                                + "\n" for i in range(100)))
+    data = load_run_data(load_config(None, [f"data.train={tmp_path / 'big.jsonl'}", "data.max_train=20",
+                                            "data.max_valid=5"]))
+    assert data.valid is not None and (len(data.train), len(data.valid)) == (20, 5)
 
 
 def test_training_fraction_keeps_the_whole_label_space(tmp_path: Path) -> None:

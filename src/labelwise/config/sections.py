@@ -55,9 +55,9 @@ class DataConfig(_Strict):
     max_valid: int | None = Field(
         None, gt=0,
         description=(
-            "cap on the validation split's documents (a seeded sample; they choose the epoch "
-            "and the threshold), below max_eval: cheaper evaluations with many labels, the "
-            "test split untouched"
+            "cap on the validation split's documents, or on those held out of a cut training "
+            "set (a seeded sample; they choose the epoch and the threshold), below max_eval: "
+            "cheaper evaluations with many labels, the test split untouched"
         ),
     )
 
@@ -134,6 +134,11 @@ class TrainConfig(_Strict):
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0, le=10, description="AdamW learning rate (typically 1e-5 to 1e-2)")
+    head_lr: float | None = Field(
+        None, gt=0, le=10, description="learning rate of every trained parameter outside the encoder "
+        "(head, label queries, projection heads); default: lr. A pretrained encoder fine-tunes at "
+        "1e-5 to 1e-4, where a head trained from scratch, such as thousands of label queries, "
+        "learns little")
     grad_accum: int = Field(
         1, ge=1, description="run each batch as this many slices of its documents, adding up "
         "their gradients: the update of the whole batch with the memory of one slice (losses "
