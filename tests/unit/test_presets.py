@@ -52,10 +52,13 @@ def test_each_preset_by_task_kind_and_length() -> None:
     assert neural == {"config": "minilm-l3-short", "set": ["train.epochs=1"]}
     best = preset_tree("best", long)
     assert best["model"]["fusion"]["members"][1] == {"config": "minilm-l3-long"}
+    # short texts: MiniLM-L6 for the best preset (measured on SST-2), L3 for balanced
+    assert preset_tree("best", short)["model"]["fusion"]["members"][1] == {"config": "minilm-l6-short"}
+    assert "MiniLM-L6 fine-tuned (minilm-l6-short)" in presets.describe("best", short)
     extreme = preset_tree("fast", DataProfile(Task.EXTREME, 1000, 4000, 300.0))
     assert extreme["model"]["linear"] == {"C": 1.0, "ngram_range": [1, 1]}  # one fit: labels cost minutes
     hier = preset_tree("best", DataProfile(Task.HIERARCHICAL, 1000, 5, 12.0))
-    assert hier["model"]["encoder"]["model"] == "minilm-l3"  # the neural model alone: no fusion
+    assert hier["model"]["encoder"]["model"] == "minilm-l6"  # the neural model alone: no fusion
     assert hier["tokenizer"]["kind"] == "auto" and hier["train"]["lr"] > 0
     with pytest.raises(ValueError, match="unknown preset 'quick'"):
         preset_tree("quick", short)
