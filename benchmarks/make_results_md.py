@@ -261,6 +261,31 @@ def linear_defaults_table(name: str) -> str:
             f"Command: `{x['command']}`.\n")
 
 
+FEWSHOT = RESULTS / "fewshot"
+
+
+def fewshot_table(dataset: str) -> str:
+    """``benchmarks/compare/fewshot.py``'s rows for one dataset: each k, each system, with
+    its training time against SetFit's on the same samples."""
+    records = [json.loads(f.read_text()) for f in sorted(FEWSHOT.glob(f"{dataset}@k*__*.json"))]
+    if not records:
+        return ""
+    quality = ["accuracy", "macro_f1"]
+    head = ["examples per class", "system", *quality, "seeds", "train s", "trains x faster than SetFit"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in sorted(records, key=lambda r: (r["shots_per_class"], r["system"])):
+        setfit = next((q for q in records if q["shots_per_class"] == r["shots_per_class"] and q["system"] == "setfit"),
+                      None)
+        lines.append("| " + " | ".join([
+            str(r["shots_per_class"]), r["system"], *(cell(r, q) for q in quality), str(len(r["seeds"])),
+            f"{r['train_seconds']:.1f}",
+            f"{setfit['train_seconds'] / r['train_seconds']:.2f}" if setfit else "-"]) + " |")
+    cmds = sorted({r["command"] for r in records})
+    devices = sorted({r["device"] for r in records})
+    return (f"### {dataset}, few-shot\n\n" + "\n".join(lines) + "\n\nCommands:\n\n"
+            + "\n".join(f"- `{c}`" for c in cmds) + f"\n\nDevice: {'; '.join(devices)}.\n")
+
+
 LEADERBOARD = RESULTS / "leaderboard"
 
 
@@ -356,6 +381,9 @@ def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]
             continue
         if t.get("linear_defaults"):
             parts.append(linear_defaults_table(t["linear_defaults"]))
+            continue
+        if t.get("fewshot"):
+            parts.append(fewshot_table(t["fewshot"]))
             continue
         chosen = {stem: r for stem, r in rows.items()
                   if r["dataset"] == t["dataset"] and row_system(stem) in t["systems"]}

@@ -54,7 +54,7 @@ def _earlier_runs(path: Path, extra: list[str]) -> dict[int, dict]:
 
 def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: list[str],
             tag: str | None = None, embedding_quality: bool = False, per_label: bool = False,
-            resume: bool = False) -> dict:
+            resume: bool = False, runs_dir: Path = ROOT / "runs" / "bench") -> dict:
     """Train and test one row for each seed; seeds recorded earlier are kept, so a row
     can grow one seed at a time. ``tag`` names a variant of the row (e.g. a training
     fraction set with ``--set``): its file is ``<dataset>__<system>@<tag>.json``. With
@@ -72,7 +72,7 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
         label_info = {k: old[k] for k in ("classes", "label_train_counts") if k in old}
     for seed in seeds:
         cfg = load_config(files, [f"train.seed={seed}", "train.progress=false", *extra])
-        run_dir = ROOT / "runs" / "bench" / f"{dataset}-{name}-s{seed}"
+        run_dir = runs_dir / f"{dataset}-{name}-s{seed}"
         again = resume and _can_resume(run_dir, cfg)
         if again:
             print(f"{dataset} {system} seed {seed}: resuming {run_dir}", flush=True)
@@ -224,11 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument("--resume", action="store_true",
                    help="continue a seed's run from its checkpoint in runs/bench/ when there is one")
+    p.add_argument("--runs", default=str(ROOT / "runs" / "bench"), help="where the run directories go")
     args = p.parse_args(argv)
     for dataset in args.datasets:
         for system in args.systems:
             run_one(dataset, system, args.seeds, Path(args.out), args.extra, args.tag, args.embedding_quality,
-                    args.per_label, args.resume)
+                    args.per_label, args.resume, Path(args.runs))
     return 0
 
 

