@@ -262,3 +262,33 @@ def test_resumed_run_counts_the_earlier_time_and_keeps_its_config(tmp_path: Path
     assert metrics["resumed"] is True
     assert metrics["train_seconds"] > saved["train_seconds"]
     assert json.loads((tmp_path / "run" / "trainer_state.json").read_text())["step"] == 12
+
+
+def test_checkpoint_seconds_writes_fewer_checkpoints_and_keeps_the_best(tmp_path: Path, monkeypatch) -> None:
+    """With train.checkpoint_seconds, evaluations between checkpoints are still made (and
+    choose the best weights), and the last step is always checkpointed with those weights."""
+    saves = {"n": 0}
+    original = Trainer._save
+
+    def counted(self):  # type: ignore[no-untyped-def]
+        saves["n"] += 1
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "_save", counted)
+    cfg = {**CFG, "train": {**CFG["train"], "epochs": 4, "checkpoint_seconds": 3600}}
+    clf = TextClassifier(cfg).fit_examples(_examples(), _examples()[:8], run_dir=tmp_path / "run")
+    state = clf.backend_.train_state  # type: ignore[union-attr]
+    assert len(state["history"]) == 4 and saves["n"] == 1  # four evaluations, one checkpoint
+    files = checkpoint_files(tmp_path / "run")
+    best, final = load_file(files["best"]), load_file(tmp_path / "run" / "model.safetensors")
+    assert files["best"].name == f"best-{state['best_step']:09d}.safetensors"
+    assert all(torch.equal(best[k], final[k]) for k in final if k in best)
+
+
+def test_without_validation_the_best_checkpoint_is_the_last_file(tmp_path: Path) -> None:
+    cfg = {**CFG, "pretrain": {"loss": {"name": "supcon"}, "epochs": 2},
+           "train": {**CFG["train"], "freeze_encoder": True}}
+    TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "run")
+    files = checkpoint_files(tmp_path / "run" / "pretrain")  # the stage has no validation
+    assert files["best"] == files["last"]
+    assert not list((tmp_path / "run" / "pretrain" / "checkpoints").glob("best-*"))

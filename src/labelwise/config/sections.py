@@ -162,6 +162,13 @@ class TrainConfig(_Strict):
             "on long schedules over small data, or more, within long epochs"
         ),
     )
+    checkpoint_seconds: float | None = Field(
+        None, ge=0, description=(
+            "checkpoint (for --resume) at an evaluation only when this many seconds have passed "
+            "since the last checkpoint, and always after the last step; default: at every "
+            "evaluation. Where evaluations come seconds apart (tiny epochs: few-shot data, a "
+            "pre-training stage), writing the model and optimizer each time can cost more than "
+            "the training; a crash loses at most this long"))
     primary_metric: str = Field(
         "auto", description="picks the best checkpoint (and a linear model's C); auto: the task's usual "
         "metric, or the first of metrics when that list leaves it out")

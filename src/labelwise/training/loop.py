@@ -110,6 +110,8 @@ class Trainer:
             "bad_evals": 0, "done": False, "history": [],
         }
         self.best_weights: dict[str, torch.Tensor] | None = None
+        self._best_unsaved = False  # best weights newer than the last checkpoint's
+        self._last_save = time.perf_counter()
         self._seconds_before, self._t0 = 0.0, time.perf_counter()  # reset by _train
         # contrastive losses compare two dropout views of each text
         self.views = cfg.contrastive_views if loss_fn.contrastive else 1
@@ -218,7 +220,7 @@ class Trainer:
                         st["epoch"], st["step_in_epoch"] = st["epoch"] + 1, 0
                     # every eval_every steps (default: each epoch's end) and at the last step
                     if st["step"] % eval_every == 0 or last or (end_of_epoch and cfg.eval_every is None):
-                        self._evaluate_and_save(logger, progress)
+                        self._evaluate_and_save(logger, progress, last)
                         self.net.train()
                     if last or st["done"]:
                         break
@@ -328,7 +330,10 @@ class Trainer:
                 p.grad = (vec[offset:offset + n] / world).reshape(p.shape).to(p.dtype)
             offset += n
 
-    def _evaluate_and_save(self, logger: RunLogger, progress: Any) -> None:
+    def _evaluate_and_save(self, logger: RunLogger, progress: Any, last: bool = False) -> None:
+        """Evaluate, keep the best weights, and checkpoint: at every evaluation, or with
+        ``train.checkpoint_seconds`` set, when that long has passed since the last checkpoint
+        and always after the last step (or an early stop)."""
         st = self.state
         metrics = self.evaluate() if self.evaluate is not None else {}
         value = metrics.get(self.primary)
@@ -341,6 +346,7 @@ class Trainer:
         if improved:
             st["best"], st["best_step"], st["bad_evals"] = value, st["step"], 0
             self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self._best_unsaved = True
         else:
             st["bad_evals"] += 1
             if self.cfg.patience is not None and st["bad_evals"] >= self.cfg.patience:
@@ -351,15 +357,18 @@ class Trainer:
         if metrics and self.dist.is_main:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:4])
             progress.console.print(f"step {st['step']}: {shown}" + (" (best)" if improved else ""))
-        self._save(improved)
+        every = self.cfg.checkpoint_seconds
+        if last or st["done"] or every is None or time.perf_counter() - self._last_save >= every:
+            self._save()
 
-    def _save(self, improved: bool) -> None:
+    def _save(self) -> None:
         """Write a checkpoint that ``--resume`` can continue from, crash-safely.
 
         Files are never overwritten in place: the weights, optimizer (with the RNG) and loss
         state of this evaluation go to ``checkpoints/step-N/`` (the best weights to
-        ``checkpoints/best-N.safetensors``), and only then ``trainer_state.json`` is
-        replaced, atomically, naming them. A kill at any moment leaves the previous state
+        ``checkpoints/best-N.safetensors``, N the step they are from, when they changed since
+        the last checkpoint; without validation they are the last weights, one file), and
+        only then ``trainer_state.json`` is replaced, atomically, naming them. A kill at any moment leaves the previous state
         with the files it names, or the new one with its files; never a state pointing at
         newer weights. Files no state names any more are removed afterwards.
 
@@ -372,9 +381,12 @@ class Trainer:
         step = st["step"]
         files = dict(st.get("files") or {})
         folder = f"{CHECKPOINTS}/step-{step:09d}"
-        if improved:
-            files["best"] = f"{CHECKPOINTS}/best-{step:09d}.safetensors"
         files["last"] = f"{folder}/last.safetensors"
+        # no validation: the best weights are the last ones, written once
+        same = self.evaluate is None and st["best_step"] == step
+        best = self._best_unsaved and not same
+        if self._best_unsaved:
+            files["best"] = files["last"] if same else f"{CHECKPOINTS}/best-{st['best_step']:09d}.safetensors"
         if self.loss_has_state:
             files["loss_state"] = f"{folder}/loss_state.safetensors"
         files["optimizer"] = f"{folder}/optimizer.safetensors"
@@ -382,8 +394,8 @@ class Trainer:
         rng = torch.get_rng_state()
         rngs = distributed.all_gather_rows(rng[None]) if self.dist.enabled else None
         if self.dist.is_main:
-            if improved:
-                ckpt.save_tensors(self.run_dir / files["best"], self.model.state_dict())
+            if best and self.best_weights is not None:
+                ckpt.save_tensors(self.run_dir / files["best"], self.best_weights)
             ckpt.save_tensors(self.run_dir / files["last"], self.model.state_dict())
             if self.loss_has_state:
                 ckpt.save_tensors(self.run_dir / files["loss_state"], self.loss_fn.state_dict())
@@ -395,6 +407,8 @@ class Trainer:
             ckpt.write_json(self.run_dir / rundir.TRAINER_STATE, {**st, "optimizer": meta})  # commit
             _remove_unnamed(self.run_dir / CHECKPOINTS, {self.run_dir / f for f in files.values()})
         distributed.barrier()
+        self._best_unsaved = False
+        self._last_save = time.perf_counter()
 
     def _load_resume_state(self) -> None:
         if self.run_dir is None:
