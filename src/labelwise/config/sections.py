@@ -262,7 +262,8 @@ class Config(_Strict):
         description=(
             "choose the model for the data at fit time: fast (the tuned linear model), "
             "balanced (linear fused with MiniLM-L3 fine-tuned for one epoch), best (linear "
-            "fused with MiniLM-L3 fine-tuned by the shipped recipe); see labelwise.presets. "
+            "fused with a shipped recipe: MiniLM-L6 on short texts, MiniLM-L3 on long ones); "
+            "see labelwise.presets. "
             "The model section must be left at its default; the run's config.yaml records "
             "the model chosen"
         ),
