@@ -368,9 +368,9 @@ class Trainer:
         state of this evaluation go to ``checkpoints/step-N/`` (the best weights to
         ``checkpoints/best-N.safetensors``, N the step they are from, when they changed since
         the last checkpoint; without validation they are the last weights, one file), and
-        only then ``trainer_state.json`` is replaced, atomically, naming them. A kill at any moment leaves the previous state
-        with the files it names, or the new one with its files; never a state pointing at
-        newer weights. Files no state names any more are removed afterwards.
+        only then ``trainer_state.json`` is replaced, atomically, naming them. A kill at any
+        moment leaves the previous state with the files it names, or the new one with its
+        files; never a state pointing at newer weights. Files no state names any more are removed afterwards.
 
         Under ``torch.distributed`` rank 0 writes (the model, optimizer and loss are the
         same on every process) with the RNG state of every process, and the others wait.
@@ -382,9 +382,9 @@ class Trainer:
         files = dict(st.get("files") or {})
         folder = f"{CHECKPOINTS}/step-{step:09d}"
         files["last"] = f"{folder}/last.safetensors"
-        # no validation: the best weights are the last ones, written once
-        same = self.evaluate is None and st["best_step"] == step
-        best = self._best_unsaved and not same
+        # no validation: every evaluation "improves", so the best weights are the last ones,
+        # one file
+        same = self.evaluate is None
         if self._best_unsaved:
             files["best"] = files["last"] if same else f"{CHECKPOINTS}/best-{st['best_step']:09d}.safetensors"
         if self.loss_has_state:
@@ -394,7 +394,7 @@ class Trainer:
         rng = torch.get_rng_state()
         rngs = distributed.all_gather_rows(rng[None]) if self.dist.enabled else None
         if self.dist.is_main:
-            if best and self.best_weights is not None:
+            if self._best_unsaved and not same and self.best_weights is not None:
                 ckpt.save_tensors(self.run_dir / files["best"], self.best_weights)
             ckpt.save_tensors(self.run_dir / files["last"], self.model.state_dict())
             if self.loss_has_state:
