@@ -172,12 +172,24 @@ def test_frozen_encoder_features_are_cached_and_exact(monkeypatch) -> None:
     )
 
 
-def test_two_stage_pretraining_then_linear_probe(tmp_path: Path) -> None:
+def test_two_stage_pretraining_then_linear_probe(tmp_path: Path, monkeypatch) -> None:
     """pretrain: SupCon alone (checkpointed in <run>/pretrain), then a linear probe: the
-    encoder leaves pre-training unchanged by fine-tuning, the head does not."""
+    encoder leaves pre-training unchanged by fine-tuning, the head does not, and the probe
+    trains on features encoded once (its cross-entropy leaves the projection unused)."""
+    import labelwise.backends.neural as backends
+
+    calls = {"n": 0}
+    original = backends.encode_pooled
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(backends, "encode_pooled", counting)
     cfg = {**CFG, "pretrain": {"loss": {"name": "supcon"}, "epochs": 2},
            "train": {**CFG["train"], "freeze_encoder": True}}
     TextClassifier(cfg).fit_examples(_examples(), run_dir=tmp_path / "run")
+    assert calls["n"] == 2  # train and validation, once each, over the probe's 3 epochs
     pre = load_file(checkpoint_files(tmp_path / "run" / "pretrain")["last"])
     final = load_file(tmp_path / "run" / "model.safetensors")
     enc = [k for k in final if k.startswith("encoder.")]

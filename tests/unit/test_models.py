@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -256,3 +257,63 @@ def test_label_attention_is_stable_on_long_documents_and_huge_scores() -> None:
     attn = out.extras["attention"]
     torch.testing.assert_close(attn[0].sum(-1), torch.ones(3))
     assert float(attn[1].detach().abs().sum()) == 0.0
+
+
+def test_which_stages_may_train_the_head_on_cached_features() -> None:
+    """Cached pooled vectors stand in for the encoder only where nothing downstream differs:
+    a fixed encoder (frozen, or a probe stage), a head reading the pooled vector, and a
+    projection (left by contrastive pre-training) that the stage's loss does not read."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from labelwise.training.features import can_cache_features
+
+    model = nn.Module()
+    model.encoder = nn.Module()
+    model.head = nn.Module()
+    model.head.pooled_only = True  # type: ignore[assignment]
+    model.projection = nn.Linear(2, 2)
+    ce, supcon = SimpleNamespace(needs_embeddings=False), SimpleNamespace(needs_embeddings=True)
+    assert can_cache_features(model, False, probe=True, loss=ce)
+    assert not can_cache_features(model, False, probe=True, loss=supcon)  # the projection trains
+    assert not can_cache_features(model, False, probe=False, loss=ce)  # the encoder fine-tunes
+    assert not can_cache_features(model, True, probe=True, loss=ce)  # chunk logits pool after the head
+    model.head.pooled_only = False  # type: ignore[assignment]
+    assert not can_cache_features(model, False, probe=True, loss=ce)  # e.g. label-wise attention
+
+
+@pytest.mark.parametrize("encoder", [
+    {"name": "cnn", "embed_dim": 16, "num_filters": 8, "kernel_sizes": [2, 3]},
+    {"name": "bilstm", "embed_dim": 16, "hidden_dim": 8},
+    TINY_TRANSFORMER,
+    {**TINY_TRANSFORMER, "name": "multilevel"},
+])
+def test_a_batch_run_in_length_groups_gives_the_whole_batch_output(encoder: dict) -> None:
+    """Rows sorted into length groups, each trimmed to its longest row, and put back in
+    order: the same logits and pooled vectors as the padded batch (padding is masked)."""
+    from labelwise.models.documents import forward_docs
+    from labelwise.models.length_groups import forward_grouped, plan_groups
+    from labelwise.types import Batch
+
+    torch.manual_seed(0)
+    lengths = [3, 30, 4, 28, 5, 3, 31, 6, 29, 4, 27, 5]
+    groups = plan_groups(lengths)
+    assert len(groups) >= 2 and sorted(np.concatenate(groups).tolist()) == list(range(len(lengths)))
+    model = build_model(encoder, {"name": "linear"}, 50, 0, 3).eval()
+    ids = torch.randint(1, 50, (len(lengths), 32))
+    mask = torch.arange(32)[None, :] < torch.tensor(lengths)[:, None]
+    batch = Batch(ids * mask, mask)
+    whole = forward_docs(model, batch)
+    grouped = forward_grouped(lambda b: forward_docs(model, b), batch)
+    torch.testing.assert_close(grouped.logits, whole.logits, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(grouped.pooled, whole.pooled, atol=1e-5, rtol=1e-4)
+
+
+def test_length_groups_only_where_they_save_padding() -> None:
+    from labelwise.models.length_groups import plan_groups
+
+    assert len(plan_groups([20] * 32)) == 1  # a bucketed batch stays whole
+    assert len(plan_groups([3, 40] * 3)) == 1  # too few rows for two groups
+    groups = plan_groups([3] * 8 + [40] * 8)
+    assert [sorted(g.tolist()) for g in groups] == [list(range(8)), list(range(8, 16))]

@@ -276,7 +276,8 @@ class NeuralBackend:
         model: torch.nn.Module = self.model
         valid_model = model
         bs = self.cfg.train.eval_batch_size
-        if can_cache_features(model, self.cfg.tokenizer.long_documents == "chunk"):
+        chunked = self.cfg.tokenizer.long_documents == "chunk"
+        if can_cache_features(model, chunked, probe=self.cfg.train.freeze_encoder, loss=loss_fn):
             # the frozen encoder runs once per document instead of once per epoch
             head = self.model.head
             assert isinstance(head, torch.nn.Module)

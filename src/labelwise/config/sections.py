@@ -179,7 +179,10 @@ class TrainConfig(_Strict):
     tensorboard: bool = True
     progress: bool = True
     freeze_encoder: bool = Field(
-        False, description="train only the head (a linear probe, e.g. after pre-training)"
+        False, description=(
+            "train only the head (a linear probe, e.g. after pre-training); where the head reads "
+            "the pooled vector alone, it trains on features computed once, in eval mode"
+        ),
     )
     contrastive_views: int = Field(
         2, ge=1, le=2, description="dropout views per text when the loss contrasts embeddings"

@@ -3,7 +3,9 @@
 A frozen encoder (e.g. MiniLM with ``freeze: true``) runs in eval mode without gradient,
 so its output for a document never changes: computing it once and training the head on
 the stored vectors gives the same model as running the encoder every epoch, for a
-fraction of the time. It applies when the head reads only the pooled vector, no
+fraction of the time. A linear probe (``train.freeze_encoder``, e.g. after contrastive
+pre-training) is cached the same way: the encoder's features are taken in eval mode, as
+at prediction, instead of under a fresh dropout mask each epoch. It applies when the head reads only the pooled vector, no
 projection is trained and documents are not read in chunks (chunk logits are pooled after
 the head, so a per-document feature would not be the same model).
 """
@@ -19,13 +21,17 @@ from labelwise.training.dataset import EncodedSet
 from labelwise.types import EncoderOutput, ModelOutput
 
 
-def can_cache_features(model: nn.Module, chunked: bool) -> bool:
-    """Whether ``model`` (a Classifier) can train its head on cached pooled vectors."""
+def can_cache_features(model: nn.Module, chunked: bool, probe: bool = False, loss: nn.Module | None = None) -> bool:
+    """Whether ``model`` (a Classifier) can train its head on cached pooled vectors: ``probe``,
+    the training stage keeps the encoder fixed (``train.freeze_encoder``); ``loss``, the
+    stage's loss, where a projection left by contrastive pre-training is not trained when
+    the loss reads logits alone."""
     encoder, head = getattr(model, "encoder", None), getattr(model, "head", None)
+    reads_embeddings = loss is None or getattr(loss, "needs_embeddings", False) or getattr(loss, "contrastive", False)
     return (
-        bool(getattr(encoder, "frozen", False))
+        (probe or bool(getattr(encoder, "frozen", False)))
         and bool(getattr(head, "pooled_only", False))
-        and getattr(model, "projection", None) is None
+        and (getattr(model, "projection", None) is None or not reads_embeddings)
         and not chunked
     )
 

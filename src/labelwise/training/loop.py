@@ -30,6 +30,7 @@ from labelwise.errors import UserError
 from labelwise.losses.base import Loss
 from labelwise.metrics.names import greater_is_better
 from labelwise.models.heads.label_subset import sample_labels, scoring_labels, supports_label_subset
+from labelwise.models.length_groups import forward_grouped
 from labelwise.progress import make_progress
 from labelwise.training.dataset import (
     EncodedSet,
@@ -39,7 +40,7 @@ from labelwise.training.dataset import (
 from labelwise.training.log import RunLogger
 from labelwise.training.optim import build_optimizer, lr_factor
 from labelwise.training.parallel import wrap_ddp
-from labelwise.types import Batch, LossOutput
+from labelwise.types import Batch, LossOutput, ModelOutput
 
 
 class TrainingError(UserError):
@@ -272,7 +273,7 @@ class Trainer:
             if accum == 1:
                 labels = self._sampled_labels(piece)
             with scoring_labels(self._head(), labels):
-                out = forward_docs(self.net, piece)
+                out = self._forward(piece)
             targets = piece.targets
             if labels is not None:
                 assert targets is not None  # labels are sampled from the targets
@@ -299,6 +300,14 @@ class Trainer:
         self.loss_fn.after_step(self.model)
         assert reported is not None
         return reported
+
+    def _forward(self, batch: Batch) -> ModelOutput:
+        """The model on a training batch; a head that reads the pooled vector alone runs on
+        length groups of the batch (the same output for less padding), except under DDP,
+        which expects one forward per backward."""
+        if self.net is self.model and getattr(self._head(), "pooled_only", False):
+            return forward_grouped(lambda b: forward_docs(self.net, b), batch)
+        return forward_docs(self.net, batch)
 
     def _global_loss(self, loss_out: LossOutput, share: float) -> LossOutput:
         """The loss and its parts for the whole global batch, the same on every process:
