@@ -286,6 +286,30 @@ def fewshot_table(dataset: str) -> str:
             + "\n".join(f"- `{c}`" for c in cmds) + f"\n\nDevice: {'; '.join(devices)}.\n")
 
 
+XMC = RESULTS / "xmc"
+
+
+def xmc_table(dataset: str) -> str:
+    """``benchmarks/compare/xmc.py``'s rows for one dataset: ranking quality, fit time (and
+    how many times faster than labelwise's one-vs-rest), prediction speed and peak memory."""
+    records = [json.loads(f.read_text()) for f in sorted(XMC.glob(f"{dataset}__*.json"))]
+    if not records:
+        return ""
+    quality = ["p@1", "p@5", "ndcg@5", "psp@5"]
+    ovr = next((r for r in records if r["system"] == "labelwise:linear-l2svm"), None)
+    head = ["system", *quality, "fit s", "fits x faster than one-vs-rest", "predict docs/s", "peak MiB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in sorted(records, key=lambda r: -r["metrics"]["p@5"]):
+        lines.append("| " + " | ".join([
+            r["system"], *(f"{100 * r['metrics'][q]:.2f}" for q in quality), f"{r['train_seconds']:.0f}",
+            f"{ovr['train_seconds'] / r['train_seconds']:.1f}" if ovr else "-", f"{r['infer_docs_per_s']:.0f}",
+            f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else "-"]) + " |")
+    cmds = sorted({r["command"] for r in records})
+    devices = sorted({r["device"] for r in records})
+    return (f"### {dataset}: one-vs-rest, label trees and the tools users pick\n\n" + "\n".join(lines)
+            + "\n\nCommands:\n\n" + "\n".join(f"- `{c}`" for c in cmds) + f"\n\nDevice: {'; '.join(devices)}.\n")
+
+
 LEADERBOARD = RESULTS / "leaderboard"
 
 
@@ -384,6 +408,9 @@ def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]
             continue
         if t.get("fewshot"):
             parts.append(fewshot_table(t["fewshot"]))
+            continue
+        if t.get("xmc"):
+            parts.append(xmc_table(t["xmc"]))
             continue
         chosen = {stem: r for stem, r in rows.items()
                   if r["dataset"] == t["dataset"] and row_system(stem) in t["systems"]}

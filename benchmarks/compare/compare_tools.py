@@ -57,6 +57,14 @@ SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
     # few-shot (fewshot.py): MiniLM-L6 tuned with SupCon, then a linear head on it
     "labelwise-fewshot": (Path(sys.executable), "run_labelwise.py", ["--system", "fewshot-minilm-supcon", "--path", "torch"],
                           "labelwise:fewshot-minilm-supcon"),
+    # extreme multi-label ranking (xmc.py): each document's 10 best labels, best first
+    "labelwise-ovr": (Path(sys.executable), "run_labelwise.py",
+                      ["--system", "linear-l2svm", "--path", "torch", "--topk", "10"], "labelwise:linear-l2svm"),
+    "labelwise-tree": (Path(sys.executable), "run_labelwise.py",
+                       ["--system", "linear-tree", "--path", "torch", "--topk", "10"], "labelwise:linear-tree"),
+    "lml-tree": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "tree", "--topk", "10"],
+                 "libmultilabel:tree"),
+    "pecos": (VENVS / "pecos/bin/python", "run_pecos.py", ["--topk", "10"], "pecos:xr-linear"),
     "setfit": (VENVS / "setfit/bin/python", "run_setfit.py", [], "setfit"),
     "lml-linear": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "linear"],
                    "libmultilabel:linear"),
@@ -149,19 +157,26 @@ def run_system(system: str, dataset: str, args: argparse.Namespace, more: Sequen
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
-    p.add_argument("--systems", nargs="+", default=["labelwise", "setfit", "lml-linear", "lml-nn"],
-                   choices=sorted(SYSTEMS))
+def harness_args(doc: str, datasets: list[str], systems: list[str], choices: list[str], out: Path,
+                 argv: list[str] | None, datasets_choices: list[str] | None = None) -> argparse.Namespace:
+    """The command line every side-by-side harness shares (its results folder created)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="+", default=datasets, choices=datasets_choices)
+    p.add_argument("--systems", nargs="+", default=systems, choices=choices)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--data-dir")
     p.add_argument("--limit", type=int, help="documents per split (a smoke run; results go to --out)")
-    p.add_argument("--out", default=str(DEFAULT_OUT),
-                   help="results folder; on another machine, a folder under it, e.g. benchmarks/results/compare/amd-epyc")
+    p.add_argument("--out", default=str(out),
+                   help="results folder; on another machine, a folder under it, e.g. <folder>/amd-epyc")
     args = p.parse_args(argv)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = harness_args(__doc__ or "", DATASETS, ["labelwise", "setfit", "lml-linear", "lml-nn"], sorted(SYSTEMS),
+                        DEFAULT_OUT, argv, DATASETS)
     out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     directory = data_dir(args.data_dir)
     for dataset in args.datasets:
         _, y_train = read_split(directory, dataset, "train", args.limit)

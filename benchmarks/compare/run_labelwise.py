@@ -15,6 +15,7 @@ from pathlib import Path
 from common import ROOT, emit, runner_args, time_inference
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import numpy as np
 from run_baselines import system_file  # noqa: E402  (one rule for naming a system)
 
 from labelwise import TextClassifier
@@ -33,6 +34,8 @@ def main() -> None:
                    "own); with another --dataset it names a folder dataset, e.g. a few-shot sample of it")
     p.add_argument("--set", dest="extra", action="append", default=[], help="a config override, e.g. "
                    "tokenizer.max_length=128 (repeatable)")
+    p.add_argument("--topk", type=int, help="predict each document's K best-scored labels, best first, instead "
+                   "of its decided label set (extreme multi-label ranking; the torch path)")
     args = p.parse_args()
     system = system_file(args.system)
     files = [ROOT / f"configs/bench/datasets/{args.dataset_config or args.dataset}.yaml", system]
@@ -73,6 +76,10 @@ def main() -> None:
         predictor = clf if path == "torch" else OnnxPredictor(run_dir / "onnx", quantized=path == "onnx-int8")
 
         def predict(batch: list[str], predictor=predictor) -> list[list[str]]:
+            if args.topk:
+                scores = predictor.predict_proba(batch)
+                names = predictor.classes_
+                return [[names[j] for j in row] for row in np.argsort(-scores, axis=1)[:, : args.topk]]
             return [row if isinstance(row, list) else [row] for row in predictor.predict(batch)]
 
         predictions, docs_per_s = time_inference(predict, texts)

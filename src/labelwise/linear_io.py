@@ -4,12 +4,15 @@
 ``coef`` (L, V) float32 or the CSR triplet ``coef_data`` / ``coef_indices`` / ``coef_indptr``.
 ``linear.json`` holds ``format_version``, ``task``, the shapes, the model config, the
 vectorizer's settings and its vocabulary as a ``{token: column}`` mapping.
+
+A label-tree model (format 2, ``coef_format: tree``) holds the tree and its clusters'
+weights instead of ``coef`` and ``intercept`` (:func:`labelwise.linear_tree.tree_arrays`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -20,7 +23,7 @@ from safetensors.numpy import load_file, save_file
 from labelwise import checkpoint as ckpt
 from labelwise import rundir
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: label trees; one-vs-rest models are still written as 1
 TENSORS_FILE = rundir.LINEAR_TENSORS
 META_FILE = rundir.LINEAR_META
 
@@ -36,20 +39,25 @@ class LinearState:
     vectorizer: dict[str, Any]  # TfidfVectorizer keyword arguments (no vocabulary)
     vocabulary: dict[str, int]
     idf: np.ndarray  # (V,) float64
-    coef: Coef  # (L, V) float32, dense or CSR
-    intercept: np.ndarray  # (L,) float32
+    coef: Coef | None  # (L, V) float32, dense or CSR; None for a label tree
+    intercept: np.ndarray | None  # (L,) float32; None for a label tree
     extra: dict[str, Any]
+    tree: dict[str, np.ndarray] | None = field(default=None)  # a label tree's arrays
 
 
 def save_state(state: LinearState, directory: str | Path) -> Path:
     """Write ``linear.safetensors`` and ``linear.json`` under ``directory`` (created)."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    tensors: dict[str, np.ndarray] = {
-        "idf": np.ascontiguousarray(state.idf, dtype=np.float64),
-        "intercept": np.ascontiguousarray(state.intercept, dtype=np.float32),
-    }
-    if sp.issparse(state.coef):
+    tensors: dict[str, np.ndarray] = {"idf": np.ascontiguousarray(state.idf, dtype=np.float64)}
+    num_features = len(state.idf)
+    if state.tree is not None:
+        tensors.update({k: np.ascontiguousarray(v) for k, v in state.tree.items()})
+        coef_format = "tree"
+        num_labels = int((state.tree["tree_label"] >= 0).sum())
+    elif state.coef is None or state.intercept is None:
+        raise ValueError("a linear model state needs coef and intercept, or a tree")
+    elif sp.issparse(state.coef):
         csr = sp.csr_matrix(state.coef)
         tensors["coef_data"] = np.ascontiguousarray(csr.data, dtype=np.float32)
         tensors["coef_indices"] = np.ascontiguousarray(csr.indices, dtype=np.int64)
@@ -58,9 +66,12 @@ def save_state(state: LinearState, directory: str | Path) -> Path:
     else:
         tensors["coef"] = np.ascontiguousarray(state.coef, dtype=np.float32)
         coef_format = "dense"
-    num_labels, num_features = state.coef.shape
+    if state.tree is None:
+        assert state.coef is not None and state.intercept is not None
+        tensors["intercept"] = np.ascontiguousarray(state.intercept, dtype=np.float32)
+        num_labels, num_features = state.coef.shape
     meta = {
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if state.tree is not None else 1,
         "task": state.task,
         "num_labels": int(num_labels),
         "num_features": int(num_features),
@@ -93,16 +104,21 @@ def load_state(directory: str | Path) -> LinearState:
         )
     t = load_file(str(src / TENSORS_FILE))
     shape = (meta["num_labels"], meta["num_features"])
-    if meta["coef_format"] == "csr":
-        coef: Coef = sp.csr_matrix(
+    tree = None
+    if meta["coef_format"] == "tree":
+        tree = {k: v for k, v in t.items() if k.startswith(("tree_", "node_"))}
+        coef: Coef | None = None
+    elif meta["coef_format"] == "csr":
+        coef = sp.csr_matrix(
             (t["coef_data"], t["coef_indices"], t["coef_indptr"]), shape=shape
         )
     else:
         coef = t["coef"]
     vocabulary = {tok: int(i) for tok, i in meta["vocabulary"].items()}
-    if coef.shape != shape or t["idf"].shape != (shape[1],) or len(vocabulary) != shape[1]:
+    coef_shape = shape if coef is None else coef.shape
+    if coef_shape != shape or t["idf"].shape != (shape[1],) or len(vocabulary) != shape[1]:
         raise ValueError(
-            f"{src}: inconsistent model files: coef {coef.shape}, idf {t['idf'].shape}, "
+            f"{src}: inconsistent model files: coef {coef_shape}, idf {t['idf'].shape}, "
             f"{len(vocabulary)} vocabulary entries, expected (L, V) = {shape}"
         )
     return LinearState(
@@ -112,6 +128,7 @@ def load_state(directory: str | Path) -> LinearState:
         vocabulary=vocabulary,
         idf=t["idf"],
         coef=coef,
-        intercept=t["intercept"],
+        intercept=t.get("intercept"),
         extra=meta.get("extra", {}),
+        tree=tree,
     )

@@ -1,0 +1,382 @@
+"""A label tree for the linear model: cost that grows with log(labels), not labels.
+
+One-vs-rest fits one classifier per label on every document and scores every label for
+every document. A label tree (as in Parabel, Bonsai, PECOS XR-Linear and LibMultiLabel's
+tree model) clusters the labels hierarchically, fits at each cluster one classifier per
+child on the documents that reach the cluster, and scores a document by beam search: only
+the children of the few clusters on the beam are scored.
+
+- :func:`build_tree`: balanced k-means over label representations (for instance the sum of
+  the TF-IDF rows of each label's documents), by recursive balanced 2-means splits, so that
+  the clusters of one node differ in size by at most one;
+- :func:`fit_nodes`: one binary classifier per child of every cluster, fitted through joblib
+  (whose backend a user may switch, e.g. to Dask or Ray, with ``joblib.parallel_config``);
+- :class:`NodeWeights`: each cluster's children's weights on the features they use, looked up
+  by (cluster, feature) key, so that scoring a document touches its own features only;
+- :func:`beam_search`: the labels a document reaches, with the sum of its log-probabilities
+  along the path.
+
+Everything here is numpy and scipy; the classifier is passed in (``fit_binary``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+
+CONSTANT_SCORE = 20.0  # score of a child that every (or no) document of its cluster has
+KMEANS_ITERATIONS = 20
+
+
+# ------------------------------------------------------------------------- the tree
+@dataclass
+class LabelTree:
+    """Nodes in breadth-first order, node 0 the root. A node is a cluster (it has children)
+    or a label (``label[node] >= 0``; no children). ``children[indptr[n]:indptr[n + 1]]``
+    are node n's children."""
+
+    indptr: np.ndarray  # (M + 1,) int64
+    children: np.ndarray  # (M - 1,) int64
+    label: np.ndarray  # (M,) int64, -1 for a cluster
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.label)
+
+    @property
+    def num_labels(self) -> int:
+        return int((self.label >= 0).sum())
+
+    def children_of(self, node: int) -> np.ndarray:
+        return self.children[self.indptr[node] : self.indptr[node + 1]]
+
+    @property
+    def clusters(self) -> np.ndarray:
+        """The nodes with children, in breadth-first order."""
+        return np.flatnonzero(np.diff(self.indptr) > 0)
+
+    @functools.cached_property
+    def parent(self) -> np.ndarray:
+        """(M,) each node's parent; -1 for the root."""
+        parent = np.full(self.num_nodes, -1, dtype=np.int64)
+        counts = np.diff(self.indptr)
+        parent[self.children] = np.repeat(np.arange(self.num_nodes), counts)
+        return parent
+
+    def labels_under(self) -> sp.csr_matrix:
+        """(L, M) 0/1: label l is under node m (every node on its path, itself included)."""
+        rows, cols = [], []
+        label_nodes = np.flatnonzero(self.label >= 0)
+        node = label_nodes.copy()
+        while (node >= 0).any():
+            keep = node >= 0
+            rows.append(self.label[label_nodes[keep]])
+            cols.append(node[keep])
+            node = np.where(keep, self.parent[np.maximum(node, 0)], -1)
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        return sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(self.num_labels, self.num_nodes))
+
+    def check(self) -> None:
+        """Every label exactly once, every non-root node exactly one parent."""
+        labels = np.sort(self.label[self.label >= 0])
+        if not np.array_equal(labels, np.arange(len(labels))):
+            raise ValueError("label tree: the labels are not each under the tree exactly once")
+        if not np.array_equal(np.sort(self.children), np.arange(1, self.num_nodes)):
+            raise ValueError("label tree: a node has no parent or several")
+
+
+def balanced_split(reps: sp.csr_matrix, k: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Row indices of ``reps`` in ``k`` clusters whose sizes differ by at most one, by
+    recursive balanced spherical 2-means (each half takes its share of the clusters)."""
+    n = reps.shape[0]
+    if k <= 1 or n <= 1:
+        return [np.arange(n)]
+    k1 = (k + 1) // 2
+    q, r = divmod(n, k)
+    n1 = k1 * q + min(r, k1)  # the items of the first k1 clusters, as balanced sizes give them
+    first, second = _two_means(reps, n1, rng)
+    return [first[p] for p in balanced_split(reps[first], k1, rng)] + \
+           [second[p] for p in balanced_split(reps[second], k - k1, rng)]
+
+
+def _two_means(reps: sp.csr_matrix, n1: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Split the rows into ``n1`` and the rest around two centroids (cosine similarity):
+    the rows most similar to the first centroid relative to the second go to the first."""
+    n = reps.shape[0]
+    seeds = rng.choice(n, size=2, replace=False)
+    centroids = reps[seeds].toarray()  # (2, V)
+    first = np.zeros(n, dtype=bool)
+    for _ in range(KMEANS_ITERATIONS):
+        sims = np.asarray(reps @ centroids.T)  # (n, 2)
+        order = np.argsort(sims[:, 1] - sims[:, 0], kind="stable")
+        new = np.zeros(n, dtype=bool)
+        new[order[:n1]] = True
+        if np.array_equal(new, first):
+            break
+        first = new
+        for c, member in enumerate((first, ~first)):
+            centre = np.asarray(reps[member].sum(axis=0)).ravel()
+            norm = np.linalg.norm(centre)
+            centroids[c] = centre / norm if norm > 0 else centre
+    return np.flatnonzero(first), np.flatnonzero(~first)
+
+
+def build_tree(reps: sp.csr_matrix, branching: int, leaf_size: int, seed: int = 0) -> LabelTree:
+    """A tree over the L rows of ``reps`` (L, V) (each label's representation, L2-normalised
+    here): a node with at most ``leaf_size`` labels has them as its children; a larger one is
+    split into ``min(branching, ceil(n / leaf_size))`` balanced clusters."""
+    if branching < 2 or leaf_size < 1:
+        raise ValueError(f"label tree: branching must be >= 2 and leaf_size >= 1, got {branching}, {leaf_size}")
+    reps = sp.csr_matrix(reps, dtype=np.float64)
+    norms = np.sqrt(np.asarray(reps.multiply(reps).sum(axis=1)).ravel())
+    reps = sp.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-300), 0.0)) @ reps
+    rng = np.random.default_rng(seed)
+    # breadth-first: a queue of (labels of a cluster); label nodes get no queue entry
+    queue: list[np.ndarray | None] = [np.arange(reps.shape[0])]
+    counts: list[int] = []
+    children: list[int] = []
+    label: list[int] = [-1]
+    head = 0
+    while head < len(queue):
+        members = queue[head]
+        head += 1
+        if members is None:  # a label node
+            counts.append(0)
+            continue
+        if len(members) <= leaf_size:
+            parts: list[np.ndarray] = [members[i : i + 1] for i in range(len(members))]
+            is_label = True
+        else:
+            k = min(branching, -(-len(members) // leaf_size))
+            parts = [members[p] for p in balanced_split(reps[members], k, rng)]
+            is_label = False
+        counts.append(len(parts))
+        for part in parts:
+            children.append(len(queue))
+            queue.append(None if is_label else part)
+            label.append(int(part[0]) if is_label else -1)
+    tree = LabelTree(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                     np.asarray(children, dtype=np.int64), np.asarray(label, dtype=np.int64))
+    tree.check()
+    return tree
+
+
+def label_representations(X: sp.csr_matrix, Y: Any) -> sp.csr_matrix:
+    """(L, V): the sum of the feature rows of each label's documents."""
+    return sp.csr_matrix(sp.csr_matrix(Y, dtype=np.float32).T @ X)
+
+
+# --------------------------------------------------------------------- the weights
+@dataclass
+class NodeWeights:
+    """The children's classifiers of every cluster, stored by (cluster, feature).
+
+    For cluster c with k children, fitted on features ``support_c`` (those with a weight
+    above the pruning threshold in some child), ``keys`` holds ``c * V + f`` for each f of
+    ``support_c`` (sorted: clusters in order, then features) and the matching row of
+    ``values`` (S, K) the k children's weights on f in its first k columns (K: the most
+    children of any cluster). ``bias`` is per node (the root's unused). Scoring a document
+    against clusters is then one sparse product: its features, looked up by key, times
+    ``values``."""
+
+    keys: np.ndarray  # (S,) int64, sorted
+    values: np.ndarray  # (S, K) float32
+    bias: np.ndarray  # (M,) float32
+    num_features: int
+
+    @classmethod
+    def from_blocks(cls, tree: LabelTree, blocks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                    num_features: int) -> NodeWeights:
+        """``blocks[c] = (support (s,), weights (s, k), bias (k,))`` for every cluster c."""
+        width = int(np.diff(tree.indptr).max()) if tree.num_nodes > 1 else 0
+        total = sum(len(blocks[int(c)][0]) for c in tree.clusters)
+        keys = np.zeros(total, dtype=np.int64)
+        values = np.zeros((total, width), dtype=np.float32)
+        bias = np.zeros(tree.num_nodes, dtype=np.float32)
+        row = 0
+        for c in tree.clusters:
+            support, weights, b = blocks[int(c)]
+            s, k = weights.shape
+            keys[row : row + s] = int(c) * num_features + support.astype(np.int64)
+            values[row : row + s, :k] = weights
+            bias[tree.children_of(int(c))] = b
+            row += s
+        return cls(keys, values, bias, num_features)
+
+    def dense(self, tree: LabelTree) -> np.ndarray:
+        """(M, V) every node's weight vector (the root's zero): for tests and small trees."""
+        W = np.zeros((tree.num_nodes, self.num_features), dtype=np.float32)
+        cluster, feature = np.divmod(self.keys, self.num_features)
+        for i in range(len(self.keys)):
+            kids = tree.children_of(int(cluster[i]))
+            W[kids, feature[i]] = self.values[i, : len(kids)]
+        return W
+
+
+def child_scores(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, docs: np.ndarray,
+                 clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw scores of the children of ``clusters[i]`` for document ``docs[i]`` (rows of ``X``),
+    for every pair i. Returns (pair index, child node, score), one row per child."""
+    n_feats = np.diff(X.indptr)[docs]
+    pair = np.repeat(np.arange(len(docs)), n_feats)
+    pos = np.repeat(X.indptr[docs] - (np.cumsum(n_feats) - n_feats), n_feats) + np.arange(len(pair))
+    query = clusters[pair].astype(np.int64) * weights.num_features + X.indices[pos]
+    found = np.minimum(np.searchsorted(weights.keys, query), max(len(weights.keys) - 1, 0))
+    hit = weights.keys[found] == query if len(weights.keys) else np.zeros(len(query), dtype=bool)
+    # (pairs, S): each pair's feature values at the rows of its cluster's weights
+    P = sp.csr_matrix((X.data[pos[hit]], found[hit], np.concatenate([[0], np.cumsum(np.bincount(pair[hit],
+                      minlength=len(docs)))])), shape=(len(docs), len(weights.keys)))
+    dense = np.asarray(P @ weights.values)  # (pairs, K)
+    k = np.diff(tree.indptr)[clusters]
+    out_pair = np.repeat(np.arange(len(docs)), k)
+    within = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
+    child = tree.children[tree.indptr[clusters][out_pair] + within]
+    return out_pair, child, dense[out_pair, within] + weights.bias[child]
+
+
+def log_prob(scores: np.ndarray, loss: str) -> np.ndarray:
+    """A score's log-probability surrogate: log sigmoid for logistic regression; for the
+    L2-loss SVM, -max(0, 1 - s)^2 (its loss, as LibMultiLabel's tree ranks paths)."""
+    if loss == "logreg":
+        return -np.logaddexp(0.0, -scores)
+    return -np.square(np.maximum(0.0, 1.0 - scores))
+
+
+def beam_search(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, beam: int,
+                loss: str, chunk: int = 1024) -> sp.csr_matrix:
+    """(N, L) sparse: each document's reached labels with the sum of the log-probabilities
+    along their paths. At every depth the ``beam`` best clusters of a document are expanded;
+    a beam as wide as the tree scores every label. Documents go ``chunk`` at a time."""
+    X = sp.csr_matrix(X)
+    parts = [_beam_chunk(weights, tree, X[s : s + chunk], beam, loss) for s in range(0, X.shape[0], chunk)]
+    return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, tree.num_labels))
+
+
+def _beam_chunk(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, beam: int, loss: str) -> sp.csr_matrix:
+    n = X.shape[0]
+    docs = np.arange(n)
+    clusters = np.zeros(n, dtype=np.int64)
+    path = np.zeros(n)
+    rows, cols, vals = [], [], []
+    while len(docs):
+        pair, child, raw = child_scores(weights, tree, X, docs, clusters)
+        doc, score = docs[pair], path[pair] + log_prob(raw, loss)
+        lab = tree.label[child]
+        done = lab >= 0
+        rows.append(doc[done])
+        cols.append(lab[done])
+        vals.append(score[done])
+        doc, child, score = doc[~done], child[~done], score[~done]
+        keep = _top_per_group(doc, score, beam)
+        docs, clusters, path = doc[keep], child[keep], score[keep]
+    r, c, v = (np.concatenate(x) for x in (rows, cols, vals))
+    return sp.csr_matrix((v, (r, c)), shape=(n, tree.num_labels))
+
+
+def _top_per_group(group: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores within each group id, ordered by group."""
+    order = np.lexsort((-score, group))
+    g = group[order]
+    first = np.concatenate([[0], np.flatnonzero(np.diff(g)) + 1]) if len(g) else np.zeros(0, dtype=np.int64)
+    rank = np.arange(len(g)) - np.repeat(first, np.diff(np.concatenate([first, [len(g)]])))
+    return order[rank < k]
+
+
+# --------------------------------------------------------------------- fitting
+def node_documents(tree: LabelTree, Y: Any) -> sp.csc_matrix:
+    """(N, M) 0/1: document i reaches node m (has a label under it); the root's column is
+    every document."""
+    reach = sp.csr_matrix(Y, dtype=np.float32) @ tree.labels_under()
+    reach = sp.csc_matrix(reach, dtype=np.float32)
+    reach.data[:] = 1.0
+    return reach
+
+
+def fit_cluster(X: sp.csr_matrix, docs: np.ndarray, members: list[np.ndarray],
+                fit_binary: Callable[[sp.csr_matrix, np.ndarray], tuple[np.ndarray, float]],
+                prune: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One cluster: a classifier per child on the rows ``docs`` of ``X``, the child's
+    positives being ``members[j]`` (sorted document ids, a subset of ``docs``). Returns the
+    support (features with a weight above ``prune`` in some child), the (s, k) weights on it
+    and the (k,) biases; a child that every (or no) document has gets a constant score."""
+    Xc = X[docs]
+    k = len(members)
+    W = np.zeros((k, X.shape[1]), dtype=np.float32)
+    b = np.zeros(k, dtype=np.float32)
+    for j, pos in enumerate(members):
+        y = np.isin(docs, pos).astype(np.int8)
+        n_pos = int(y.sum())
+        if n_pos in (0, len(y)):
+            b[j] = CONSTANT_SCORE if n_pos else -CONSTANT_SCORE
+            continue
+        W[j], b[j] = fit_binary(Xc, y)
+    W[np.abs(W) <= prune] = 0.0
+    support = np.flatnonzero((W != 0).any(axis=0))
+    return support.astype(np.int64), np.ascontiguousarray(W[:, support].T), b
+
+
+def fit_nodes(X: sp.csr_matrix, Y: Any, tree: LabelTree,
+              fit_binary: Callable[[sp.csr_matrix, np.ndarray], tuple[np.ndarray, float]],
+              prune: float, n_jobs: int,
+              on_cluster: Callable[[int], None] | None = None) -> NodeWeights:
+    """Every cluster's classifiers (:func:`fit_cluster`), each cluster one joblib task: the
+    fits are independent, so any joblib backend runs them (processes by default; Dask or Ray
+    under ``joblib.parallel_config``). ``on_cluster(c)`` after cluster c is fitted."""
+    reach = node_documents(tree, Y)
+    all_docs = np.arange(X.shape[0])
+
+    def docs_of(node: int) -> np.ndarray:
+        if node == 0:
+            return all_docs
+        return reach.indices[reach.indptr[node] : reach.indptr[node + 1]].astype(np.int64)
+
+    def tasks() -> Iterator[Any]:
+        for c in tree.clusters:
+            members = [np.sort(docs_of(int(ch))) for ch in tree.children_of(int(c))]
+            yield delayed(fit_cluster)(X, np.sort(docs_of(int(c))), members, fit_binary, prune)
+
+    clusters = tree.clusters
+    serial = n_jobs == 1
+    results = (fit_cluster(*t[1], **t[2]) for t in tasks()) if serial else \
+        Parallel(n_jobs=n_jobs, return_as="generator")(tasks())
+    blocks = {}
+    for c, block in zip(clusters, results, strict=True):
+        blocks[int(c)] = block
+        if on_cluster is not None:
+            on_cluster(int(c))
+    return NodeWeights.from_blocks(tree, blocks, X.shape[1])
+
+
+# ----------------------------------------------------------------------- storage
+TREE_ARRAYS = ("indptr", "children", "label")
+NODE_ARRAYS = ("keys", "values", "bias")
+
+
+def tree_arrays(tree: LabelTree, weights: NodeWeights | None) -> dict[str, np.ndarray]:
+    """The tree and its weights as named arrays (``tree_*`` and ``node_*``), for safetensors."""
+    assert weights is not None
+    out = {f"tree_{name}": getattr(tree, name) for name in TREE_ARRAYS}
+    out.update({f"node_{name}": getattr(weights, name) for name in NODE_ARRAYS})
+    return out
+
+
+def tree_from_arrays(arrays: dict[str, np.ndarray], num_features: int) -> tuple[LabelTree, NodeWeights]:
+    """What :func:`tree_arrays` wrote, checked."""
+    missing = [n for n in (*(f"tree_{a}" for a in TREE_ARRAYS), *(f"node_{a}" for a in NODE_ARRAYS))
+               if n not in arrays]
+    if missing:
+        raise ValueError(f"label tree: the model file lacks {', '.join(missing)}")
+    tree = LabelTree(*(np.asarray(arrays[f"tree_{a}"], dtype=np.int64) for a in TREE_ARRAYS))
+    tree.check()
+    weights = NodeWeights(np.asarray(arrays["node_keys"], dtype=np.int64),
+                          np.asarray(arrays["node_values"], dtype=np.float32),
+                          np.asarray(arrays["node_bias"], dtype=np.float32), num_features)
+    if len(weights.bias) != tree.num_nodes or weights.values.shape[0] != len(weights.keys):
+        raise ValueError("label tree: the node weights do not match the tree")
+    return tree, weights

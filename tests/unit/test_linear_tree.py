@@ -1,0 +1,167 @@
+"""The label tree of the linear model: its shape, its search and its storage."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from labelwise import linear_tree as lt
+from labelwise.linear import UNREACHED, TfidfLinear, _fit_binary
+
+
+def _data(n: int = 300, v: int = 200, num_labels: int = 45, seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, v, density=0.05, format="csr", random_state=seed, dtype=np.float32)
+    Y = (rng.random((n, num_labels)) < 0.06).astype(np.int8)
+    return X, Y
+
+
+def _fitted(branching: int = 3, leaf_size: int = 4) -> tuple[sp.csr_matrix, lt.LabelTree, lt.NodeWeights]:
+    X, Y = _data()
+    tree = lt.build_tree(lt.label_representations(X, Y), branching, leaf_size, seed=0)
+    cfg = TfidfLinear.Config(C=1.0)
+    return X, tree, lt.fit_nodes(X, Y, tree, partial(_fit_binary, cfg=cfg), prune=0.0, n_jobs=1)
+
+
+@pytest.mark.parametrize(("num_labels", "branching", "leaf_size"), [(45, 3, 4), (100, 16, 10), (7, 2, 1), (5, 4, 8)])
+def test_the_tree_holds_every_label_once_in_clusters_balanced_within_one(num_labels, branching, leaf_size) -> None:
+    X, Y = _data(num_labels=num_labels)
+    tree = lt.build_tree(lt.label_representations(X, Y), branching, leaf_size, seed=1)
+    assert sorted(tree.label[tree.label >= 0].tolist()) == list(range(num_labels))
+    assert sorted(tree.children.tolist()) == list(range(1, tree.num_nodes))
+    under = np.asarray(tree.labels_under().sum(axis=0)).ravel()  # labels under each node
+    for c in tree.clusters:
+        kids = tree.children_of(int(c))
+        assert len(kids) <= max(branching, leaf_size)
+        sizes = under[kids]
+        assert sizes.max() - sizes.min() <= 1
+        if under[c] <= leaf_size:
+            assert (tree.label[kids] >= 0).all()  # a small cluster has its labels as children
+
+
+def _exhaustive(X: sp.csr_matrix, tree: lt.LabelTree, weights: lt.NodeWeights, loss: str) -> np.ndarray:
+    """Every label's path log-probability from the full (M, V) weights, node by node."""
+    lp = lt.log_prob(np.asarray(X @ weights.dense(tree).T) + weights.bias, loss)
+    path = np.zeros_like(lp)
+    for node in range(1, tree.num_nodes):  # breadth-first: a parent before its children
+        path[:, node] = path[:, tree.parent[node]] + lp[:, node]
+    out = np.zeros((X.shape[0], tree.num_labels))
+    is_label = tree.label >= 0
+    out[:, tree.label[is_label]] = path[:, is_label]
+    return out
+
+
+@pytest.mark.parametrize("loss", ["squared_hinge", "logreg"])
+def test_a_beam_as_wide_as_the_tree_scores_every_label_exactly(loss: str) -> None:
+    X, tree, weights = _fitted()
+    reached = lt.beam_search(weights, tree, X, beam=tree.num_nodes, loss=loss, chunk=64)
+    assert reached.nnz == X.shape[0] * tree.num_labels
+    np.testing.assert_allclose(reached.toarray(), _exhaustive(X, tree, weights, loss), atol=1e-4)
+
+
+def test_a_narrow_beam_reaches_fewer_labels_with_their_exact_scores() -> None:
+    X, tree, weights = _fitted()
+    reached = lt.beam_search(weights, tree, X, beam=1, loss="squared_hinge")
+    full = _exhaustive(X, tree, weights, "squared_hinge")
+    assert 0 < reached.nnz < X.shape[0] * tree.num_labels
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(reached.indptr))
+    np.testing.assert_allclose(reached.data, full[rows, reached.indices], atol=1e-4)
+    # a beam of one follows one cluster down: a document's labels are one cluster's children
+    label_node = np.full(tree.num_labels, -1)
+    label_node[tree.label[tree.label >= 0]] = np.flatnonzero(tree.label >= 0)
+    for i in range(X.shape[0]):
+        labels = reached.indices[reached.indptr[i] : reached.indptr[i + 1]]
+        parents = set(tree.parent[label_node[labels]].tolist())
+        assert len(parents) == 1 and len(labels) == len(tree.children_of(parents.pop()))
+
+
+def test_pruning_drops_small_weights_and_keeps_the_support_small() -> None:
+    X, Y = _data()
+    tree = lt.build_tree(lt.label_representations(X, Y), 3, 4, seed=0)
+    fit = partial(_fit_binary, cfg=TfidfLinear.Config(C=1.0))
+    full = lt.fit_nodes(X, Y, tree, fit, prune=0.0, n_jobs=1)
+    pruned = lt.fit_nodes(X, Y, tree, fit, prune=0.1, n_jobs=1)
+    assert len(pruned.keys) < len(full.keys)
+    assert np.all((pruned.values == 0) | (np.abs(pruned.values) > 0.1))
+
+
+def _texts(seed: int = 0, n: int = 240) -> tuple[list[str], np.ndarray]:
+    """Documents whose labels are spelled out by their words (label j: word wj), plus noise."""
+    rng = np.random.default_rng(seed)
+    num_labels = 30
+    texts, Y = [], np.zeros((n, num_labels), dtype=np.int8)
+    for i in range(n):
+        labels = rng.choice(num_labels, size=rng.integers(1, 4), replace=False)
+        Y[i, labels] = 1
+        words = [f"w{j}" for j in labels for _ in range(2)] + [f"noise{k}" for k in rng.integers(0, 50, 6)]
+        texts.append(" ".join(rng.permutation(words)))
+    return texts, Y
+
+
+def test_tfidf_linear_with_a_tree_ranks_like_one_vs_rest_and_round_trips(tmp_path: Path) -> None:
+    texts, Y = _texts()
+    tree_cfg = {"branching": 4, "leaf_size": 5, "beam": 4, "prune": 0.0}
+    tree = TfidfLinear(C=1.0, ngram_range=(1, 1), min_df=1, n_jobs=1, tree=tree_cfg).fit(texts[:200], Y[:200], "extreme")
+    ovr = TfidfLinear(C=1.0, ngram_range=(1, 1), min_df=1, n_jobs=1).fit(texts[:200], Y[:200], "extreme")
+    test, gold = texts[200:], Y[200:]
+    s_tree, s_ovr = tree.decision_function(test), ovr.decision_function(test)
+    assert s_tree.shape == s_ovr.shape == gold.shape
+    p1 = lambda s: float(gold[np.arange(len(gold)), s.argmax(1)].mean())  # noqa: E731
+    assert p1(s_tree) >= 0.95 and p1(s_ovr) >= 0.95
+    assert (s_tree == UNREACHED).any()  # a beam of 4 does not reach every label
+    tree.save(tmp_path / "m")
+    again = TfidfLinear.load(tmp_path / "m")
+    np.testing.assert_array_equal(again.decision_function(test), s_tree)
+    assert again.tree_ is not None and again.coef_ is None
+
+
+def test_a_tree_is_for_label_sets_multiclass_stays_one_model() -> None:
+    texts, Y = _texts()
+    onehot = np.eye(3, dtype=np.int8)[Y[:, :3].argmax(1)]
+    clf = TfidfLinear(C=1.0, min_df=1, n_jobs=1, tree={"branching": 2, "leaf_size": 1}).fit(texts, onehot, "multiclass")
+    assert clf.tree_ is None and clf.coef_ is not None
+
+
+def test_tree_fits_run_on_a_dask_cluster() -> None:
+    """The clusters' fits are joblib tasks: under a local two-worker Dask cluster they give
+    the same weights as in one process."""
+    distributed = pytest.importorskip("dask.distributed")
+    import joblib
+
+    X, Y = _data()
+    tree = lt.build_tree(lt.label_representations(X, Y), 3, 4, seed=0)
+    fit = partial(_fit_binary, cfg=TfidfLinear.Config(C=1.0))
+    local = lt.fit_nodes(X, Y, tree, fit, prune=0.0, n_jobs=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+        remote = lt.fit_nodes(X, Y, tree, fit, prune=0.0, n_jobs=-1)
+    np.testing.assert_array_equal(remote.keys, local.keys)
+    np.testing.assert_allclose(remote.values, local.values, atol=1e-6)
+
+
+def test_a_list_of_C_is_searched_for_the_tree_too() -> None:
+    texts, Y = _texts()
+    clf = TfidfLinear(C=[0.25, 1.0], min_df=1, n_jobs=1, tree={"branching": 3, "leaf_size": 6}).fit(texts, Y, "extreme")
+    assert set(clf.C_search_) == {0.25, 1.0} and clf.C_ in clf.C_search_ and clf.nodes_ is not None
+
+
+def test_a_tree_run_trains_saves_and_predicts_through_the_api(tmp_path: Path) -> None:
+    """``model.linear.tree`` in a config: the run directory holds the tree, and the loaded
+    run predicts and evaluates like the one that trained."""
+    from labelwise import TextClassifier
+
+    texts, Y = _texts(n=300)
+    labels = [[f"l{j}" for j in np.flatnonzero(row)] for row in Y]
+    cfg = {"task": "extreme", "model": {"type": "linear", "linear": {
+        "min_df": 1, "n_jobs": 1, "C": 1.0, "tree": {"branching": 4, "leaf_size": 5, "beam": 3}}},
+        "train": {"progress": False}}
+    clf = TextClassifier(cfg).fit(texts[:240], labels[:240])
+    clf.save(tmp_path / "run")
+    again = TextClassifier.load(tmp_path / "run")
+    np.testing.assert_array_equal(again.predict_proba(texts[240:]), clf.predict_proba(texts[240:]))
+    metrics = again.evaluate(texts[240:], labels[240:])
+    assert metrics["p@1"] >= 0.9
