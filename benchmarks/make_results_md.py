@@ -310,6 +310,27 @@ def xmc_table(dataset: str) -> str:
             + "\n\nCommands:\n\n" + "\n".join(f"- `{c}`" for c in cmds) + f"\n\nDevice: {'; '.join(devices)}.\n")
 
 
+def label_scaling_table() -> str:
+    """``benchmarks/label_scaling.py``'s cells: cost against the number of labels."""
+    path = RESULTS / "label_scaling.json"
+    if not path.is_file():
+        return ""
+    records = json.loads(path.read_text())
+    head = ["labels", "model", "fit s", "predict ms/doc", "peak GiB", "weights GiB", "P@1"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in sorted(records, key=lambda r: (r["num_labels"], r["model"])):
+        if r.get("skipped"):
+            lines.append(f"| {r['num_labels']:,} | {r['model']} | not started: {r['why']} | | | | |")
+            continue
+        lines.append(f"| {r['num_labels']:,} | {r['model']} | {r['fit_seconds']:.0f} | {r['predict_ms_per_doc']:.2f} | "
+                     f"{r['peak_rss_gib']:.2f} | {r['weights_gib']:.2f} | {100 * r['p@1']:.1f} |")
+    first = next(r for r in records if not r.get("skipped"))
+    return ("### Cost against the number of labels (generated data)\n\n" + "\n".join(lines)
+            + f"\n\n{first['num_train']:,} training and {first['num_test']:,} test documents, "
+            f"{first['num_features']:,} features, {first['jobs']} worker(s). Command: "
+            "`python benchmarks/label_scaling.py`.\n\n![cost against labels](results/label_scaling.png)\n")
+
+
 LEADERBOARD = RESULTS / "leaderboard"
 
 
@@ -408,6 +429,9 @@ def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]
             continue
         if t.get("fewshot"):
             parts.append(fewshot_table(t["fewshot"]))
+            continue
+        if t.get("label_scaling"):
+            parts.append(label_scaling_table())
             continue
         if t.get("xmc"):
             parts.append(xmc_table(t["xmc"]))
