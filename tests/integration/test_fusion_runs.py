@@ -160,6 +160,35 @@ def test_a_fusion_exports_to_one_onnx_predictor(tmp_path: Path) -> None:
     assert OnnxPredictor(out, quantized=True).predict_proba(texts).shape == (len(texts), 3)
 
 
+def test_a_label_tree_member_fuses_exports_and_predicts_alike(tmp_path: Path) -> None:
+    """A linear member fitted as a label tree (model.linear.tree) in a multi-label fusion:
+    the run and its export (the tree copied beside the ONNX graph) score alike."""
+    pytest.importorskip("onnxruntime")
+    from labelwise.export import OnnxPredictor, export_onnx
+
+    rng = np.random.default_rng(3)
+    names = [f"{w}{i}" for w in WORDS for i in range(3)]
+
+    def multi(n: int) -> list[Example]:
+        out = []
+        for _ in range(n):
+            labels = sorted(set(rng.choice(names, 2)))
+            out.append(Example(" ".join(f"w{lab}" for lab in labels for _ in range(2)), tuple(labels)))
+        return out
+
+    tree = {"model": {"type": "linear", "linear": {"loss": "squared_hinge", "min_df": 1, "C": 1.0,
+                                                   "tree": {"branching": 2, "leaf_size": 3, "beam": 2}}}}
+    cfg = {**FUSION, "task": "multilabel",
+           "model": {"type": "fusion", "fusion": {"members": [{"config": tree}, {"config": CNN}], "weight_step": 0.25}}}
+    run = tmp_path / "run"
+    clf = TextClassifier(cfg).fit_examples(multi(80), multi(30), run_dir=run)
+    assert TextClassifier.load(run / "members" / "0").backend_.model.tree_ is not None
+    export_onnx(run, tmp_path / "onnx")
+    texts = [e.text for e in multi(12)]
+    np.testing.assert_allclose(OnnxPredictor(tmp_path / "onnx").predict_proba(texts), clf.predict_proba(texts),
+                               atol=1e-4)
+
+
 def test_searches_inside_a_backend_report_only_their_choice(tmp_path: Path) -> None:
     """A tune pruner sees a fusion's chosen weights once, not every candidate of the grid
     (nor a linear member's C values)."""
