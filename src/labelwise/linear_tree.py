@@ -278,6 +278,8 @@ def _beam_chunk(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, beam: i
         doc, child, score = doc[~done], child[~done], score[~done]
         keep = _top_per_group(doc, score, beam)
         docs, clusters, path = doc[keep], child[keep], score[keep]
+    if not rows:  # no documents
+        return sp.csr_matrix((n, tree.num_labels))
     r, c, v = (np.concatenate(x) for x in (rows, cols, vals))
     return sp.csr_matrix((v, (r, c)), shape=(n, tree.num_labels))
 
