@@ -9,7 +9,9 @@ the tables generated from ``benchmarks/results/*.json`` where the notes say
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -409,32 +411,30 @@ def _leaderboard_plot(dataset: str, entries: list[tuple[str, dict]], metric: str
     return path
 
 
+# table kinds that read their own result files (not the topics' rows): kind -> its table,
+# given the kind's value in the manifest (a dataset name, or true)
+OWN_TABLES: dict[str, Callable[[Any], str]] = {
+    "compare": lambda _: compare_tables(),
+    "throughput": throughput_table,
+    "linear_defaults": linear_defaults_table,
+    "fewshot": fewshot_table,
+    "label_scaling": lambda _: label_scaling_table(),
+    "xmc": xmc_table,
+}
+
+
 def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]]:
     """The generated tables of one topic, and the result rows they show."""
     parts, used = [], set()
     for t in spec:
-        if t.get("compare"):
-            parts.append(compare_tables())
-            continue
-        if t.get("throughput"):
-            parts.append(throughput_table(t["throughput"]))
+        kind = next((k for k in OWN_TABLES if t.get(k)), None)
+        if kind is not None:
+            parts.append(OWN_TABLES[kind](t[kind]))
             continue
         if t.get("leaderboard"):
             board, shown = leaderboard(t["leaderboard"], rows)
             parts.append(board)
             used |= shown
-            continue
-        if t.get("linear_defaults"):
-            parts.append(linear_defaults_table(t["linear_defaults"]))
-            continue
-        if t.get("fewshot"):
-            parts.append(fewshot_table(t["fewshot"]))
-            continue
-        if t.get("label_scaling"):
-            parts.append(label_scaling_table())
-            continue
-        if t.get("xmc"):
-            parts.append(xmc_table(t["xmc"]))
             continue
         chosen = {stem: r for stem, r in rows.items()
                   if r["dataset"] == t["dataset"] and row_system(stem) in t["systems"]}
