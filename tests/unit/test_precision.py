@@ -27,15 +27,25 @@ def test_auto_picks_bf16_only_with_native_support(monkeypatch: pytest.MonkeyPatc
 def test_cpu_flags_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     flags = tmp_path / "cpuinfo"
     flags.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
-    precision.cpu_has_native_bf16.cache_clear()
+    precision.cpu_flags_have_bf16.cache_clear()
     monkeypatch.setattr(precision, "Path", lambda _: flags)
+    monkeypatch.delenv(precision.NATIVE_BF16_ENV, raising=False)
     try:
         assert not precision.cpu_has_native_bf16()
         flags.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_tile\n")
-        precision.cpu_has_native_bf16.cache_clear()
+        precision.cpu_flags_have_bf16.cache_clear()
         assert precision.cpu_has_native_bf16()
+        monkeypatch.setenv(precision.NATIVE_BF16_ENV, "0")  # the override wins over the flags
+        assert not precision.cpu_has_native_bf16()
+        assert resolve_precision("auto", CPU) is None
     finally:
-        precision.cpu_has_native_bf16.cache_clear()
+        precision.cpu_flags_have_bf16.cache_clear()
+
+
+def test_the_suite_runs_auto_in_float32() -> None:
+    """tests/conftest.py: numbers compared across code paths (ONNX against PyTorch, two
+    processes against one) must not depend on whether this CPU has bf16."""
+    assert resolve_precision("auto", CPU) is None
 
 
 def test_bf16_forward_gives_float32_outputs_close_to_fp32() -> None:

@@ -5,12 +5,17 @@ about twice as fast as fp32; on a CPU without it, bf16 is emulated and 10-25x sl
 ``train.precision: auto`` picks bf16 autocast only where the hardware has it (a CUDA device
 that supports bf16, or such a CPU), and the model's matmuls run in bf16 under
 ``torch.autocast`` while its parameters, optimizer state and outputs stay float32.
+
+The environment variable ``LABELWISE_NATIVE_BF16`` (``0`` or ``1``) overrides what the CPU
+flags say: ``0`` keeps ``auto`` in float32 on any machine (results that do not depend on the
+CPU; the test suite sets it), ``1`` asserts native bf16 where the flags are hidden.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +25,21 @@ import torch
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-@functools.cache
+NATIVE_BF16_ENV = "LABELWISE_NATIVE_BF16"
+
+
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (Linux x86: its /proc/cpuinfo flags)."""
+    """Whether this CPU computes bf16 natively: ``LABELWISE_NATIVE_BF16`` when it is 0 or 1,
+    else the CPU's flags (:func:`cpu_flags_have_bf16`)."""
+    forced = os.environ.get(NATIVE_BF16_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    return cpu_flags_have_bf16()
+
+
+@functools.cache
+def cpu_flags_have_bf16() -> bool:
+    """Whether this CPU's flags say it computes bf16 natively (Linux x86: /proc/cpuinfo)."""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
     except OSError:
