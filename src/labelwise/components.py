@@ -51,6 +51,8 @@ def validate_components(cfg: Config) -> None:
                 reg.validate_params(name, spec)
             except ValueError as err:
                 raise ConfigError(f"model.{section}: {err}") from None
+        if cfg.model.shortlist is not None:
+            _validate_linear(cfg.model.shortlist.linear, "model.shortlist.linear")
     elif cfg.model.type == "fusion":
         from labelwise.fusion import FusionConfig
 
@@ -65,12 +67,7 @@ def validate_components(cfg: Config) -> None:
                 except ConfigError as err:
                     raise ConfigError(f"model.fusion.members[{i}]: {err}") from None
     else:
-        from labelwise.linear import TfidfLinear  # scikit-learn: imported only when used (~1.5 s)
-
-        try:
-            TfidfLinear.Config(**cfg.model.linear)
-        except ValidationError as err:
-            raise ConfigError(format_validation_error(err, "model.linear")) from None
+        _validate_linear(cfg.model.linear, "model.linear")
     losses = [("loss", cfg.loss)]
     if cfg.pretrain is not None:
         losses.append(("pretrain.loss", cfg.pretrain.loss))
@@ -85,6 +82,16 @@ def validate_components(cfg: Config) -> None:
             except ValueError as err:
                 raise ConfigError(f"{where}: {err}") from None
     _validate_metric_names(cfg)
+
+
+def _validate_linear(params: dict, where: str) -> None:
+    """TF-IDF linear model parameters, as ``model.linear`` takes them."""
+    from labelwise.linear import TfidfLinear  # scikit-learn: imported only when used (~1.5 s)
+
+    try:
+        TfidfLinear.Config(**params)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, where)) from None
 
 
 def _validate_metric_names(cfg: Config) -> None:

@@ -47,6 +47,7 @@ import torch
 from labelwise import checkpoint as ckpt
 from labelwise import rundir
 from labelwise.models.pooling import ChunkPooling, make_pooling
+from labelwise.shortlist import Shortlister, keep_candidates
 
 if TYPE_CHECKING:
     from labelwise.backends.fusion import FusionBackend
@@ -60,6 +61,8 @@ MODEL_FILE = "model.onnx"
 QUANTIZED_FILE = "model.int8.onnx"
 EXPORT_FILE = "export.json"
 COPIED_FILES = (rundir.TOKENIZER, rundir.LABELS, rundir.DECODE, rundir.CONFIG, rundir.RUN_INFO)
+# a run with model.shortlist: the linear model proposing each document's labels, beside the graph
+SHORTLIST_FILES = tuple(f"{rundir.SHORTLIST_DIR}/{name}" for name in (rundir.LINEAR_TENSORS, rundir.LINEAR_META))
 
 
 # ----------------------------------------------------------------------------------------
@@ -194,6 +197,9 @@ def export_onnx(
     if quantize:
         ckpt.atomic_write(out_dir / QUANTIZED_FILE, lambda p: _quantize(model_path, p))
     _copy_files(run_dir, out_dir, COPIED_FILES)
+    if cfg.model.shortlist is not None:
+        (out_dir / rundir.SHORTLIST_DIR).mkdir(exist_ok=True)
+        _copy_files(run_dir, out_dir, SHORTLIST_FILES)
 
     from labelwise.version import __version__
 
@@ -218,6 +224,8 @@ def export_onnx(
         "max_length": t.max_length,
         "long_documents": t.long_documents,  # how documents are read: the run's config.yaml
         "max_chunks": t.max_chunks,
+        # the graph scores every label; the predictor keeps each document's shortlist
+        "shortlist": None if cfg.model.shortlist is None else cfg.model.shortlist.size,
         "eval_batch_size": cfg.train.eval_batch_size,
         "models": {"fp32": MODEL_FILE, **({"int8": QUANTIZED_FILE} if quantize else {})},
     })
@@ -354,6 +362,10 @@ class OnnxPredictor:
         self.classifier: TextClassifier = _estimator_from(self.export_dir)
         self.classifier.backend_ = _OnnxLogits(self)  # type: ignore[assignment]
         self.pooling = make_pooling(ChunkPooling.of(self.classifier.config_.model))
+        shortlist = self.classifier.config_.model.shortlist
+        self.shortlister: Shortlister | None = None
+        if shortlist is not None:
+            self.shortlister = Shortlister.load(self.export_dir / rundir.SHORTLIST_DIR, shortlist.size)
 
     def _load_fusion(self, quantized: bool, threads: int | None, batch_size: int | None) -> None:
         """A fusion's export: its members (ONNX predictors, or runs as they are) fused as the
@@ -417,6 +429,8 @@ class OnnxPredictor:
             if on_batch is not None:
                 on_batch(len(idx))
         assert result is not None
+        if self.shortlister is not None:  # as the run scores: each document's shortlist alone
+            result = keep_candidates(result, self.shortlister.candidates(list(texts)))
         return result
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -261,6 +261,31 @@ class TfidfLinear:
             out[s : s + step] = (scores.toarray() if sp.issparse(scores) else scores) + b
         return out
 
+    @property
+    def num_labels(self) -> int:
+        """Labels (classes) the fitted model scores."""
+        if self.tree_ is not None:
+            return self.tree_.num_labels
+        return int(self._fitted()[1].shape[0])
+
+    def top_labels(self, texts: list[str], k: int) -> np.ndarray:
+        """(N, min(k, L)) int64: each text's ``k`` highest-scoring label ids, best first (a
+        tree's unreached labels, tied at ``UNREACHED``, last), scored in row chunks so that
+        memory stays bounded whatever the label count."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        texts = _check_texts(texts)
+        num_labels = self.num_labels
+        k = min(k, num_labels)
+        out = np.empty((len(texts), k), dtype=np.int64)
+        step = max(1, SCORE_CHUNK // max(num_labels, 1))
+        for s in range(0, len(texts), step):
+            scores = self.decision_function(texts[s : s + step])
+            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+            out[s : s + step] = np.take_along_axis(top, order, axis=1)
+        return out
+
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Softmax (multiclass) or sigmoid (otherwise) of the scores: for ``logreg`` these are
         exactly the fitted model's probabilities; for ``squared_hinge`` they are uncalibrated."""

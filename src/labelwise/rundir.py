@@ -15,6 +15,7 @@ A run directory is the checkpoint. Every file is written atomically
     trainer_state.json + checkpoints/step-N/{best,last,optimizer,loss_state}.safetensors
                         (neural) the loop's state, to resume
     pretrain/           (neural, with a pre-training stage) its own trainer state and checkpoints
+    shortlist/          (neural, model.shortlist) the linear model proposing each document's labels
     plant/              (PLANT head) stage.json, mig/ and l2r/: the stage before training
     linear.safetensors, linear.json   (linear backend) the TF-IDF model
     fusion.json, members/<i>/         (fusion backend) the weights and temperatures, and
@@ -41,6 +42,7 @@ TRAINER_STATE = "trainer_state.json"
 CHECKPOINTS = "checkpoints"
 PRETRAIN_DIR = "pretrain"
 PLANT_DIR = "plant"
+SHORTLIST_DIR = "shortlist"
 PLANT_STAGE = "stage.json"  # in PLANT_DIR, written last: the stage completed
 PLANT_MIG_DIR = "mig"  # in PLANT_DIR
 PLANT_L2R_DIR = "l2r"  # in PLANT_DIR
@@ -50,7 +52,8 @@ FUSION = "fusion.json"
 MEMBERS_DIR = "members"
 LOG = "log.jsonl"
 # what a trained model is read from: run.json records their sha256 when the run is saved
-WEIGHT_FILES = (WEIGHTS, TOKENIZER, LINEAR_TENSORS, LINEAR_META, FUSION)
+WEIGHT_FILES = (WEIGHTS, TOKENIZER, LINEAR_TENSORS, LINEAR_META, FUSION,
+                f"{SHORTLIST_DIR}/{LINEAR_TENSORS}", f"{SHORTLIST_DIR}/{LINEAR_META}")
 TENSORBOARD_DIR = "tb"
 
 

@@ -48,12 +48,15 @@ class Batch:
     targets: (B,) long class ids (multi-class) or (B, L) float multi-hot, or None at inference.
     doc_index: (R,) long when long documents are read in chunks: rows of ``input_ids`` are
     chunks and ``doc_index[r]`` is the document of row r; None when rows are documents.
+    candidates: (D, S) long, each document's shortlisted label ids (``model.shortlist``), or
+    None: every label is scored.
     """
 
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     targets: torch.Tensor | None = None
     doc_index: torch.Tensor | None = None
+    candidates: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
@@ -61,6 +64,7 @@ class Batch:
             self.attention_mask.to(device),
             None if self.targets is None else self.targets.to(device),
             None if self.doc_index is None else self.doc_index.to(device),
+            None if self.candidates is None else self.candidates.to(device),
         )
 
     @property

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 import torch
 
-from labelwise.models.heads.label_subset import sample_labels, scoring_labels, supports_label_subset
+from labelwise.models.heads.label_subset import (
+    UNSCORED,
+    sample_labels,
+    scoring_labels,
+    shortlisted_logits,
+    supports_label_subset,
+)
 from labelwise.models.heads.plant import (
     PlantHead,
     inattention,
@@ -82,6 +88,18 @@ def test_negatives_are_drawn_uniformly() -> None:
     assert counts[1:].min() > 140 and counts[1:].max() < 280
 
 
+def test_sample_with_a_shortlist_keeps_positives_and_candidates() -> None:
+    targets = torch.zeros(2, 30)
+    targets[0, 3] = targets[1, 20] = 1
+    candidates = torch.tensor([[3, 5, 9], [9, 11, 2]])
+    gen = torch.Generator().manual_seed(0)
+    assert sample_labels(targets, None, gen, candidates).tolist() == [2, 3, 5, 9, 11, 20]
+    filled = sample_labels(targets, 10, gen, candidates)  # uniform negatives up to the budget
+    assert len(filled) == 10 and {2, 3, 5, 9, 11, 20} <= set(filled.tolist())
+    assert sample_labels(targets, 4, gen, candidates).tolist() == [2, 3, 5, 9, 11, 20]  # all kept
+    assert sample_labels(targets, 30, gen, candidates).tolist() == list(range(30))
+
+
 # ------------------------------------------------------------------------ heads
 
 
@@ -97,6 +115,28 @@ def test_subset_logits_equal_the_full_logits_columns(name: str) -> None:
     torch.testing.assert_close(part, full[:, subset], rtol=1e-5, atol=1e-6)
     assert head.label_subset is None  # restored after the block
     torch.testing.assert_close(head(enc).logits, full)
+
+
+@pytest.mark.parametrize("name", ["linear", "labelwise_attention", "plant"])
+def test_shortlisted_logits_equal_the_full_logits_columns(name: str) -> None:
+    head = _head(name)
+    enc = _enc([9, 6, 2])
+    full = head(enc).logits
+    candidates = torch.tensor([[4, 0, 7], [7, 10, 1], [2, 4, 9]])
+    widths: list[int] = []
+
+    def score() -> torch.Tensor:
+        out = head(enc).logits
+        widths.append(out.shape[1])
+        return out
+
+    got = shortlisted_logits(head, candidates, score)
+    assert widths == [7]  # the union of the batch's candidates, scored once
+    assert got.shape == full.shape
+    picked = torch.zeros_like(full, dtype=torch.bool).scatter_(1, candidates, True)
+    torch.testing.assert_close(got[picked], full[picked], rtol=1e-5, atol=1e-6)
+    assert (got[~picked] == UNSCORED).all()
+    assert head.label_subset is None
 
 
 @pytest.mark.parametrize("name", ["linear", "labelwise_attention", "plant"])

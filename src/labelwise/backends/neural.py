@@ -5,12 +5,15 @@
 1. tokenizer: trained on the training texts (WordPiece) or the pretrained encoder's own;
 2. build: the network for the tokenizer's vocabulary and the label count;
 3. ``head.prepare``: what the head learns before training (PLANT's MIG and L2R stage);
-4. pre-training (optional, ``pretrain``): the encoder with a loss alone;
-5. training: the loop, validating and checkpointing as it goes.
+4. shortlist (optional, ``model.shortlist``): the linear model that proposes each
+   document's labels (:mod:`labelwise.shortlist`);
+5. pre-training (optional, ``pretrain``): the encoder with a loss alone;
+6. training: the loop, validating and checkpointing as it goes.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,10 +31,12 @@ from labelwise.losses.build import build_loss, loss_needs_embeddings
 from labelwise.models import build_model, encoder_tokenizer_kind
 from labelwise.models.documents import ChunkPooling, set_chunk_pooling
 from labelwise.models.heads.base import Head, PrepareData
+from labelwise.models.heads.label_subset import check_label_subset_training
 from labelwise.models.precision import precision_name, resolve_precision
 from labelwise.models.pretrained_models import encoder_folder
 from labelwise.progress import make_progress
 from labelwise.registry import HEADS
+from labelwise.shortlist import Shortlister, recall
 from labelwise.training import EncodedSet, Trainer, predict_logits
 from labelwise.training.dataset import predict_embeddings
 from labelwise.training.features import (
@@ -69,6 +74,8 @@ class NeuralBackend:
         self.pretrain_state: dict[str, Any] = {}
         self.plant_state: dict[str, Any] = {}  # what the head's prepare stage returned
         self.embedding_state: dict[str, Any] = {}  # GloVe coverage, set by build_model
+        self.shortlister: Shortlister | None = None  # with model.shortlist
+        self.shortlist_state: dict[str, Any] = {}
 
     # -------------------------------------------------------------- the stages
     def fit(self, train: Split, valid: Split, ctx: FitContext) -> None:
@@ -79,6 +86,8 @@ class NeuralBackend:
         self.build_model(len(ctx.labels))
         targets = ctx.task.targets(train.y)
         self.prepare_head(train.texts, targets, ctx)
+        if self.cfg.model.shortlist is not None:
+            self.fit_shortlist(train, valid, ctx)
         if self.cfg.pretrain is not None:
             self.pretrain(train.texts, targets, build_loss(self.cfg.pretrain.loss, self.loss_info(ctx)),
                           ctx.run_dir, ctx.resume)
@@ -200,9 +209,40 @@ class NeuralBackend:
             proj = ProjectionConfig()
         return None if proj is None else proj.model_dump()
 
-    def encode(self, texts: Sequence[str], targets: np.ndarray | None) -> EncodedSet:
+    def encode(self, texts: Sequence[str], targets: np.ndarray | None, shortlist: bool = True) -> EncodedSet:
+        """Token ids (and ``targets``) of ``texts``, with each text's shortlisted labels
+        where the model has a shortlist (and ``shortlist``)."""
         assert self.tokenizer is not None
-        return EncodedSet(self.tokenizer.documents(texts, self.cfg.tokenizer), targets, self.tokenizer.pad_id)
+        candidates = self.shortlister.candidates(texts) if shortlist and self.shortlister is not None else None
+        return EncodedSet(self.tokenizer.documents(texts, self.cfg.tokenizer), targets, self.tokenizer.pad_id,
+                          candidates)
+
+    # -------------------------------------------------------------- shortlist
+    def fit_shortlist(self, train: Split, valid: Split, ctx: FitContext) -> None:
+        """Fit (or, resuming, reload) the linear model that proposes each document's labels,
+        and record the share of the validation split's true labels its shortlists hold."""
+        cfg = self.cfg.model.shortlist
+        assert cfg is not None
+        where = None if ctx.run_dir is None else ctx.run_dir / rundir.SHORTLIST_DIR
+        if ctx.resume and where is not None and (where / rundir.LINEAR_META).is_file():
+            self.shortlister = Shortlister.load(where, cfg.size)
+            reused = True
+        else:
+            try:
+                self.shortlister = Shortlister.fit(cfg, train.texts, np.asarray(train.y), ctx.task.value,
+                                                   seed=self.cfg.train.seed)
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
+            if where is not None and distributed.is_main():
+                self.shortlister.save(where)
+            reused = False
+        self.shortlist_state = {"size": cfg.size, "reused": reused}
+        if len(valid.texts):
+            got = recall(self.shortlister.candidates(valid.texts), np.asarray(valid.y))
+            self.shortlist_state["valid_recall"] = got
+            if self.cfg.train.progress and distributed.is_main():
+                print(f"labelwise: shortlist: {cfg.size} labels a document hold {got:.1%} of the "
+                      "validation split's true labels", file=sys.stderr)
 
     # -------------------------------------------------------------- training
     def prepare_head(self, train_texts: Sequence[str], train_targets: np.ndarray, ctx: FitContext) -> None:
@@ -219,7 +259,7 @@ class NeuralBackend:
         main = distributed.is_main()
 
         def token_docs() -> list[list[int]]:  # a chunked document's chunks joined
-            return [[t for chunk in doc for t in chunk] for doc in self.encode(train_texts, None).docs]
+            return [[t for chunk in doc for t in chunk] for doc in self.encode(train_texts, None, shortlist=False).docs]
 
         self.plant_state = head.prepare(PrepareData(
             token_docs, train_targets, self.tokenizer, settings=self.cfg.plant, run_dir=ctx.run_dir,
@@ -249,7 +289,7 @@ class NeuralBackend:
             stage_dir.mkdir(parents=True, exist_ok=True)
         resume = resume and rundir.has_trainer_state(stage_dir)
         trainer = Trainer(self.model, loss_fn.to(self.device), cfg, self.device, stage_dir, None, "loss")
-        self.pretrain_state = trainer.fit(self.encode(train_texts, train_targets), resume=resume)
+        self.pretrain_state = trainer.fit(self.encode(train_texts, train_targets, shortlist=False), resume=resume)
 
     def train(
         self,
@@ -266,6 +306,8 @@ class NeuralBackend:
         # a run interrupted in an earlier stage (pre-training, PLANT) or before the loop's
         # first checkpoint starts the loop afresh
         resume = ctx.resume and rundir.has_trainer_state(run_dir)
+        if self.shortlister is not None:
+            check_label_subset_training(getattr(self.model, "head", self.model), loss_fn, "model.shortlist")
         if self.cfg.train.freeze_encoder:
             encoder = getattr(self.model, "encoder", None)
             assert isinstance(encoder, torch.nn.Module)
@@ -277,7 +319,8 @@ class NeuralBackend:
         valid_model = model
         bs = self.cfg.train.eval_batch_size
         chunked = self.cfg.tokenizer.long_documents == "chunk"
-        if can_cache_features(model, chunked, probe=self.cfg.train.freeze_encoder, loss=loss_fn):
+        cacheable = self.shortlister is None  # cached features carry no shortlists
+        if cacheable and can_cache_features(model, chunked, probe=self.cfg.train.freeze_encoder, loss=loss_fn):
             # the frozen encoder runs once per document instead of once per epoch
             head = self.model.head
             assert isinstance(head, torch.nn.Module)
@@ -302,6 +345,8 @@ class NeuralBackend:
         self.train_state = trainer.fit(train, resume=resume)
         self.train_state.update(self.embedding_state)  # e.g. GloVe coverage, kept in decode.json
         self.train_state["precision"] = precision_name(getattr(self.model, "compute_dtype", None))
+        if self.shortlist_state:
+            self.train_state["shortlist"] = self.shortlist_state
         if self.plant_state:
             l2r = self.plant_state.get("l2r") or {}
             self.train_state["plant"] = {
@@ -322,7 +367,7 @@ class NeuralBackend:
     def embed(self, texts: Sequence[str], which: str = "pooled") -> np.ndarray:
         """(N, d): the encoder's pooled vector, or the contrastive projection."""
         assert self.model is not None
-        data = self.encode(texts, None)
+        data = self.encode(texts, None, shortlist=False)
         return predict_embeddings(self.model, data, self.cfg.train.eval_batch_size, self.device, which)
 
     def network(self) -> tuple[torch.nn.Module, TextTokenizer]:
@@ -336,6 +381,8 @@ class NeuralBackend:
         assert self.model is not None
         self.save_tokenizer(run_dir)
         ckpt.save_tensors(run_dir / rundir.WEIGHTS, self.model.state_dict())
+        if self.shortlister is not None:
+            self.shortlister.save(run_dir / rundir.SHORTLIST_DIR)
 
     def save_tokenizer(self, run_dir: Path) -> None:
         assert self.tokenizer is not None
@@ -348,3 +395,10 @@ class NeuralBackend:
         state = ckpt.load_tensors(run_dir / rundir.WEIGHTS)
         ckpt.load_state_checked(self.model, state, f"{run_dir}/{rundir.WEIGHTS}")
         self.model.eval()
+        shortlist = self.cfg.model.shortlist
+        if shortlist is not None:
+            where = run_dir / rundir.SHORTLIST_DIR
+            if not (where / rundir.LINEAR_META).is_file():
+                raise ValueError(f"{where}: the shortlist's linear model is missing (the config sets "
+                                 "model.shortlist); copy the whole run directory")
+            self.shortlister = Shortlister.load(where, shortlist.size)

@@ -23,6 +23,7 @@ from labelwise.config.sections import (
     PlantConfig,
     PretrainConfig,
     ProjectionConfig,
+    ShortlistConfig,
     TokenizerConfig,
     TrainConfig,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "PlantConfig",
     "PretrainConfig",
     "ProjectionConfig",
+    "ShortlistConfig",
     "TokenizerConfig",
     "TrainConfig",
     "apply_override",

@@ -85,6 +85,22 @@ class ProjectionConfig(_Strict):
     hidden_dim: int | None = Field(None, ge=1, description="2 layers: hidden width (default: input)")
 
 
+class ShortlistConfig(_Strict):
+    """Label shortlists for a neural head (labelwise.shortlist): a TF-IDF linear model,
+    by default a label tree, proposes ``size`` labels per document; the head scores only
+    those, in training (as hard negatives beside the positives) and at prediction."""
+
+    size: int = Field(100, ge=1, description="labels proposed per document")
+    linear: dict[str, Any] = Field(
+        default_factory=lambda: {"tree": {}, "C": 1.0, "ngram_range": [1, 1], "tol": 0.01},
+        description=(
+            "TfidfLinear parameters of the model that proposes the labels; default: a label "
+            "tree over word unigrams at C = 1 (the extreme-task linear settings), whose fit "
+            "and scoring grow with log(labels)"
+        ),
+    )
+
+
 class ModelConfig(_Strict):
     """A neural encoder + head, the TF-IDF linear model, or a fusion of trained models."""
 
@@ -97,6 +113,13 @@ class ModelConfig(_Strict):
         "weight_step, calibrate (labelwise.backends.fusion.FusionConfig)"))
     projection: ProjectionConfig | None = Field(
         None, description="contrastive projection; default: added when the loss needs it"
+    )
+    shortlist: ShortlistConfig | None = Field(
+        None, description=(
+            "multi-label, hierarchical and extreme tasks, heads labelwise_attention, plant and "
+            "linear: score a shortlist of labels per document instead of every label "
+            "(labelwise.shortlist); None: every label"
+        ),
     )
     chunk_pooling: Literal["max", "stateful"] = Field(
         "max",

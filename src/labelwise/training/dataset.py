@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,17 +19,28 @@ from labelwise.models.documents import (  # noqa: F401  (re-exported: the traini
     pool_chunk_logits,
     set_chunk_pooling,
 )
+from labelwise.models.heads.label_subset import shortlisted_logits
 from labelwise.types import Batch
 
 
 @dataclass
 class EncodedSet:
     """docs[i] is a list of chunks (one when truncating), each a list of token ids.
-    targets: (N,) int64 class ids, (N, L) float32 multi-hot, or None (unlabeled)."""
+    targets: (N,) int64 class ids, (N, L) float32 multi-hot, or None (unlabeled).
+    candidates: (N, S) int64, each document's shortlisted label ids (``model.shortlist``),
+    carried into its batches; None: every label is scored."""
 
     docs: list[list[list[int]]]
     targets: np.ndarray | None
     pad_id: int
+    candidates: np.ndarray | None = None
+
+    def _collate(self, idx: np.ndarray) -> Batch:
+        tgt = None if self.targets is None else self.targets[idx]
+        batch = collate([self.docs[i] for i in idx], self.pad_id, tgt)
+        if self.candidates is not None:
+            batch.candidates = torch.from_numpy(self.candidates[idx])
+        return batch
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -47,8 +59,7 @@ class EncodedSet:
         """Collated batches; the first ``skip`` of the order are passed over uncollated."""
         order = batch_order(self.lengths, batch_size, shuffle, rng)
         for idx in itertools.islice(order, skip, None):
-            tgt = None if self.targets is None else self.targets[idx]
-            yield idx, collate([self.docs[i] for i in idx], self.pad_id, tgt)
+            yield idx, self._collate(idx)
 
     def num_batches(self, batch_size: int, world_size: int = 1) -> int:
         """Batches per epoch; with ``world_size`` processes, the ones that have a
@@ -81,8 +92,7 @@ class EncodedSet:
         order = (idx for idx in batch_order(self.lengths, batch_size, True, rng) if len(idx) >= world_size)
         for idx in itertools.islice(order, skip, None):
             mine = idx[distributed.split_rows(len(idx), rank, world_size)]
-            tgt = None if self.targets is None else self.targets[mine]
-            yield mine, collate([self.docs[i] for i in mine], self.pad_id, tgt), len(idx)
+            yield mine, self._collate(mine), len(idx)
 
 
 def two_views(batch: Batch) -> Batch:
@@ -94,7 +104,8 @@ def two_views(batch: Batch) -> Batch:
     targets = None if batch.targets is None else torch.cat([batch.targets, batch.targets])
     doc_index = None if batch.doc_index is None else torch.cat([batch.doc_index, batch.doc_index + n])
     ids, mask = batch.input_ids, batch.attention_mask
-    return Batch(torch.cat([ids, ids]), torch.cat([mask, mask]), targets, doc_index)
+    cands = None if batch.candidates is None else torch.cat([batch.candidates, batch.candidates])
+    return Batch(torch.cat([ids, ids]), torch.cat([mask, mask]), targets, doc_index, cands)
 
 
 def predict_logits(
@@ -115,14 +126,21 @@ def predict_logits(
     if shard and distributed.is_distributed():
         idx = distributed.shard_indices(len(data))
         if len(idx) < len(data):
-            part = EncodedSet([data.docs[i] for i in idx], None, data.pad_id)
+            part = EncodedSet([data.docs[i] for i in idx], None, data.pad_id,
+                              None if data.candidates is None else data.candidates[idx])
             local = predict_logits(model, part, batch_size, device, on_batch)
             return distributed.all_gather_rows(torch.from_numpy(local)).numpy()
     model.eval()
     result: np.ndarray | None = None
     with torch.inference_mode():
         for idx, batch in data.batches(batch_size, shuffle=False):
-            logits = forward_docs(model, batch.to(device)).logits.float().cpu().numpy()
+            batch = batch.to(device)
+            if batch.candidates is None:
+                logits = forward_docs(model, batch).logits.float().cpu().numpy()
+            else:  # the shortlist's labels alone are scored
+                head = getattr(model, "head", model)
+                score = functools.partial(_logits_of, model, batch)
+                logits = shortlisted_logits(head, batch.candidates, score).float().cpu().numpy()
             if result is None:
                 result = np.zeros((len(data), logits.shape[1]), dtype=np.float32)
             result[idx] = logits
@@ -131,6 +149,10 @@ def predict_logits(
     if result is None:
         raise ValueError("nothing to predict: the input has no documents")
     return result
+
+
+def _logits_of(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    return forward_docs(model, batch).logits
 
 
 def predict_embeddings(

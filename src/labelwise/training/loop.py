@@ -29,7 +29,11 @@ from labelwise.config import TrainConfig
 from labelwise.errors import UserError
 from labelwise.losses.base import Loss
 from labelwise.metrics.names import greater_is_better
-from labelwise.models.heads.label_subset import sample_labels, scoring_labels, supports_label_subset
+from labelwise.models.heads.label_subset import (
+    check_label_subset_training,
+    sample_labels,
+    scoring_labels,
+)
 from labelwise.models.length_groups import forward_grouped
 from labelwise.progress import make_progress
 from labelwise.training.dataset import (
@@ -62,7 +66,9 @@ def slice_documents(batch: Batch, k: int) -> list[tuple[Batch, float]]:
             rows = slice(int(starts[0]), int(starts[1]))
             doc_index = batch.doc_index[rows] - int(a)
         targets = None if batch.targets is None else batch.targets[int(a):int(b)]
-        out.append((Batch(batch.input_ids[rows], batch.attention_mask[rows], targets, doc_index), (b - a) / n))
+        cands = None if batch.candidates is None else batch.candidates[int(a):int(b)]
+        out.append((Batch(batch.input_ids[rows], batch.attention_mask[rows], targets, doc_index, cands),
+                    (b - a) / n))
     return out
 
 
@@ -122,7 +128,7 @@ class Trainer:
         # a loss's own parameters are not in DDP: their gradients are averaged by hand
         self.loss_params = [p for p in loss_fn.parameters() if p.requires_grad]
         if cfg.label_sample is not None:
-            self._check_label_sample()
+            check_label_subset_training(self._head(), self.loss_fn, "train.label_sample")
         if cfg.grad_accum > 1 and self.dist.enabled:
             raise ValueError("train.grad_accum runs one process's batch in slices; with several "
                              "processes, raise the number of processes or lower train.batch_size instead")
@@ -132,32 +138,17 @@ class Trainer:
         assert isinstance(head, torch.nn.Module)
         return head
 
-    def _check_label_sample(self) -> None:
-        """``train.label_sample`` needs a head that scores label subsets and a loss that is
-        a sum over labels."""
-        if not supports_label_subset(self._head()):
-            raise ValueError(
-                f"train.label_sample needs a head that can score a subset of the labels "
-                f"(labelwise_attention, plant or linear), not '{type(self._head()).__name__}': "
-                "change model.head or remove train.label_sample"
-            )
-        if not self.loss_fn.label_separable:
-            raise ValueError(
-                f"train.label_sample needs a loss that is a sum of per-label terms (bce without "
-                f"pos_weight: balanced, focal or asl), not '{type(self.loss_fn).__name__}': "
-                "change the loss or remove train.label_sample"
-            )
-
     def _sampled_labels(self, batch: Any) -> torch.Tensor | None:
-        """This step's label ids under ``train.label_sample`` (None: every label). The draw
-        depends only on the seed, the step and the process, so a resumed run repeats it."""
+        """This step's label ids under ``train.label_sample`` or a shortlist (the batch's
+        ``candidates``); None: every label. The draw depends only on the seed, the step and
+        the process, so a resumed run repeats it."""
         budget = self.cfg.label_sample
-        if budget is None or batch.targets is None or batch.targets.dim() != 2:
+        if (budget is None and batch.candidates is None) or batch.targets is None or batch.targets.dim() != 2:
             return None
         gen = torch.Generator().manual_seed(
             (self.cfg.seed * 1_000_003 + self.state["step"]) * 131 + self.dist.rank
         )
-        return sample_labels(batch.targets, budget, gen)
+        return sample_labels(batch.targets, budget, gen, batch.candidates)
 
     # ------------------------------------------------------------------ public
     def fit(self, train: EncodedSet, resume: bool = False) -> dict[str, Any]:

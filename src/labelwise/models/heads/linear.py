@@ -42,6 +42,7 @@ class LinearHead(Head):
             in_dim = config.hidden_dim
         layers.append(nn.Linear(in_dim, num_labels))
         self.net = nn.Sequential(*layers)
+        self.num_labels = num_labels
         # None: score every label; a (l,) long tensor: only those (labelwise.models.heads.label_subset)
         self.label_subset: torch.Tensor | None = None
 
