@@ -57,24 +57,36 @@ def row_command(row: dict[str, Any]) -> list[str]:
     return [*runner, str(path.relative_to(ROOT)), *args]
 
 
+def _evaluated(row: dict[str, Any]) -> str:
+    """The run directory an ``evaluate`` row reads (a fusion's member: its own directory)."""
+    return row["evaluate"] + (f"/members/{row['member']}" if "member" in row else "")
+
+
 def evaluate_row(topic: str, row: dict[str, Any]) -> Path:
     """Decode a trained run's test split again with ``set`` overrides (what ``labelwise
     evaluate RUN --split test --set ...`` does, on the split as the run read it) and write
-    the metrics as the result row ``results/<record>.json``."""
-    from labelwise import TextClassifier
+    the metrics as the result row ``results/<record>.json``. With ``member: i`` the run is a
+    fusion and its member i is evaluated alone."""
+    from labelwise import TextClassifier, rundir
+    from labelwise.config import read_config
     from labelwise.profiling import device_name
     from labelwise.runner import load_run_data
 
     run_dir = ROOT / row["evaluate"]
     overrides = list(row.get("set", []))
-    clf = TextClassifier.load(run_dir, overrides)
-    data = load_run_data(clf.config_)
+    # member: i evaluates a fusion's member i alone, on the fusion's data (a member run
+    # records no dataset) with its own training time (its decode.json)
+    member = row.get("member")
+    source = run_dir if member is None else rundir.member_dir(run_dir, int(member))
+    clf = TextClassifier.load(source, overrides)
+    data = load_run_data(clf.config_ if member is None else read_config(run_dir / rundir.CONFIG))
     if not data.test:
         raise ValueError(f"dataset '{data.name}' has no test split")
     t0 = time.perf_counter()
     metrics = clf.evaluate_examples(data.test, group_counts=data.full_train_counts)
     seconds = time.perf_counter() - t0
-    trained = json.loads((run_dir / "metrics.json").read_text())
+    trained = json.loads((run_dir / "metrics.json").read_text()) if member is None else \
+        json.loads((source / rundir.DECODE).read_text())["train_state"]
     dataset, _, name = row["record"].partition("__")
     system, _, variant = name.partition("@")
     record = {
@@ -83,7 +95,7 @@ def evaluate_row(topic: str, row: dict[str, Any]) -> Path:
         "seeds": [clf.config_.train.seed], "device": device_name(),
         "train_seconds": trained["train_seconds"], "train_seconds_per_seed": [trained["train_seconds"]],
         "test_docs_per_second": len(data.test) / seconds,
-        "decoded_with": overrides, "run_dir": row["evaluate"],
+        "decoded_with": overrides, "run_dir": str(source.relative_to(ROOT)),
         "command": f"python benchmarks/bench.py run {topic} --row {row['name']}",
         "date": datetime.date.today().isoformat(),
     }
@@ -102,7 +114,7 @@ def run_topic(topics: dict[str, dict[str, Any]], topic: str, rows: list[str], dr
         chosen = [r for r in chosen if r["name"] in rows]
     for row in chosen:
         shown = row["run"] if "run" in row else (
-            f"labelwise evaluate {row['evaluate']} --split test"
+            f"labelwise evaluate {_evaluated(row)} --split test"
             + "".join(f" --set {o}" for o in row.get("set", [])) + f"  -> results/{row['record']}.json")
         print(f"[{topic}/{row['name']}] {shown}", flush=True)
         if dry_run:
@@ -142,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{name}: {topic['title']}")
             for row in topic["rows"]:
-                print(f"  {row['name']}: {row.get('run') or 'labelwise evaluate ' + row['evaluate']}")
+                print(f"  {row['name']}: {row.get('run') or 'labelwise evaluate ' + _evaluated(row)}")
         return 0
     return run_topic(topics, args.topic, args.row, args.dry_run)
 

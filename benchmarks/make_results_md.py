@@ -209,10 +209,12 @@ THROUGHPUT = RESULTS / "throughput"
 
 def throughput_markdown(record: dict) -> str:
     """The table of ``benchmarks/throughput.py``'s rows."""
-    lines = ["| model | frozen layers | batches | padding share | train docs/s | infer docs/s |",
-             "|---|---|---|---|---|---|"]
+    # rows measured before the precision was recorded ran in float32 (machines without bf16)
+    lines = ["| model | frozen layers | batches | precision | padding share | train docs/s | infer docs/s |",
+             "|---|---|---|---|---|---|---|"]
     for r in record["rows"]:
-        lines.append(f"| {r['model']} | {r['freeze_layers']} | {r['padding']} | {100 * r['padding_share']:.0f} % "
+        lines.append(f"| {r['model']} | {r['freeze_layers']} | {r['padding']} | {r.get('precision', 'fp32')} "
+                     f"| {100 * r['padding_share']:.0f} % "
                      f"| {r['train_docs_per_s']:.1f} | {r['infer_docs_per_s']:.1f} |")
     return "\n".join(lines) + "\n"
 
@@ -436,8 +438,10 @@ def topic_tables(spec: list[dict], rows: dict[str, dict]) -> tuple[str, set[str]
             parts.append(board)
             used |= shown
             continue
+        # variants: only the rows of these tags ("" for none), where the systems have many
         chosen = {stem: r for stem, r in rows.items()
-                  if r["dataset"] == t["dataset"] and row_system(stem) in t["systems"]}
+                  if r["dataset"] == t["dataset"] and row_system(stem) in t["systems"]
+                  and ("variants" not in t or (r.get("variant") or "") in t["variants"])}
         if not chosen:
             continue
         used |= set(chosen)

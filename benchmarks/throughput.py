@@ -53,7 +53,8 @@ def _batches(docs: list[list[int]], order: str, batch_size: int, max_length: int
     return out
 
 
-def measure(dataset: str, model_name: str, freeze: int, padding: str, args: argparse.Namespace) -> dict:
+def measure(dataset: str, model_name: str, freeze: int, padding: str, args: argparse.Namespace,
+            precision: str = "auto") -> dict:
     from labelwise.backends.neural import NeuralBackend
     from labelwise.components import load_config
     from labelwise.data.catalog import load_splits, resolve_data_dir
@@ -65,7 +66,8 @@ def measure(dataset: str, model_name: str, freeze: int, padding: str, args: argp
     cfg = load_config([ROOT / f"configs/bench/datasets/{dataset}.yaml"], [
         f"model.encoder={{name: pretrained, model: {model_name}, freeze_layers: {freeze}}}",
         "model.head={name: linear}", "tokenizer.kind=auto", f"tokenizer.max_length={args.max_length}",
-        f"train.batch_size={args.batch_size}", "train.lr=5e-5", "train.progress=false"])
+        f"train.batch_size={args.batch_size}", "train.lr=5e-5", "train.progress=false",
+        f"train.precision={precision}"])
     examples = read_examples(load_splits(dataset, resolve_data_dir(None)).train)[: args.docs]
     texts = [e.text for e in examples]
     backend = NeuralBackend(cfg)
@@ -99,7 +101,10 @@ def measure(dataset: str, model_name: str, freeze: int, padding: str, args: argp
 
     tokens = [int(m.sum()) for _, m in batches[1:]]
     cells = [int(m.numel()) for _, m in batches[1:]]
+    from labelwise.models.precision import precision_name
+
     return {"model": model_name, "freeze_layers": freeze, "padding": padding,
+            "precision": precision_name(getattr(backend.model, "compute_dtype", None)),
             "train_docs_per_s": run(True), "infer_docs_per_s": run(False),
             "padding_share": 1 - sum(tokens) / sum(cells), "mean_tokens": float(np.mean([len(d) for d in docs]))}
 
@@ -115,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--docs", type=int, default=3200, help="training documents to draw batches from")
     p.add_argument("--steps", type=int, default=12, help="timed batches per measurement")
+    p.add_argument("--precision", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16"],
+                   help="train.precision of each cell (auto: bf16 where the CPU computes it natively)")
+    p.add_argument("--tag", help="a variant's file name: <dataset>@<tag>.json (e.g. bf16)")
     args = p.parse_args(argv)
     from labelwise.profiling import device_name
 
@@ -123,10 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     for model_name in args.models:
         for freeze in args.freeze:
             for padding in args.padding:
-                row = measure(args.dataset, model_name, freeze, padding, args)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    out = ROOT / "benchmarks" / "results" / "throughput" / f"{args.dataset}.json"
+                for precision in args.precision:
+                    row = measure(args.dataset, model_name, freeze, padding, args, precision)
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+    name = args.dataset if args.tag is None else f"{args.dataset}@{args.tag}"
+    out = ROOT / "benchmarks" / "results" / "throughput" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {"dataset": args.dataset, "device": device_name(), "torch_threads": torch.get_num_threads(),
               "max_length": args.max_length, "batch_size": args.batch_size, "steps": args.steps,
