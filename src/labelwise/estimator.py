@@ -1,7 +1,11 @@
-"""``TextClassifier``: the scikit-learn-shaped front of labelwise.
+"""``TextClassifier``: the scikit-learn estimator of labelwise.
 
 ``fit`` returns self, ``predict`` returns label names, ``predict_proba`` columns follow
-``classes_``; the constructor only stores its arguments. ``save``/``load`` use a run directory.
+``classes_``; the constructor only stores its arguments. Settings are constructor
+parameters, nested config keys in scikit-learn's ``section__key`` style, so ``get_params``,
+``set_params``, ``clone``, ``score``, ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``
+work; an unfitted estimator raises scikit-learn's ``NotFittedError``. ``save``/``load`` use
+a run directory.
 """
 
 from __future__ import annotations
@@ -81,17 +85,106 @@ def to_examples(texts: Sequence[str], labels: Sequence[Any] | None, where: str) 
     return out
 
 
+def _is_override(name: str) -> bool:
+    """A config key's parameter name (``preset``, ``train__lr``), not a private or fitted
+    attribute's (``_x``, ``labels_``)."""
+    parts = name.split("__")
+    return (not name.startswith("_") and not name.endswith("_") and all(parts)
+            and parts[0] in Config.model_fields)
+
+
+def _override_name(key: str) -> str:
+    if not _is_override(key):
+        raise ValueError(
+            f"invalid parameter '{key}' for TextClassifier: use config, a config section or key "
+            f"({', '.join(Config.model_fields)}), or a nested key in section__key form, e.g. "
+            "train__lr or model__linear__C"
+        )
+    return key
+
+
 class TextClassifier:
     """Text classification for multi-class, multi-label, hierarchical and extreme tasks.
 
     Args:
         config: a :class:`~labelwise.config.Config`, a dict of its sections, or a YAML path.
-        **overrides: ``section__key=value`` assignments applied on top, e.g. ``train__epochs=3``.
+        **overrides: ``section__key=value`` assignments applied on top, e.g. ``train__epochs=3``
+            or ``model__linear__C=0.5``: scikit-learn parameters (``get_params``,
+            ``set_params``, a ``GridSearchCV`` grid).
+
+    Example:
+        >>> from sklearn.model_selection import GridSearchCV
+        >>> clf = TextClassifier(model__type="linear")
+        >>> search = GridSearchCV(clf, {"model__linear__C": [0.25, 1.0]}, cv=3).fit(texts, labels)
     """
+
+    _estimator_type = "classifier"  # scikit-learn before 1.6 reads this; later ones the tags
 
     def __init__(self, config: Config | dict[str, Any] | str | Path | None = None, **overrides: Any) -> None:
         self.config = config
-        self.overrides = overrides
+        # each override is an attribute of its own name (train__lr), as scikit-learn keeps
+        # every constructor parameter
+        for key, value in overrides.items():
+            setattr(self, _override_name(key), value)
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The config keys (``preset``, ``section__key``) given to the constructor or ``set_params``."""
+        return {k: v for k, v in vars(self).items() if _is_override(k)}
+
+    # ------------------------------------------------------------ scikit-learn
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters: ``config`` and every ``section__key`` override."""
+        return {"config": self.config, **self.overrides}
+
+    def set_params(self, **params: Any) -> TextClassifier:
+        """Set ``config`` or ``section__key`` overrides (checked against the config's
+        sections when the estimator is fitted); returns self."""
+        for key, value in params.items():
+            setattr(self, "config" if key == "config" else _override_name(key), value)
+        return self
+
+    def __repr__(self) -> str:
+        args = [] if self.config is None else [f"config={self.config!r}"]
+        args += [f"{k}={v!r}" for k, v in self.overrides.items()]
+        return f"TextClassifier({', '.join(args)})"
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "backend_")
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import ClassifierTags, Tags, TargetTags
+
+        # the input is a list of texts, not a numeric array
+        tags = Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(multi_label=True))
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    def _check_fitted(self, what: str) -> None:
+        """Raise scikit-learn's ``NotFittedError`` (a ValueError and an AttributeError)."""
+        if not self.__sklearn_is_fitted__():
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(
+                f"this TextClassifier is not fitted yet: call fit(X, y) (or TextClassifier.load(run_dir)) "
+                f"before {what}"
+            )
+
+    def score(self, X: Sequence[str], y: Sequence[Any]) -> float:
+        """The task's usual metric on ``X``, ``y``: accuracy for multi-class tasks, micro-F1
+        for multi-label and hierarchical ones, P@5 for extreme ones (higher is better, as
+        scikit-learn's model selection expects)."""
+        self._check_fitted("score")
+        name = self.task_.primary_metric("auto")
+        examples = to_examples(X, y, "score(X, y)")
+        yy = self.labels_.encode_many(examples)
+        scores = self.task_.scores(self.backend_.logits([e.text for e in examples]))
+        return float(evaluate_scores([name], scores, self.task_.decide(scores), yy,
+                                     train_counts=np.asarray(self.labels_.train_counts),
+                                     num_train_docs=self.labels_.num_train_docs,
+                                     levels=self.task_.levels)[name])
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -212,7 +305,7 @@ class TextClassifier:
         self._tune_thresholds(self.backend_.logits(valid_texts, shard=True), y_valid)
         if run_dir is not None:
             if main:
-                self.save(run_dir)
+                self._save(run_dir)
             distributed.barrier()
         return self
 
@@ -222,6 +315,8 @@ class TextClassifier:
     # ------------------------------------------------------------------ decoding
     @property
     def classes_(self) -> list[str]:
+        if not hasattr(self, "labels_"):
+            self._check_fitted("classes_")
         return list(self.labels_.classes)
 
     @property
@@ -257,16 +352,19 @@ class TextClassifier:
     # ------------------------------------------------------------------ predicting
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """(N, L) scores; columns follow ``classes_``."""
+        self._check_fitted("predict_proba")
         to_examples(X, None, "predict_proba(X)")
         return self.task_.scores(self.backend_.logits(list(X)))
 
     def predict(self, X: Sequence[str]) -> list[Any]:
         """Label names: one per text (multi-class) or a list per text (the other tasks)."""
+        self._check_fitted("predict")
         return self.task_.label_names(self.task_.decide(self.predict_proba(X)))
 
     def embed(self, X: Sequence[str], which: str = "pooled") -> np.ndarray:
         """(N, d) document vectors of a neural model: the encoder's pooled vector, or
         ``which="embeddings"`` for the contrastive projection (models trained with one)."""
+        self._check_fitted("embed")
         to_examples(X, None, "embed(X)")
         return self.backend_.embed(list(X), which)
 
@@ -283,6 +381,7 @@ class TextClassifier:
         processes share the predictions and all return the same metrics (every process
         must call it). ``group_counts`` (label -> training documents) defines the label
         groups of ``fewshot_p@5`` and the like instead of the counts trained on."""
+        self._check_fitted("evaluate")
         y = self.labels_.encode_many(examples)
         scores = self.task_.scores(self.backend_.logits([e.text for e in examples], shard=shard))
         counts = None if group_counts is None else np.array(
@@ -304,8 +403,30 @@ class TextClassifier:
             "backend": self.backend_.kind, "task": self.task_.value, "status": status,
         }
 
-    def save(self, run_dir: str | Path) -> None:
+    def save(self, run_dir: str | Path, overwrite: bool = False) -> None:
+        """Write the fitted model as a run directory (``TextClassifier.load`` reads it).
+
+        Raises:
+            FileExistsError: ``run_dir`` holds files that are not a labelwise run, or holds
+                a run and ``overwrite`` is False (with ``overwrite`` the old run is deleted).
+        """
+        self._check_fitted("save")
         run_dir = Path(run_dir)
+        if run_dir.exists() and not run_dir.is_dir():
+            raise FileExistsError(f"save: '{run_dir}' is a file; a run directory is a folder")
+        state = rundir.run_state(run_dir)
+        if state == "foreign":
+            raise FileExistsError(f"save: '{run_dir}' is not empty and holds no labelwise run; "
+                                  "choose another directory")
+        if state != "empty":
+            if not overwrite:
+                raise FileExistsError(f"save: '{run_dir}' already holds a labelwise run; pass "
+                                      "overwrite=True to replace it, or choose another directory")
+            ckpt.clear_run_dir(run_dir)
+        self._save(run_dir)
+
+    def _save(self, run_dir: Path) -> None:
+        """Write every file of the run into ``run_dir``, whatever it holds."""
         self._write_setup(run_dir)
         self.backend_.save(run_dir)
         ckpt.write_json(run_dir / rundir.DECODE, {

@@ -138,7 +138,7 @@ class FusionBackend:
         for i, member in enumerate(self.members):
             where = rundir.member_dir(run_dir, i)
             if rundir.run_state(where) != "complete":
-                member.save(where)
+                member.save(where, overwrite=True)
             paths.append(str(where.relative_to(run_dir)))
         ckpt.write_json(run_dir / rundir.FUSION, {
             "members": paths, "weights": self.weights.tolist(), "temperatures": self.temperatures})
