@@ -239,11 +239,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exported_model(path: Path, overrides: list[str]) -> Any:
+    """An ONNX export directory's classifier (None: ``path`` is a run directory)."""
+    from labelwise.export import EXPORT_FILE
+
+    if not (path / EXPORT_FILE).is_file():
+        return None
+    if overrides:
+        raise ValueError(f"--set changes how a run directory decodes; '{path}' is an ONNX export: "
+                         "set the keys on the run and export it again")
+    from labelwise.export import OnnxPredictor
+
+    return OnnxPredictor(path).classifier
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from labelwise.runner import evaluate_run
 
-    metrics = evaluate_run(Path(args.run_dir), args.data and Path(args.data), args.split,
-                           args.data_dir, args.format, args.overrides)
+    path = Path(args.run_dir)
+    metrics = evaluate_run(path, args.data and Path(args.data), args.split, args.data_dir, args.format,
+                           args.overrides, clf=_exported_model(path, list(args.overrides)))
     print(json.dumps({k: round(v, 6) for k, v in metrics.items()}, indent=2))
     return 0
 
@@ -251,8 +266,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from labelwise.predict import predict_file
 
-    n = predict_file(Path(args.run_dir), Path(args.input), args.output and Path(args.output),
-                     args.top_k, args.batch_size, args.resume)
+    path = Path(args.run_dir)
+    n = predict_file(path, Path(args.input), args.output and Path(args.output),
+                     args.top_k, args.batch_size, args.resume, clf=_exported_model(path, []))
     print(f"labelled {n} documents", file=sys.stderr)
     return 0
 

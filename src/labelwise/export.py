@@ -296,7 +296,9 @@ class _OnnxLogits:
         self.predictor = predictor
         self.train_state: dict[str, Any] = {}
 
-    def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+    def logits(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None,
+               shard: bool = False) -> np.ndarray:
+        """(N, L) logits; ``shard`` is accepted for the backend's signature (one process)."""
         return self.predictor.logits(texts, on_batch)
 
 

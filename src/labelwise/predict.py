@@ -68,19 +68,20 @@ def _check_same_options(output: Path, k: int) -> None:
 
 
 def predict_file(run_dir: Path, input_path: Path, output: Path | None, k: int | None = None,
-                 batch_size: int = 256, resume: bool = False) -> int:
+                 batch_size: int = 256, resume: bool = False, clf: TextClassifier | None = None) -> int:
     """Label every document of ``input_path``; memory is bounded by ``batch_size``.
 
     Records are flushed to ``output`` batch by batch. With ``resume`` an interrupted run
     continues: the records already in ``output`` are kept (a partial last line is cut),
     that many input documents are skipped, and the rest is appended, so no document is
-    repeated or lost. Returns the number of documents labelled by this call.
+    repeated or lost. ``clf``: the model to use instead of loading ``run_dir`` (an ONNX
+    export's classifier). Returns the number of documents labelled by this call.
     """
     if resume and output is None:
         raise ValueError("--resume needs --output FILE (the file to continue)")
     if output is not None and output.exists() and input_path.exists() and output.samefile(input_path):
         raise ValueError(f"the output '{output}' is the input file; writing it would destroy the input")
-    clf = TextClassifier.load(run_dir)
+    clf = clf or TextClassifier.load(run_dir)  # (given: e.g. an ONNX export's)
     k = k or clf.config_.decode.top_k
     done = _completed_records(output) if resume and output is not None and output.is_file() else 0
     if done:

@@ -256,7 +256,11 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
         if data.full_train_counts is not None and distributed.is_main():
             # trained on part of the data: `labelwise evaluate` groups labels as this run does
             ckpt.write_json(run_dir / GROUP_COUNTS_FILE, data.full_train_counts)
-        metrics: dict[str, Any] = {"train_seconds": train_seconds, "num_train": len(data.train)}
+        # the documents trained on: without a validation split, the part left after carving
+        # one out (as labels.json counts them), not the whole training file
+        metrics: dict[str, Any] = {"train_seconds": train_seconds, "num_train": clf.labels_.num_train_docs,
+                                   "num_valid": len(data.valid) if data.valid else
+                                   len(data.train) - clf.labels_.num_train_docs}
         if resume:
             metrics["resumed"] = True
         for split, examples in (("valid", data.valid), ("test", data.test)):
@@ -272,10 +276,12 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
 
 
 def evaluate_run(run_dir: Path, data_file: Path | None, split: str, data_dir: str | None,
-                 fmt: str = "auto", overrides: Sequence[str] = ()) -> dict[str, float]:
+                 fmt: str = "auto", overrides: Sequence[str] = (),
+                 clf: TextClassifier | None = None) -> dict[str, float]:
     """Measure a trained run on a labelled file, or on a split of the dataset it was trained
-    on; ``overrides`` change how it decodes (:data:`labelwise.estimator.LOAD_MAY_CHANGE`)."""
-    clf = TextClassifier.load(run_dir, overrides)
+    on; ``overrides`` change how it decodes (:data:`labelwise.estimator.LOAD_MAY_CHANGE`).
+    ``clf``: the model to use instead of loading ``run_dir`` (an ONNX export's classifier)."""
+    clf = clf or TextClassifier.load(run_dir, overrides)
     if data_file is None:
         cfg = clf.config_
         if cfg.data.dataset is None:

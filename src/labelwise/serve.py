@@ -18,6 +18,7 @@ import asyncio
 import hmac
 import json
 import os
+import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -136,8 +137,9 @@ def _error(status: int, field_name: str, message: str) -> Any:
     return JSONResponse(status_code=status, content={"error": {"field": field_name, "message": message}})
 
 
-def create_app(run_dir: str | Path, cfg: ServeConfig | None = None) -> Any:
-    """The FastAPI application serving the run in ``run_dir``."""
+def create_app(run_dir: str | Path, cfg: ServeConfig | None = None, ready_message: str | None = None) -> Any:
+    """The FastAPI application serving the run in ``run_dir``; ``ready_message`` is printed
+    to stderr once it starts serving."""
     from labelwise.version import __version__
 
     cfg = cfg or ServeConfig()
@@ -148,6 +150,8 @@ def create_app(run_dir: str | Path, cfg: ServeConfig | None = None) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         worker = asyncio.create_task(batcher.run())
+        if ready_message:
+            print(ready_message, file=sys.stderr, flush=True)
         yield
         worker.cancel()
 
@@ -326,5 +330,10 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, cfg: S
     cfg = cfg or ServeConfig()
     if cfg.token is None:
         cfg.token = os.environ.get(TOKEN_ENV) or None
-    uvicorn.run(create_app(run_dir, cfg), host=host, port=port, log_level="warning",
+    # loading a neural run takes seconds: say so, and say where it listens once it does
+    print(f"labelwise: loading {run_dir} ...", file=sys.stderr, flush=True)
+    shown = f"[{host}]" if ":" in host else host
+    ready = (f"labelwise: serving {run_dir} on http://{shown}:{port} (POST /predict, GET /health, "
+             f"/metadata{'; a bearer token is required' if cfg.token else ''}); Ctrl-C stops it")
+    uvicorn.run(create_app(run_dir, cfg, ready), host=host, port=port, log_level="warning",
                 http=_header_timeout_protocol(cfg.header_timeout_s))

@@ -98,3 +98,16 @@ def test_cli_train_evaluate_predict_reload(tmp_path: Path, task: str, capsys) ->
     scores = reloaded.predict_proba(["goal match team score"])[0]
     for label, value in preds[0]["top_k"]:
         assert scores[reloaded.classes_.index(label)] == pytest.approx(value, abs=1e-6)
+
+
+def test_metrics_count_the_documents_trained_on(tmp_path: Path) -> None:
+    """Without a validation split one is carved from the training file: metrics.json says
+    how many documents trained (as labels.json does) and how many validated."""
+    train = _write(tmp_path / "train.jsonl", _docs(120, False, 0))
+    run = tmp_path / "run"
+    assert main(["train", "--output", str(run), "--set", f"data.train={train}", "--set", "model.type=linear",
+                 "--set", "data.valid_fraction=0.25"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    labels = json.loads((run / "labels.json").read_text())
+    assert (metrics["num_train"], metrics["num_valid"]) == (90, 30)
+    assert labels["num_train_docs"] == 90

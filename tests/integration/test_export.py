@@ -228,3 +228,26 @@ def test_cli_export(tmp_path: Path) -> None:
     assert main(["export", str(run), "--quantize"]) == 0
     assert (run / "onnx" / "model.onnx").is_file() and (run / "onnx" / "model.int8.onnx").is_file()
     assert main(["export", str(tmp_path / "nowhere")]) != 0
+
+
+def test_predict_and_evaluate_take_an_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`labelwise predict` and `evaluate` read an ONNX export directory as they read a run."""
+    from labelwise.cli import main
+
+    run = tmp_path / "run"
+    TextClassifier(RUNS["cnn-multiclass"]).fit_examples(_examples("cnn-multiclass"), run_dir=run)
+    export_onnx(run, tmp_path / "onnx")
+    data = tmp_path / "test.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "labels": [y]}) + "\n"
+                            for t, y in zip(TRAIN_TEXTS, TRAIN_SENTIMENT, strict=True)))
+    results = {}
+    for where in (run, tmp_path / "onnx"):
+        capsys.readouterr()
+        assert main(["evaluate", str(where), "--data", str(data)]) == 0
+        metrics = json.loads(capsys.readouterr().out)
+        out = tmp_path / f"{where.name}.jsonl"
+        assert main(["predict", str(where), str(data), "-o", str(out)]) == 0
+        results[where.name] = metrics, [json.loads(line)["labels"] for line in out.read_text().splitlines()]
+    assert results["onnx"][0] == pytest.approx(results["run"][0], abs=1e-3)
+    assert results["onnx"][1] == results["run"][1]
+    assert main(["evaluate", str(tmp_path / "onnx"), "--data", str(data), "--set", "model.chunk_pooling=max"]) != 0

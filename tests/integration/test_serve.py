@@ -179,3 +179,11 @@ def test_token_is_required_when_set(run_dir: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_serve_says_it_is_loading_and_where_it_listens(run_dir: Path) -> None:
+    proc, url = _start(run_dir)
+    proc.terminate()
+    _, err = proc.communicate(timeout=10)
+    loading, ready = err.index("labelwise: loading"), err.index(f"labelwise: serving {run_dir} on {url}")
+    assert loading < ready and "Ctrl-C" in err

@@ -56,6 +56,15 @@ def test_a_shortlist_trains_on_hard_negatives_and_scores_only_its_labels(
     assert again.predict(TEXTS[:5]) == clf.predict(TEXTS[:5])
 
 
+def test_evaluation_lines_do_not_wrap_outside_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """Four multi-label metrics make a line longer than 80 columns; in a log file it stays
+    one line."""
+    TextClassifier(SHORTLISTED).fit_examples(_examples())
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("step ")]
+    assert lines and all(line.endswith(("(best)", tuple("0123456789"))) for line in lines)
+    assert all("micro_recall" in line for line in lines) and max(map(len, lines)) > 80
+
+
 def test_a_shortlist_is_refused_for_a_multiclass_task() -> None:
     cfg = {**SHORTLISTED, "task": "multiclass"}
     with pytest.raises(ConfigError, match="model.shortlist"):

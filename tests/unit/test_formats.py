@@ -235,3 +235,16 @@ def test_real_goemotions_valid() -> None:
     exs = read_examples(STAGED / "goemotions" / "valid.jsonl.gz")
     assert len(exs) == 5426
     assert len({label for e in exs for label in e.labels}) == 28
+
+
+def test_prediction_input_in_libmultilabel_text_is_read_without_its_labels(tmp_path: Path, capsys) -> None:
+    """`evaluate` reads a .txt as labels<TAB>text; `predict` on the same file predicts its
+    texts (not 'label<TAB>text' as one document) and says so; plain text stays plain."""
+    labelled = tmp_path / "test.txt"
+    labelled.write_text("pos\ta good movie\n\nneg bad\tdull film\n7\tpos\tfine\n", encoding="utf-8")
+    assert list(iter_texts(labelled)) == ["a good movie", "dull film", "fine"]
+    assert "reads as LibMultiLabel text" in capsys.readouterr().err
+    plain = tmp_path / "plain.txt"
+    plain.write_text("a good movie\nwith a\ttab inside\n", encoding="utf-8")
+    assert list(iter_texts(plain)) == ["a good movie", "with a\ttab inside"]
+    assert capsys.readouterr().err == ""

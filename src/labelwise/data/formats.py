@@ -313,8 +313,10 @@ def iter_texts(path: str | Path) -> Iterator[str]:
     """Stream the documents of a prediction input.
 
     JSONL, CSV and TSV files give their ``text`` field (``labels`` may be absent); any
-    other file is plain text, one document per line (blank lines are skipped); ``"-"``
-    reads standard input.
+    other file is plain text, one document per line (blank lines are skipped), except a
+    ``.txt`` file whose lines are all LibMultiLabel's ``labels<TAB>text``, which
+    ``labelwise evaluate`` reads as labelled data: its texts are read, without the labels
+    (a note says so). ``"-"`` reads standard input.
     """
     if str(path) == "-":
         yield from (line.rstrip("\r\n") for line in sys.stdin if line.strip())
@@ -323,5 +325,25 @@ def iter_texts(path: str | Path) -> Iterator[str]:
     fmt = SUFFIX_FORMATS.get(ext[0] if ext else "")
     if fmt in ("jsonl", "csv", "tsv"):
         yield from (ex.text for ex in FORMATS.get(fmt)(path, require_labels=False))
+    elif fmt == "libmultilabel" and _looks_labelled(path):
+        print(f"labelwise: note: {path} reads as LibMultiLabel text (labels<TAB>text, as `labelwise "
+              "evaluate` reads it): predicting its texts, not its labels. For plain text give one "
+              "document a line without tabs", file=sys.stderr)
+        yield from (ex.text for ex in read_libmultilabel(path))
     else:
         yield from (line for _, line in iter_lines(path) if line.strip())
+
+
+def _looks_labelled(path: str | Path, lines: int = 20) -> bool:
+    """Whether the first ``lines`` non-blank lines of a text file all have LibMultiLabel's
+    one or two tabs (``labels<TAB>text``, ``id<TAB>labels<TAB>text``)."""
+    seen = 0
+    for _, line in iter_lines(path):
+        if not line.strip():
+            continue
+        if line.count("\t") not in (1, 2):
+            return False
+        seen += 1
+        if seen >= lines:
+            break
+    return seen > 0

@@ -356,7 +356,8 @@ class Trainer:
         logger.log("eval", st["step"], metrics)
         if metrics and self.dist.is_main:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:4])
-            progress.console.print(f"step {st['step']}: {shown}" + (" (best)" if improved else ""))
+            # one line whatever the width: a log file is not an 80-column terminal
+            progress.console.print(f"step {st['step']}: {shown}" + (" (best)" if improved else ""), soft_wrap=True)
         every = self.cfg.checkpoint_seconds
         if last or st["done"] or every is None or time.perf_counter() - self._last_save >= every:
             self._save()
