@@ -11,6 +11,7 @@ a run directory.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,31 @@ def _as_config(config: Config | dict[str, Any] | str | Path | None, overrides: d
             node[parts[-1]] = value
         cfg = build_config(tree, "TextClassifier(**overrides)")
     return cfg
+
+
+# fewer validation documents than this make a choice on them mostly chance: fit warns
+MIN_VALID_DOCS = 30
+
+
+def chooses_on_validation(cfg: Config, task: str, num_train: int) -> bool:
+    """Whether training ``cfg`` on ``num_train`` documents chooses anything on the
+    validation split: a fusion's weights, a threshold (tasks other than multi-class), the
+    linear model's C from a list, or a network's checkpoint among several evaluations."""
+    import math
+
+    if cfg.model.type == "fusion" or task != "multiclass":
+        return True
+    if cfg.model.type == "linear":
+        from labelwise.linear import TfidfLinear
+
+        c = TfidfLinear.Config(**cfg.model.linear).C
+        return isinstance(c, list) and len(c) > 1
+    t = cfg.train
+    steps = math.ceil(num_train / t.batch_size) * t.epochs
+    if t.max_steps is not None:
+        steps = min(steps, t.max_steps)
+    every = t.eval_every or math.ceil(num_train / t.batch_size)
+    return steps > every
 
 
 def carve_valid(
@@ -258,6 +284,13 @@ class TextClassifier:
             train, valid = self._carve_valid(train, cfg)
         else:
             all_labels = []
+        if main and len(valid) < MIN_VALID_DOCS and chooses_on_validation(cfg, kind.value, len(train)):
+            warnings.warn(
+                f"the validation split has {len(valid)} documents, and this model chooses on it "
+                "(the checkpoint to keep, decision thresholds, C, or a fusion's weights): a choice on so few "
+                "is mostly chance. Give a validation split of its own (fit(X, y, X_valid, y_valid), "
+                "data.valid), more data, or a fixed schedule such as the few-shot recipe "
+                "(preset balanced does this for small multi-class data)", UserWarning, stacklevel=3)
         all_labels = sorted(set(all_labels) | set(known_labels))
         # training counts (PSP, buckets, balanced weights) come from the documents trained
         # on; labels seen only in the held-out part are still classes, with count 0

@@ -11,6 +11,13 @@ returns the ``model`` section of a config:
   MiniLM-L3, at about 4x its fine-tuning cost), MiniLM-L3 for long ones (``minilm-l3-long``:
   a long document already costs about 10x a sentence, and L6 doubles that).
 
+On small multi-class data (at most ``SMALL_PER_CLASS`` training texts a class) ``balanced``
+and ``best`` take the few-shot recipe instead (``fewshot-minilm-l6``: MiniLM-L6 trained with
+SupCon on two views of each text, then a linear probe, on a fixed schedule): fine-tuning
+for an epoch is a handful of steps there, and a fusion's weights would be chosen on a
+validation split of a few texts. On SST-2 that recipe matched SetFit at 8, 16 and 64
+examples a class (``benchmarks/RESULTS.md``, "The four methods on pretrained encoders").
+
 Every choice here was measured on validation splits (``benchmarks/RESULTS.md``, "Strong
 defaults"); :func:`describe` says in words what a preset chose, for the user to see.
 """
@@ -28,6 +35,8 @@ from labelwise.types import Example, Task
 
 PRESETS = ("fast", "balanced", "best")
 SHORT_WORDS = 40  # median words per text up to which the 64-token recipe reads (nearly) all
+SMALL_PER_CLASS = 64  # multi-class texts a class up to which balanced and best are few-shot
+FEWSHOT_RECIPE = "fewshot-minilm-l6"
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,11 @@ class DataProfile:
     @property
     def short_texts(self) -> bool:
         return self.median_words <= SHORT_WORDS
+
+    @property
+    def few_shot(self) -> bool:
+        """Multi-class data of at most ``SMALL_PER_CLASS`` training texts a class."""
+        return self.task == Task.MULTICLASS and self.num_train <= SMALL_PER_CLASS * max(self.num_labels, 1)
 
 
 def linear_settings(task: Task) -> dict[str, Any]:
@@ -82,6 +96,11 @@ def preset_tree(name: str, profile: DataProfile) -> dict[str, Any]:
     if name == "fast":
         tree["model"] = _linear(profile.task)
         return tree
+    if profile.few_shot:  # the recipe alone: no fusion weights to choose on a few texts
+        from labelwise.config.files import read_tree
+
+        recipe = read_tree(FEWSHOT_RECIPE)
+        return {k: v for k, v in recipe.items() if k in ("tokenizer", "model", "train", "pretrain")}
     neural = _neural(name, profile)
     if profile.task == Task.HIERARCHICAL:  # a fusion does not decode hierarchies (yet)
         from labelwise.config.files import read_tree
@@ -101,6 +120,9 @@ def describe(name: str, profile: DataProfile) -> str:
     linear = "TF-IDF L2-loss SVM"
     if name == "fast":
         return f"preset fast ({kind}): the {linear}"
+    if profile.few_shot:
+        return (f"preset {name} ({kind}): at most {SMALL_PER_CLASS} texts a class, so MiniLM-L6 trained "
+                f"few-shot: SupCon on two views of each text, then a linear probe ({FEWSHOT_RECIPE})")
     neural = _neural(name, profile)
     epochs = " for one epoch" if name == "balanced" else ""
     model = "MiniLM-L6" if "-l6-" in neural["config"] else "MiniLM-L3"
@@ -129,6 +151,11 @@ def apply_preset(cfg: Config, profile: DataProfile) -> Config:
     tree["model"] = chosen["model"]
     for section in ("tokenizer", "train"):
         tree[section].update(chosen.get(section, {}))
+    if "pretrain" in chosen:
+        if cfg.pretrain is not None:
+            raise ConfigError(f"preset '{name}' chose a schedule with its own pre-training stage for this "
+                              "data; drop the pretrain section, or the preset")
+        tree["pretrain"] = chosen["pretrain"]
     resolved = build_config(tree, f"preset {name}")
     validate_components(resolved)
     return resolved

@@ -4,6 +4,7 @@ refusing to replace what it should not."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,19 @@ def test_save_refuses_to_replace_without_overwrite(tmp_path: Path) -> None:
         with pytest.raises(FileExistsError, match="holds no labelwise run"):
             clf.save(mine, overwrite=overwrite)
     assert (mine / "notes.txt").read_text() == "not a run"
+
+
+def test_fit_warns_when_it_chooses_on_a_tiny_validation_split() -> None:
+    from labelwise.components import load_config
+    from labelwise.estimator import chooses_on_validation
+
+    with pytest.warns(UserWarning, match="validation split has 4 documents"):
+        TextClassifier(**LINEAR).fit(X[:40], Y[:40])  # 10 % held out: 4 documents choose C
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TextClassifier(**LINEAR).fit(X[:40], Y[:40], X[40:], Y[40:])  # a split of its own: 50
+        TextClassifier(**LINEAR, model__linear__C=1.0).fit(X[:40], Y[:40])  # nothing to choose
+    fixed = load_config("fewshot-minilm-l6")  # one evaluation, after the last step
+    assert not chooses_on_validation(fixed, "multiclass", 36)
+    assert chooses_on_validation(load_config(None, ["train.epochs=3"]), "multiclass", 36)
+    assert chooses_on_validation(fixed, "multilabel", 36)  # a threshold is tuned

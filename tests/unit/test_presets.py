@@ -68,6 +68,22 @@ def test_each_preset_by_task_kind_and_length() -> None:
             assert apply_preset(cfg, profile).preset is None
 
 
+def test_balanced_and_best_are_few_shot_on_small_multiclass_data() -> None:
+    small = DataProfile(Task.MULTICLASS, 40, 3, 8.0)
+    for name in ("balanced", "best"):
+        tree = preset_tree(name, small)
+        assert tree["model"]["encoder"]["model"] == "minilm-l6" and tree["pretrain"]["loss"]["name"] == "supcon"
+        assert tree["train"]["freeze_encoder"] is True
+        assert "few-shot" in presets.describe(name, small)
+    assert preset_tree("fast", small)["model"]["type"] == "linear"
+    assert preset_tree("balanced", DataProfile(Task.MULTICLASS, 64 * 3 + 1, 3, 8.0))["model"]["type"] == "fusion"
+    assert preset_tree("balanced", DataProfile(Task.MULTILABEL, 40, 3, 8.0))["model"]["type"] == "fusion"
+    resolved = apply_preset(load_config(None, ["preset=best"]), small)
+    assert resolved.pretrain is not None and resolved.pretrain.epochs == 20 and resolved.preset is None
+    with pytest.raises(ConfigError, match="drop the pretrain section"):
+        apply_preset(load_config(None, ["preset=best", "pretrain={epochs: 2, loss: {name: supcon}}"]), small)
+
+
 def test_a_preset_refuses_a_model_section_and_keeps_the_rest() -> None:
     profile = DataProfile(Task.MULTILABEL, 100, 3, 6.0)
     with pytest.raises(ConfigError, match="preset 'fast' chooses the model"):
@@ -88,6 +104,7 @@ def test_balanced_preset_fuses_the_linear_model_with_a_network(monkeypatch) -> N
     tiny = ["model.encoder={name: cnn, embed_dim: 8, num_filters: 4, kernel_sizes: [2]}",
             "tokenizer.vocab_size=100", "train.epochs=2", "train.progress=false", "train.tensorboard=false"]
     monkeypatch.setattr(presets, "_neural", lambda name, profile: {"config": {}, "set": tiny})
+    monkeypatch.setattr(presets, "SMALL_PER_CLASS", 10)  # 60 texts in 3 classes: not few-shot
     clf = TextClassifier(preset="balanced", train__seed=5).fit_examples(_examples(60))
     assert clf.config_.model.type == "fusion"
     members = clf.backend_.members
@@ -143,7 +160,7 @@ def test_recipes_load_by_name() -> None:
     # the repository's configs/finetune/ files are the shipped recipes themselves
     root = Path(__file__).resolve().parents[2]
     assert load_config(root / "configs/finetune/minilm-l3-long.yaml") == load_config("minilm-l3-long")
-    with pytest.raises(ConfigError, match=r"neither a file nor a shipped recipe \(minilm-l3-long, minilm-l3-short"):
+    with pytest.raises(ConfigError, match=r"neither a file nor a shipped recipe \(fewshot-minilm-l6, minilm-l3-long"):
         load_config("minilm-l9")
 
 
