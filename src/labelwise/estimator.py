@@ -25,6 +25,7 @@ from labelwise.components import load_config
 from labelwise.config import Config, build_config, dump_config
 from labelwise.data.hierarchy import Hierarchy
 from labelwise.data.labels import LabelSpace, infer_task
+from labelwise.data.tables import examples_of, texts_of
 from labelwise.evaluation import evaluate_scores
 from labelwise.tasks import make_task, resolve_task
 from labelwise.texts import text_problem
@@ -129,6 +130,19 @@ def _override_name(key: str) -> str:
     return key
 
 
+def examples_from(X: Any, y: Any, where: str, text_column: str = "text",
+                  label_column: str = "labels") -> list[Example]:
+    """Examples from texts and labels, or from a table (pandas, Arrow, ``datasets``):
+    its ``text_column``, and its ``label_column`` when ``y`` is None."""
+    if y is None:
+        rows = examples_of(X, text_column, label_column)
+        if rows is None:
+            raise TypeError(f"{where}: give the labels y, or a table (pandas DataFrame, Arrow table, "
+                            f"datasets.Dataset) with a '{label_column}' column")
+        return list(rows)
+    return to_examples(texts_of(X, text_column), y.tolist() if hasattr(y, "tolist") else y, where)
+
+
 class TextClassifier:
     """Text classification for multi-class, multi-label, hierarchical and extreme tasks.
 
@@ -198,13 +212,14 @@ class TextClassifier:
                 f"before {what}"
             )
 
-    def score(self, X: Sequence[str], y: Sequence[Any]) -> float:
+    def score(self, X: Sequence[str] | Any, y: Sequence[Any] | None = None) -> float:
         """The task's usual metric on ``X``, ``y``: accuracy for multi-class tasks, micro-F1
         for multi-label and hierarchical ones, P@5 for extreme ones (higher is better, as
         scikit-learn's model selection expects)."""
         self._check_fitted("score")
         name = self.task_.primary_metric("auto")
-        examples = to_examples(X, y, "score(X, y)")
+        d = self.config_.data
+        examples = examples_from(X, y, "score(X, y)", d.text_column, d.label_column)
         yy = self.labels_.encode_many(examples)
         scores = self.task_.scores(self.backend_.logits([e.text for e in examples]))
         return float(evaluate_scores([name], scores, self.task_.decide(scores), yy,
@@ -215,14 +230,20 @@ class TextClassifier:
     # ------------------------------------------------------------------ fitting
     def fit(
         self,
-        X: Sequence[str],
-        y: Sequence[Any],
-        X_valid: Sequence[str] | None = None,
+        X: Sequence[str] | Any,
+        y: Sequence[Any] | None = None,
+        X_valid: Sequence[str] | Any | None = None,
         y_valid: Sequence[Any] | None = None,
         hierarchy: Hierarchy | None = None,
     ) -> TextClassifier:
-        train = to_examples(X, y, "fit(X, y)")
-        valid = None if X_valid is None else to_examples(X_valid, y_valid, "fit(X_valid, y_valid)")
+        """Fit on texts ``X`` and their labels ``y`` (a name or a list of names per text).
+        ``X`` may be a table (a pandas DataFrame, an Arrow table, a Hugging Face
+        ``datasets.Dataset``): its ``data.text_column`` holds the texts and, when ``y`` is
+        None, its ``data.label_column`` the labels."""
+        data = _as_config(self.config, self.overrides).data
+        train = examples_from(X, y, "fit(X, y)", data.text_column, data.label_column)
+        valid = None if X_valid is None else examples_from(X_valid, y_valid, "fit(X_valid, y_valid)",
+                                                           data.text_column, data.label_column)
         return self.fit_examples(train, valid, hierarchy=hierarchy)
 
     def fit_examples(
@@ -386,8 +407,13 @@ class TextClassifier:
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """(N, L) scores; columns follow ``classes_``."""
         self._check_fitted("predict_proba")
-        to_examples(X, None, "predict_proba(X)")
-        return self.task_.scores(self.backend_.logits(list(X)))
+        texts = self._texts(X)
+        to_examples(texts, None, "predict_proba(X)")
+        return self.task_.scores(self.backend_.logits(list(texts)))
+
+    def _texts(self, X: Any) -> Sequence[str]:
+        """``X``'s texts: a table's text column, or ``X`` itself."""
+        return texts_of(X, self.config_.data.text_column)  # type: ignore[no-any-return]
 
     def predict(self, X: Sequence[str]) -> list[Any]:
         """Label names: one per text (multi-class) or a list per text (the other tasks)."""
@@ -398,15 +424,19 @@ class TextClassifier:
         """(N, d) document vectors of a neural model: the encoder's pooled vector, or
         ``which="embeddings"`` for the contrastive projection (models trained with one)."""
         self._check_fitted("embed")
-        to_examples(X, None, "embed(X)")
-        return self.backend_.embed(list(X), which)
+        texts = self._texts(X)
+        to_examples(texts, None, "embed(X)")
+        return self.backend_.embed(list(texts), which)
 
     def decide(self, scores: np.ndarray) -> np.ndarray:
         """Scores (N, L) -> decisions (N, L) bool with the fitted thresholds."""
         return self.task_.decide(scores)
 
-    def evaluate(self, X: Sequence[str], y: Sequence[Any]) -> dict[str, float]:
-        return self.evaluate_examples(to_examples(X, y, "evaluate(X, y)"))
+    def evaluate(self, X: Sequence[str] | Any, y: Sequence[Any] | None = None) -> dict[str, float]:
+        """The run's metrics on texts ``X`` and labels ``y`` (or a table's columns)."""
+        self._check_fitted("evaluate")
+        d = self.config_.data
+        return self.evaluate_examples(examples_from(X, y, "evaluate(X, y)", d.text_column, d.label_column))
 
     def evaluate_examples(self, examples: list[Example], shard: bool = False,
                           group_counts: Mapping[str, int] | None = None) -> dict[str, float]:

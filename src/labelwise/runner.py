@@ -88,7 +88,8 @@ def load_run_data(cfg: Config, with_test: bool = True) -> RunData:
             f"dataset '{name}' has no training split; train on another set or give data.train"
         )
     seed = cfg.train.seed
-    train_all = read_examples(paths["train"], fmt)
+    columns: dict[str, Any] = {"text_column": d.text_column, "label_column": d.label_column}
+    train_all = read_examples(paths["train"], fmt, **columns)
     if not train_all:
         raise ValueError(
             f"{paths['train']}: the training file has no examples; it must hold one "
@@ -109,11 +110,11 @@ def load_run_data(cfg: Config, with_test: bool = True) -> RunData:
             full_counts.setdefault(lab, 0)
     caps = [c for c in (d.max_eval, d.max_valid) if c is not None]
     if paths["valid"] is not None:
-        valid = _subsample(read_examples(paths["valid"], fmt), 1.0, min(caps, default=None), seed)
+        valid = _subsample(read_examples(paths["valid"], fmt, **columns), 1.0, min(caps, default=None), seed)
     elif valid is not None and caps:  # held out of train above: the same caps
         valid = _subsample(valid, 1.0, min(caps), seed)
     if paths["test"] is not None and with_test:
-        test = _subsample(read_examples(paths["test"], fmt), 1.0, d.max_eval, seed)
+        test = _subsample(read_examples(paths["test"], fmt, **columns), 1.0, d.max_eval, seed)
     hierarchy = None
     if hier_path is not None:
         hierarchy = Hierarchy.from_tsv(hier_path, allow_dag=cfg.data.hierarchy_dag)
@@ -290,7 +291,9 @@ def evaluate_run(run_dir: Path, data_file: Path | None, split: str, data_dir: st
         data_file = getattr(splits, split)
         if data_file is None:
             raise ValueError(f"dataset '{cfg.data.dataset}' has no '{split}' split")
-    return clf.evaluate_examples(read_examples(data_file, fmt), group_counts=read_group_counts(run_dir))
+    d = clf.config_.data
+    examples = read_examples(data_file, fmt, text_column=d.text_column, label_column=d.label_column)
+    return clf.evaluate_examples(examples, group_counts=read_group_counts(run_dir))
 
 
 GROUP_COUNTS_FILE = rundir.GROUP_COUNTS

@@ -37,7 +37,13 @@ class DataConfig(_Strict):
     train: str | None = Field(None, description="path to a training file (overrides dataset)")
     valid: str | None = None
     test: str | None = None
-    format: str = Field("auto", description="jsonl | csv | tsv | libmultilabel | auto")
+    format: str = Field("auto", description="jsonl | csv | tsv | parquet | libmultilabel | auto")
+    text_column: str = Field("text", min_length=1, description=(
+        "the field (JSON Lines) or column (CSV, TSV, Parquet, and tables given to the API) "
+        "holding the text"))
+    label_column: str = Field("labels", min_length=1, description=(
+        "the field or column holding the labels: a list a row, or under another name than "
+        "labels one label (string or integer) a row"))
     hierarchy: str | None = Field(
         None, description="parent<TAB>child file; 'auto' = the dataset's labels_hierarchy.tsv"
     )

@@ -13,6 +13,13 @@ Conventions shared by every reader:
   CSV follows RFC 4180 quoting; TSV is read without quote processing, so a field may not
   hold tabs or newlines.
 * LibMultiLabel text: ``label1 label2<TAB>text`` (or ``id<TAB>labels<TAB>text``).
+* Parquet (``.parquet``, needs pyarrow), like the tables the API takes (pandas, Arrow,
+  ``datasets``): a ``text`` column and a ``labels`` column of lists of strings, or of one
+  string or integer a row.
+* JSON Lines, CSV, TSV and Parquet read other field names with ``text_column`` and
+  ``label_column`` (``data.text_column``, ``data.label_column``). A label field named
+  otherwise than ``labels`` may hold one label (a string or an integer) instead of a list,
+  as ``label`` columns usually do.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ SUFFIX_FORMATS = {
     ".csv": "csv",
     ".tsv": "tsv",
     ".txt": "libmultilabel",
+    ".parquet": "parquet",
 }
+DEFAULT_TEXT, DEFAULT_LABELS = "text", "labels"
 _FIND_HINT = (
     "Check the path; for a named dataset run `labelwise data show NAME` and check "
     "--data-dir (or $LABELWISE_DATA)"
@@ -150,9 +159,29 @@ def _check_labels(values: list[Any], fail: Fail) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _label_values(value: Any, column: str, fail: Fail, hint: str, one_ok: bool = False) -> list[Any]:
+    """A record's label field as a list: a list as it is; one string or integer as a list
+    of one in a table (``one_ok``) or under a field named otherwise than ``labels``; None
+    as no labels."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if (one_ok or column != DEFAULT_LABELS) and isinstance(value, (str, int)) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, str):
+        raise fail(
+            f"'{column}' is a string ({value!r}), expected a list",
+            f'Write one string per label, e.g. "{column}": {json.dumps([value])}',
+        )
+    raise fail(f"'{column}' must be a list of strings, got {_type_name(value)}", hint)
+
+
 @FORMATS.register("jsonl")
-def read_jsonl(path: str | Path, *, require_labels: bool = True) -> Iterator[Example]:
-    """JSON Lines, plain or gzip: ``{"text": str, "labels": [str, ...]}`` per line."""
+def read_jsonl(path: str | Path, *, require_labels: bool = True, text_column: str = DEFAULT_TEXT,
+               label_column: str = DEFAULT_LABELS) -> Iterator[Example]:
+    """JSON Lines, plain or gzip: ``{"text": str, "labels": [str, ...]}`` per line (other
+    field names with ``text_column`` and ``label_column``)."""
     for lineno, line in iter_lines(path):
         if not line.strip():
             continue
@@ -167,29 +196,25 @@ def read_jsonl(path: str | Path, *, require_labels: bool = True) -> Iterator[Exa
             raise fail(f"unreadable JSON value ({str(err)[:120]})", _RECORD_HINT) from None
         if not isinstance(obj, dict):
             raise fail(f"expected a JSON object, got {_type_name(obj)}", _RECORD_HINT)
-        if "text" not in obj:
-            raise fail(f"missing key 'text' (keys found: {', '.join(obj) or 'none'})", _RECORD_HINT)
-        text = _check_text(obj["text"], fail)
-        labels = obj.get("labels")
-        if labels is None:
+        if text_column not in obj:
+            hint = _RECORD_HINT if text_column == DEFAULT_TEXT else \
+                "Set data.text_column to the field that holds the text"
+            raise fail(f"missing key '{text_column}' (keys found: {', '.join(obj) or 'none'})", hint)
+        text = _check_text(obj[text_column], fail)
+        if label_column not in obj:
             if require_labels:
-                hint = "Rename 'label' to 'labels'" if "label" in obj else _RECORD_HINT
-                raise fail("missing key 'labels' (use [] for a document without labels)", hint)
-            labels = []
-        if isinstance(labels, str):
-            raise fail(
-                f"'labels' is a string ({labels!r}), expected a list",
-                f'Write one string per label, e.g. "labels": {json.dumps([labels])}',
-            )
-        if not isinstance(labels, list):
-            raise fail(
-                f"'labels' must be a list of strings, got {_type_name(labels)}", _RECORD_HINT
-            )
+                hint = ("Rename 'label' to 'labels', or set data.label_column=label"
+                        if "label" in obj and label_column == DEFAULT_LABELS else _RECORD_HINT)
+                raise fail(f"missing key '{label_column}' (use [] for a document without labels)", hint)
+            labels: list[Any] = []
+        else:
+            labels = _label_values(obj[label_column], label_column, fail, _RECORD_HINT)
         yield Example(text, _check_labels(labels, fail), f"{path}:{lineno}")
 
 
 def _read_delimited(
-    path: str | Path, delimiter: str, require_labels: bool, label_sep: str
+    path: str | Path, delimiter: str, require_labels: bool, label_sep: str,
+    text_column: str = DEFAULT_TEXT, label_column: str = DEFAULT_LABELS,
 ) -> Iterator[Example]:
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # long documents
     lines = iter_lines(path)
@@ -221,13 +246,14 @@ def _read_delimited(
             continue
         if header is None:
             header = [c.strip() for c in row]
-            needed = ["text", "labels"] if require_labels else ["text"]
+            needed = [text_column, label_column] if require_labels else [text_column]
             missing = [c for c in needed if c not in header]
             if missing:
                 raise fail(
                     f"the header has no {' or '.join(map(repr, missing))} column "
                     f"(found: {', '.join(header)})",
-                    "Name the columns 'text' and 'labels' in the first row",
+                    f"Name the columns '{text_column}' and '{label_column}' in the first row, or set "
+                    "data.text_column and data.label_column to the names it has",
                 )
             continue
         if len(row) != len(header):
@@ -241,25 +267,68 @@ def _read_delimited(
                 f"Check for text fields that {what}",
             )
         cells = dict(zip(header, row, strict=True))
-        text = _check_text(cells["text"], fail)
-        pieces = [s.strip() for s in cells.get("labels", "").split(label_sep)]
+        text = _check_text(cells[text_column], fail)
+        pieces = [s.strip() for s in cells.get(label_column, "").split(label_sep)]
         yield Example(text, _check_labels([s for s in pieces if s], fail), f"{path}:{start}")
 
 
 @FORMATS.register("csv")
 def read_csv(
-    path: str | Path, *, require_labels: bool = True, label_sep: str = "|"
+    path: str | Path, *, require_labels: bool = True, label_sep: str = "|",
+    text_column: str = DEFAULT_TEXT, label_column: str = DEFAULT_LABELS,
 ) -> Iterator[Example]:
     """Comma-separated values with a header; labels joined by ``label_sep`` ("|")."""
-    return _read_delimited(path, ",", require_labels, label_sep)
+    return _read_delimited(path, ",", require_labels, label_sep, text_column, label_column)
 
 
 @FORMATS.register("tsv")
 def read_tsv(
-    path: str | Path, *, require_labels: bool = True, label_sep: str = "|"
+    path: str | Path, *, require_labels: bool = True, label_sep: str = "|",
+    text_column: str = DEFAULT_TEXT, label_column: str = DEFAULT_LABELS,
 ) -> Iterator[Example]:
     """Tab-separated values with a header; labels joined by ``label_sep`` ("|")."""
-    return _read_delimited(path, "\t", require_labels, label_sep)
+    return _read_delimited(path, "\t", require_labels, label_sep, text_column, label_column)
+
+
+@FORMATS.register("parquet")
+def read_parquet(path: str | Path, *, require_labels: bool = True, text_column: str = DEFAULT_TEXT,
+                 label_column: str = DEFAULT_LABELS) -> Iterator[Example]:
+    """Parquet (pyarrow): a text column and a label column (lists, or one label a row)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError("reading Parquet needs pyarrow", "pip install pyarrow", path=path) from None
+    p = Path(path)
+    if not p.is_file():
+        raise DataError("file not found" if not p.exists() else "is a directory, not a file", _FIND_HINT,
+                        path=p)
+    try:
+        table = pq.read_table(p)
+    except Exception as err:  # pyarrow's errors have no common base worth naming
+        raise DataError(f"not a readable Parquet file ({str(err)[:200]})", "Check the file", path=p) from None
+    yield from rows_as_examples(table.column_names, lambda c: table.column(c).to_pylist(), str(p),
+                                text_column, label_column, require_labels)
+
+
+def rows_as_examples(columns: list[str], column: Callable[[str], list[Any]], where: str,
+                     text_column: str = DEFAULT_TEXT, label_column: str = DEFAULT_LABELS,
+                     require_labels: bool = True) -> Iterator[Example]:
+    """Examples from a table's columns (Parquet, Arrow, pandas, Hugging Face ``datasets``):
+    ``column(name)`` gives the values of a column; ``where`` names the table in errors, and
+    row i is ``where:i+1``."""
+    if text_column not in columns:
+        raise DataError(f"no column '{text_column}' (columns: {', '.join(map(str, columns))})",
+                        "Set data.text_column to the column that holds the text", path=where)
+    has_labels = label_column in columns
+    if require_labels and not has_labels:
+        raise DataError(f"no column '{label_column}' (columns: {', '.join(map(str, columns))})",
+                        "Set data.label_column to the column that holds the labels", path=where)
+    texts = column(text_column)
+    labels = column(label_column) if has_labels else [None] * len(texts)
+    for i, (text, value) in enumerate(zip(texts, labels, strict=True)):
+        fail = functools.partial(DataError, path=where, line=i + 1)
+        values = _label_values(value, label_column, fail, "Give a list of labels a row", one_ok=True)
+        yield Example(_check_text(text, fail), _check_labels(values, fail), f"{where}:{i + 1}")
 
 
 @FORMATS.register("libmultilabel")
@@ -291,7 +360,7 @@ def detect_format(path: str | Path) -> str:
     if ext not in SUFFIX_FORMATS:
         raise DataError(
             f"cannot tell the data format from the suffix {ext or '(none)'!r}",
-            f"Use .jsonl[.gz], .csv, .tsv or .txt, or pass format= one of "
+            f"Use .jsonl[.gz], .csv, .tsv, .txt or .parquet, or pass format= one of "
             f"{', '.join(FORMATS.names())}",
             path=path,
         )
@@ -303,9 +372,15 @@ def read_examples(
 ) -> list[Example]:
     """Read a whole file; ``format="auto"`` picks the reader from the suffix.
 
-    ``options`` go to the reader (e.g. ``label_sep`` for csv/tsv).
+    ``options`` go to the reader (e.g. ``label_sep`` for csv/tsv; ``text_column`` and
+    ``label_column`` for every format but LibMultiLabel text, which has no field names).
     """
     name = detect_format(path) if format == "auto" else format
+    options = {k: v for k, v in options.items()
+               if not (k == "text_column" and v == DEFAULT_TEXT or k == "label_column" and v == DEFAULT_LABELS)}
+    if name == "libmultilabel" and options.keys() & {"text_column", "label_column"}:
+        raise DataError("LibMultiLabel text has no field names, so data.text_column and data.label_column "
+                        "do not apply", "Drop them, or give the data as JSON Lines, CSV or Parquet", path=path)
     return list(FORMATS.get(name)(path, require_labels=require_labels, **options))
 
 
