@@ -413,6 +413,30 @@ def _leaderboard_plot(dataset: str, entries: list[tuple[str, dict]], metric: str
     return path
 
 
+ABSTAIN = RESULTS / "abstain"
+
+
+def abstain_table(dataset: str) -> str:
+    """``benchmarks/abstain.py``: in-scope accuracy, out-of-scope recall and the share
+    answered, for each way of abstaining."""
+    path = ABSTAIN / f"{dataset}.json"
+    if not path.is_file():
+        return ""
+    r = json.loads(path.read_text())
+    lines = ["| system | in-scope accuracy | out-of-scope recall | answered | accuracy (oos a class) | train s |",
+             "|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        m = row["metrics"]
+        lines.append(f"| {row['system']} | {100 * m['in_scope_accuracy']:.2f} | {100 * m['out_of_scope_recall']:.2f} "
+                     f"| {100 * m['answered']:.2f} | {100 * m['accuracy']:.2f} | {row['train_seconds']:.0f} |")
+    return (f"### {dataset}: out-of-scope texts\n\n" + "\n".join(lines)
+            + f"\n\nOut of scope: {', '.join(r['held_out'])} ({r['test_out_of_scope']:,} of "
+            f"{r['test_documents']:,} test documents); {', '.join(r['lend_an_oos_class'])} lend "
+            f"{r['oos_class_documents']:,} training documents to the oos class of the last row, the others are "
+            f"never seen. {r['train_documents']:,} in-scope training documents; seed {r['seeds'][0]}; "
+            f"{r['device']}, {r['date']}. Command: `{r['command']}`.\n")
+
+
 # table kinds that read their own result files (not the topics' rows): kind -> its table,
 # given the kind's value in the manifest (a dataset name, or true)
 OWN_TABLES: dict[str, Callable[[Any], str]] = {
@@ -422,6 +446,7 @@ OWN_TABLES: dict[str, Callable[[Any], str]] = {
     "fewshot": fewshot_table,
     "label_scaling": lambda _: label_scaling_table(),
     "xmc": xmc_table,
+    "abstain": abstain_table,
 }
 
 

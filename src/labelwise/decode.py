@@ -95,6 +95,32 @@ def argmax_onehot(scores: np.ndarray) -> np.ndarray:
     return pred
 
 
+def coverage_threshold(confidence: np.ndarray, coverage: float) -> float:
+    """The confidence below which a share ``1 - coverage`` of ``confidence`` (N,) falls:
+    abstaining below it answers ``coverage`` of texts like these."""
+    if not 0 < coverage <= 1:
+        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
+    if coverage == 1 or len(confidence) == 0:
+        return 0.0
+    return float(np.quantile(confidence.astype(np.float64), 1 - coverage))
+
+
+def tune_reject_threshold(confidence: np.ndarray, correct_answer: np.ndarray, out_of_scope: np.ndarray,
+                          steps: int = 50) -> float:
+    """The confidence threshold that maximises accuracy when every text below it is called
+    out of scope: ``correct_answer`` (N,) whether the model's answer is right, and
+    ``out_of_scope`` (N,) whether the text is out of scope (then calling it so is right).
+    Candidates: 0 (never) and the quantiles of ``confidence`` up to its median."""
+    candidates = np.unique(np.concatenate([[0.0], np.quantile(confidence, np.linspace(0, 0.5, steps))]))
+    best, best_acc = 0.0, -1.0
+    for t in candidates:
+        low = confidence < t
+        acc = float(np.where(low, out_of_scope, correct_answer).mean())
+        if acc > best_acc:
+            best, best_acc = float(t), acc
+    return best
+
+
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the k best labels per row, best first. (N, L) -> (N, k) x2."""
     k = min(k, scores.shape[1])

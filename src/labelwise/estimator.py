@@ -394,14 +394,16 @@ class TextClassifier:
 
     def _measure(self, scores: np.ndarray, y: np.ndarray,
                  group_counts: np.ndarray | None = None) -> dict[str, float]:
-        return evaluate_scores(
-            self.metric_names_, scores, self.task_.decide(scores), y,
+        decisions = self.task_.decide(scores)
+        metrics = evaluate_scores(
+            self.metric_names_, scores, decisions, y,
             train_counts=np.asarray(self.labels_.train_counts),
             num_train_docs=self.labels_.num_train_docs,
             levels=self.task_.levels,
             bucket_mode=self.task_.bucket_mode,
             group_counts=group_counts,
         )
+        return {**metrics, **self.task_.extra_metrics(decisions, y)}
 
     # ------------------------------------------------------------------ predicting
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:

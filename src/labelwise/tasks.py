@@ -125,6 +125,10 @@ class LabelTask:
         """The global threshold, for the validation log (None: none, or one per label)."""
         return None if isinstance(self.threshold, np.ndarray) else float(self.threshold)
 
+    def extra_metrics(self, decisions: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """Metrics only this kind of task has (multi-class abstaining); none here."""
+        return {}
+
     # ------------------------------------------------------------------ persistence
     def state(self) -> dict[str, Any]:
         thr = self.threshold
@@ -168,19 +172,97 @@ class MultiClassTask(LabelTask):
     def distributional(self) -> bool:
         return True
 
+    def __init__(self, labels: LabelSpace, decode: DecodeConfig, exclusive: bool = False) -> None:
+        super().__init__(labels, decode, exclusive)
+        # decode.abstain: the confidence below which a text gets no label (coverage) or the
+        # out-of-scope label (out_of_scope); None: always the argmax
+        self.reject: float | None = None
+
+    def _out_of_scope_index(self) -> int | None:
+        name = self.decode.out_of_scope_label if self.decode.abstain == "out_of_scope" else None
+        if name is None:
+            return None
+        if name not in self.labels.classes:
+            raise ValueError(f"decode.out_of_scope_label '{name}' is not a class of the training data; "
+                             "label the out-of-scope training texts with it, or use decode.abstain coverage")
+        return self.labels.classes.index(name)
+
+    def confidence(self, scores: np.ndarray) -> np.ndarray:
+        """(N,) each text's best score among the in-scope classes."""
+        oos = self._out_of_scope_index()
+        if oos is None:
+            return scores.max(1)
+        return np.delete(scores, oos, axis=1).max(1)
+
     def decide(self, scores: np.ndarray, threshold: Threshold | None = None) -> np.ndarray:
-        return dec.argmax_onehot(scores)
+        out = dec.argmax_onehot(scores)
+        if self.reject is None:
+            return out
+        low = self.confidence(scores) < self.reject
+        out[low] = False
+        oos = self._out_of_scope_index()
+        if oos is not None:
+            out[low, oos] = True
+        return out
 
     def label_names(self, decisions: np.ndarray) -> list[Any]:
+        """One class name a text; None where it abstained (``decode.abstain: coverage``)."""
         classes = self.labels.classes
-        return [classes[i] for i in decisions.argmax(1)]
+        return [classes[int(row.argmax())] if row.any() else None for row in decisions]
 
     @property
     def tunes_thresholds(self) -> bool:
-        return False
+        return self.decode.abstain != "none"
+
+    def tune(self, scores: np.ndarray, y: np.ndarray, metric: MetricFn) -> None:
+        """``decode.abstain``: the confidence threshold, on the validation ``scores``."""
+        if self.decode.abstain == "none":
+            return
+        conf = self.confidence(scores)
+        if self.decode.abstain == "coverage":
+            self.reject = dec.coverage_threshold(conf, self.decode.coverage)
+            return
+        oos = self._out_of_scope_index()
+        assert oos is not None
+        truth = y.argmax(1)
+        out_of_scope = (y.sum(1) == 0) | (truth == oos)
+        correct = (scores.argmax(1) == truth) & ~out_of_scope | (scores.argmax(1) == oos) & out_of_scope
+        self.reject = dec.tune_reject_threshold(conf, correct, out_of_scope)
 
     def reported_threshold(self) -> float | None:
-        return None
+        return self.reject
+
+    def extra_metrics(self, decisions: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """Where texts may be out of scope (the task abstains, or some texts have no
+        in-scope class): the share answered, accuracy on the in-scope texts, and the share
+        of out-of-scope texts (no class of the training data, or the out-of-scope label)
+        that got no answer or the out-of-scope label."""
+        oos = self._out_of_scope_index()
+        truth = y.argmax(1)
+        out_of_scope = y.sum(1) == 0
+        if oos is not None:
+            out_of_scope |= truth == oos
+        if self.decode.abstain == "none" and not out_of_scope.any():
+            return {}
+        said = decisions.argmax(1)
+        called_out = np.asarray(~decisions.any(1))
+        if oos is not None:
+            called_out |= said == oos
+        in_scope = ~out_of_scope
+        right = np.asarray((said == truth) & ~called_out)
+        return {
+            "answered": float((~called_out).mean()),
+            "in_scope_accuracy": float(right[in_scope].mean()) if in_scope.any() else 0.0,
+            "out_of_scope_recall": float(called_out[out_of_scope].mean()) if out_of_scope.any() else 0.0,
+        }
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "reject_threshold": self.reject}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        value = state.get("reject_threshold")
+        self.reject = None if value is None else float(value)
 
 
 class HierarchicalTask(LabelTask):
@@ -245,6 +327,10 @@ def make_task(labels: LabelSpace, decode: DecodeConfig, y_train: np.ndarray | No
     """The task object for ``labels`` (whose ``task`` names the kind). ``y_train`` (N, L),
     when given, decides whether a hierarchy's levels are exclusive."""
     cls = TASKS[labels.task]
+    if decode.abstain != "none" and cls is not MultiClassTask:
+        raise ValueError(f"decode.abstain is for multi-class tasks (one label a text); this task is "
+                         f"{labels.task.value}, where a text with no label passing the threshold "
+                         "already gets none: remove decode.abstain")
     exclusive = False
     if y_train is not None and cls is HierarchicalTask:
         exclusive = HierarchicalTask.levels_exclusive(y_train, labels.levels)

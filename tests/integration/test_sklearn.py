@@ -136,3 +136,17 @@ def test_fit_warns_when_it_chooses_on_a_tiny_validation_split() -> None:
     assert not chooses_on_validation(fixed, "multiclass", 36)
     assert chooses_on_validation(load_config(None, ["train.epochs=3"]), "multiclass", 36)
     assert chooses_on_validation(fixed, "multilabel", 36)  # a threshold is tuned
+
+
+def test_abstaining_on_texts_of_a_class_never_trained_on() -> None:
+    """decode.abstain: coverage answers the confident texts; texts of an unseen class (no
+    in-scope label) are counted as out of scope, and mostly abstained on."""
+    unseen = [" ".join(["opera", "violin", "concert", "aria", "the"][i % 5:] + ["symphony"]) for i in range(20)]
+    texts, labels = X + unseen, Y + ["music"] * len(unseen)
+    plain = TextClassifier(**LINEAR).fit(X, Y)
+    shy = TextClassifier(**LINEAR, decode__abstain="coverage", decode__coverage=0.9).fit(X, Y)
+    with pytest.warns(UserWarning, match="not in the training labels|unseen"):
+        before, after = plain.evaluate(texts, labels), shy.evaluate(texts, labels)
+    assert before["out_of_scope_recall"] == 0.0 and before["answered"] == 1.0
+    assert after["out_of_scope_recall"] > 0.5 and after["in_scope_accuracy"] > 0.8
+    assert None in shy.predict(unseen)

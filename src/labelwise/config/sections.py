@@ -247,6 +247,23 @@ class DecodeConfig(_Strict):
     tune_metric: str = "micro_f1"
     top_k: int = Field(5, ge=1)
     at_least_one: bool = Field(False, description="multi-label: predict the top label if none passes")
+    abstain: Literal["none", "coverage", "out_of_scope"] = Field(
+        "none", description=(
+            "multi-class: when to give no label. coverage: abstain on the least confident texts, "
+            "the threshold set so that a share 'coverage' of the validation texts is answered; "
+            "out_of_scope: call a text 'out_of_scope_label' when its best in-scope score is "
+            "below a threshold tuned on validation for accuracy (the label must be a class "
+            "of the training data)"))
+    coverage: float = Field(0.95, gt=0, le=1, description="abstain: coverage, the share of texts to answer")
+    out_of_scope_label: str | None = Field(
+        None, description="abstain: out_of_scope, the class that stands for 'none of the others'")
+
+    @model_validator(mode="after")
+    def _out_of_scope_needs_label(self) -> DecodeConfig:
+        if self.abstain == "out_of_scope" and not self.out_of_scope_label:
+            raise ValueError("decode.abstain out_of_scope needs decode.out_of_scope_label, the class "
+                             "that stands for 'none of the others' (e.g. oos)")
+        return self
 
 
 class PlantConfig(_Strict):
