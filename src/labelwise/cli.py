@@ -19,6 +19,7 @@ from labelwise.errors import (
     EXIT_USAGE,
     UserError,
 )
+from labelwise.registry import PLUGGABLE
 
 EPILOG = "Examples:\n  labelwise train --config configs/goemotions-cnn.yaml\n" \
          "  labelwise train --set data.dataset=sst2 --set model.encoder.name=bilstm\n" \
@@ -88,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
 
     ls = sub.add_parser("list", help="list registered components")
-    ls.add_argument("kind", nargs="?", choices=["encoders", "heads", "losses", "metrics", "formats", "datasets"])
+    ls.add_argument("kind", nargs="?", choices=[*PLUGGABLE, "datasets"])
 
     pf = sub.add_parser("profile", help="parameters, FLOPs/document and documents/s of a config's model")
     pf.add_argument("--config", "-c", action="append", default=None, help="YAML config (repeatable)")
@@ -293,12 +294,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from labelwise.components import load_all
-    from labelwise.registry import ENCODERS, FORMATS, HEADS, LOSSES, METRICS
+    from labelwise.components import PLUGIN_COMPONENTS, load_all
+    from labelwise.registry import PLUGGABLE
 
     load_all()
-    regs = {"encoders": ENCODERS, "heads": HEADS, "losses": LOSSES, "metrics": METRICS,
-            "formats": FORMATS}
+    regs = PLUGGABLE
     kinds = [args.kind] if args.kind else [*regs, "datasets"]
     for kind in kinds:
         print(f"{kind}:")
@@ -309,7 +309,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 print(f"  {name:<16} {CATALOG[name].description}")
             continue
         for name, doc in regs[kind].describe():
-            print(f"  {name:<20} {doc}")
+            plugin = PLUGIN_COMPONENTS.get((kind, name))
+            print(f"  {name:<20} {doc}" + (f"  [plugin: {plugin}]" if plugin else ""))
     return 0
 
 

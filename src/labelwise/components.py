@@ -16,16 +16,51 @@ from pydantic import ValidationError
 from labelwise.config import Config, ConfigError, read_config
 from labelwise.fusion import Member as FusionMember
 from labelwise.metrics import describe
-from labelwise.registry import ENCODERS, HEADS, LOSSES, format_validation_error
+from labelwise.registry import ENCODERS, HEADS, LOSSES, PLUGGABLE, format_validation_error
+
+
+PLUGIN_GROUP = "labelwise.plugins"  # the entry-point group of packages that add components
+# (registry name, component) -> the distribution whose plugin registered it
+PLUGIN_COMPONENTS: dict[tuple[str, str], str] = {}
+_plugins_loaded = False
 
 
 def load_all() -> None:
     """Populate the registries: import every sub-package that registers components
-    (explicit, on demand; cheap after the first call, as modules are cached)."""
+    (explicit, on demand; cheap after the first call, as modules are cached), then the
+    plugins (:func:`load_plugins`)."""
     import labelwise.data.formats  # noqa: F401
     import labelwise.losses  # noqa: F401
     import labelwise.metrics  # noqa: F401
     import labelwise.models  # noqa: F401
+
+    load_plugins()
+
+
+def load_plugins() -> None:
+    """Import, once, every module named in the ``labelwise.plugins`` entry-point group of the
+    installed packages; a plugin registers its encoders, heads, losses, metrics or formats
+    on import (``@ENCODERS.register("name")``, ...). A plugin that fails to import is a
+    warning naming it, not a crash: the built-in components stay usable."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    import warnings
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=PLUGIN_GROUP):
+        before = {kind: set(reg.names()) for kind, reg in PLUGGABLE.items()}
+        try:
+            ep.load()
+        except Exception as err:  # a broken plugin must not take labelwise down with it
+            warnings.warn(f"labelwise plugin '{ep.name}' ({ep.value}) failed to load and is skipped: "
+                          f"{type(err).__name__}: {err}", RuntimeWarning, stacklevel=2)
+            continue
+        source = ep.dist.name if ep.dist is not None else ep.value
+        for kind, reg in PLUGGABLE.items():
+            for name in set(reg.names()) - before[kind]:
+                PLUGIN_COMPONENTS[(kind, name)] = source
 
 
 def load_config(

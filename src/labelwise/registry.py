@@ -136,3 +136,6 @@ LOSSES: Registry[Any] = Registry("loss")
 METRICS: Registry[Any] = Registry("metric")
 FORMATS: Registry[Any] = Registry("data format")
 POOLINGS: Registry[Any] = Registry("chunk pooling")
+# what `labelwise list` shows and plugins may add to, by the name it prints
+PLUGGABLE: dict[str, Registry[Any]] = {"encoders": ENCODERS, "heads": HEADS, "losses": LOSSES,
+                                       "metrics": METRICS, "formats": FORMATS}
