@@ -18,7 +18,6 @@ from labelwise.fusion import Member as FusionMember
 from labelwise.metrics import describe
 from labelwise.registry import ENCODERS, HEADS, LOSSES, PLUGGABLE, format_validation_error
 
-
 PLUGIN_GROUP = "labelwise.plugins"  # the entry-point group of packages that add components
 # (registry name, component) -> the distribution whose plugin registered it
 PLUGIN_COMPONENTS: dict[tuple[str, str], str] = {}
