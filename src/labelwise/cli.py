@@ -103,10 +103,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="minimum timing per measurement")
     pf.add_argument("--json", help="also write the rows to this JSON file")
 
-    ex = sub.add_parser("export", help="export a neural run to ONNX (plus tokenizer and labels)")
+    ex = sub.add_parser("export", help="export a neural run to ONNX (plus tokenizer and labels), or a "
+                                       "fine-tuned pretrained encoder to a Hugging Face folder")
     ex.add_argument("run_dir")
-    ex.add_argument("--format", default="onnx", choices=["onnx"])
-    ex.add_argument("--out", "-o", help="output folder (default: RUN_DIR/onnx)")
+    ex.add_argument("--format", default="onnx", choices=["onnx", "hf"],
+                    help="onnx: ONNX Runtime; hf: a transformers sequence-classification folder")
+    ex.add_argument("--out", "-o", help="output folder (default: RUN_DIR/onnx or RUN_DIR/hf)")
     ex.add_argument("--quantize", action="store_true", help="also write an int8 dynamic-quantised model")
     ex.add_argument("--opset", type=_number(int, 14, 21), default=17)
 
@@ -169,6 +171,12 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "hf":
+        from labelwise.export import export_hf
+
+        out = export_hf(args.run_dir, Path(args.out) if args.out else Path(args.run_dir) / "hf")
+        print(f"exported {out} (load it with trust_remote_code=True)")
+        return 0
     out = Path(args.out) if args.out else Path(args.run_dir) / "onnx"
     try:
         from labelwise.export import export_onnx

@@ -232,6 +232,72 @@ def export_onnx(
     return model_path
 
 
+HF_MODELING = "modeling_labelwise.py"  # the model's code in a Hugging Face export folder
+
+
+def export_hf(run_dir: str | Path, out_dir: str | Path) -> Path:
+    """Write the run as a Hugging Face ``transformers`` folder: ``config.json`` (the encoder's
+    config, the pooling, the head, ``id2label``), ``model.safetensors``, the tokenizer, and
+    the model's code (:mod:`labelwise.hf_modeling`, as ``modeling_labelwise.py``), so that
+    ``AutoModelForSequenceClassification`` and ``pipeline("text-classification")`` load it
+    with ``trust_remote_code=True`` and give the run's scores.
+
+    For a neural run of a pretrained encoder (``model.encoder.name: pretrained``) under a
+    linear head. Returns the folder.
+
+    Raises:
+        ValueError: another kind of run.
+    """
+    import inspect
+
+    from safetensors.torch import save_file
+    from transformers import PreTrainedTokenizerFast
+
+    from labelwise import hf_modeling
+    from labelwise.estimator import TextClassifier
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    clf = TextClassifier.load(run_dir)
+    cfg = clf.config_
+    if cfg.model.type != "neural" or cfg.model.encoder.get("name") != "pretrained" \
+            or cfg.model.head.get("name") != "linear":
+        raise ValueError(f"Hugging Face export is for a fine-tuned pretrained encoder under a linear head "
+                         f"(model.encoder.name pretrained, model.head.name linear); '{run_dir}' is "
+                         f"{cfg.model.type} {cfg.model.encoder.get('name')}/{cfg.model.head.get('name')}. "
+                         "Export it to ONNX instead")
+    if clf.task_.value == "hierarchical":
+        raise ValueError("Hugging Face export: a hierarchical run decodes its levels with its hierarchy, "
+                         "which a sequence-classification model has no place for; export it to ONNX")
+    model, tokenizer = clf.backend_.network()
+    encoder = model.encoder.model  # type: ignore[union-attr]
+    head = model.head  # type: ignore[union-attr]
+    classes = [str(c) for c in clf.classes_]
+    config = hf_modeling.LabelwiseConfig(
+        encoder=encoder.config.to_dict(), pooling=cfg.model.encoder.get("pooling", "mean"),
+        head_hidden_dim=cfg.model.head.get("hidden_dim"),
+        id2label=dict(enumerate(classes)), label2id={c: i for i, c in enumerate(classes)},
+        problem_type="single_label_classification" if clf.task_.value == "multiclass"
+        else "multi_label_classification",
+        architectures=["LabelwiseForSequenceClassification"],
+        auto_map={"AutoConfig": "modeling_labelwise.LabelwiseConfig",
+                  "AutoModelForSequenceClassification": "modeling_labelwise.LabelwiseForSequenceClassification"},
+    )
+    weights = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
+    weights.update({f"head.{k.removeprefix('net.')}": v for k, v in head.state_dict().items()})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt.atomic_write(out_dir / "model.safetensors",
+                      lambda p: save_file({k: v.contiguous() for k, v in weights.items()}, str(p),
+                                          metadata={"format": "pt"}))
+    ckpt.write_text(out_dir / "config.json", config.to_json_string())
+    ckpt.write_text(out_dir / HF_MODELING, inspect.getsource(hf_modeling))
+    tok = tokenizer._tok  # the tokenizers.Tokenizer the run encodes with
+    names = {role: tok.id_to_token(i) for role, i in
+             (("pad_token", tokenizer.pad_id), ("cls_token", tokenizer.cls_id), ("sep_token", tokenizer.sep_id))}
+    PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=cfg.tokenizer.max_length,
+                            **names).save_pretrained(str(out_dir))
+    return out_dir
+
+
 def _copy_files(src: Path, dst: Path, names: Sequence[str]) -> None:
     """Copy the files ``names`` of folder ``src`` into ``dst``, each written atomically."""
     for name in names:

@@ -108,3 +108,45 @@ def test_minilm_l3_is_converted_once_and_checked(tmp_path: Path, monkeypatch: py
     assert pretrained_models.model_folder("minilm-l3") == folder  # cached: not converted again
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
     assert TextTokenizer.pretrained(folder).encode(["hello world"], 8) == TextTokenizer.minilm().encode(["hello world"], 8)
+
+
+@pytest.mark.parametrize("kind, task", [("bert", "multiclass"), ("roberta", "multilabel")])
+def test_a_run_exports_to_a_transformers_folder_with_the_same_scores(kind: str, task: str, tmp_path: Path) -> None:
+    """`labelwise export --format hf`: AutoModelForSequenceClassification and the
+    text-classification pipeline load the folder (trust_remote_code) and give the run's scores."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    from labelwise.cli import main
+
+    folder = (_bert if kind == "bert" else _roberta)(tmp_path / kind)
+    labels = [[lab] + (["long"] if len(t) > 18 else []) for t, lab in zip(TEXTS, LABELS, strict=True)]
+    run = tmp_path / "run"
+    cfg = {**_config(folder), "task": task}
+    if task == "multilabel":
+        cfg["model"] = {**cfg["model"], "head": {"name": "linear", "hidden_dim": 8}}
+    clf = TextClassifier(cfg).fit_examples(
+        [Example(t, tuple(lab) if task == "multilabel" else (lab[0],)) for t, lab in zip(TEXTS, labels, strict=True)],
+        run_dir=run)
+    assert main(["export", str(run), "--format", "hf", "-o", str(tmp_path / "hf")]) == 0
+    model = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "hf"), trust_remote_code=True)
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    texts = TEXTS[:6] + ["good day", "an unknown wordz here"]
+    with torch.no_grad():
+        logits = model(**tok(texts, padding=True, truncation=True, return_tensors="pt")).logits.numpy()
+    np.testing.assert_allclose(logits, clf.backend_.logits(texts), atol=1e-4)
+    assert model.config.id2label == dict(enumerate(clf.classes_))
+    scores = pipeline("text-classification", model=str(tmp_path / "hf"), trust_remote_code=True, top_k=None)(
+        texts, truncation=True)
+    got = np.array([[next(s["score"] for s in row if s["label"] == c) for c in clf.classes_] for row in scores])
+    np.testing.assert_allclose(got, clf.predict_proba(texts), atol=1e-4)  # softmax, or sigmoids for multi-label
+
+
+def test_hf_export_refuses_what_it_cannot_carry(tmp_path: Path) -> None:
+    from labelwise.export import export_hf
+
+    run = tmp_path / "run"
+    TextClassifier({"model": {"type": "linear", "linear": {"min_df": 1}}}).fit_examples(
+        [Example(t, (lab,)) for t, lab in zip(TEXTS, LABELS, strict=True)], run_dir=run)
+    with pytest.raises(ValueError, match="pretrained encoder under a linear head"):
+        export_hf(run, tmp_path / "hf")
