@@ -128,8 +128,11 @@ def _quantize(src: Path, dst: Path) -> None:
 
     def not_advice(record: logging.LogRecord) -> bool:
         # onnxruntime logs, on the root logger, advice to run its shape-inference
-        # pre-processing first; it is optional for dynamic quantisation
-        return "pre-processing before quantization" not in record.getMessage()
+        # pre-processing first (optional for dynamic quantisation), and a multi-line dump
+        # of each integer tensor it leaves unquantised (ids, shapes: as it should)
+        message = record.getMessage()
+        return not ("pre-processing before quantization" in message
+                    or "unsupported type to quantize" in message)
 
     root = logging.getLogger()
     root.addFilter(not_advice)

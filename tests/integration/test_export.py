@@ -230,6 +230,21 @@ def test_cli_export(tmp_path: Path) -> None:
     assert main(["export", str(tmp_path / "nowhere")]) != 0
 
 
+def test_quantized_export_prints_one_line(tmp_path: Path) -> None:
+    """ONNX Runtime's quantiser logs advice and a dump of every integer tensor it skips, on
+    the root logger: the command prints what it wrote and nothing else."""
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    TextClassifier(RUNS["cnn-multiclass"]).fit_examples(_examples("cnn-multiclass"), run_dir=run)
+    done = subprocess.run([sys.executable, "-m", "labelwise", "export", str(run), "--quantize"],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.strip().splitlines() == [f"exported {run / 'onnx' / 'model.onnx'} and model.int8.onnx"]
+
+
 def test_predict_and_evaluate_take_an_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`labelwise predict` and `evaluate` read an ONNX export directory as they read a run."""
     from labelwise.cli import main
