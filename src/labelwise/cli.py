@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="decode differently with the same weights, e.g. model.chunk_pooling=max "
                         "(keys that leave the weights valid only; repeatable)")
 
+    xp = sub.add_parser("explain", help="why each text got its labels: per-label token weights (JSON, HTML)")
+    xp.add_argument("run_dir")
+    xp.add_argument("input", help="text file, one document per line, JSONL with 'text', or - for stdin")
+    xp.add_argument("--label", action="append", default=[], help="explain this label (repeatable; "
+                    "default: the labels each text is given)")
+    xp.add_argument("--output", "-o", help="JSON lines output, one record a text (default: stdout)")
+    xp.add_argument("--html", help="also write a self-contained HTML page with the tokens highlighted")
+    xp.add_argument("--max-texts", type=POSITIVE, default=100, help="explain at most this many texts (100)")
+
     pr = sub.add_parser("predict", help="label a text file (one per line) or JSONL")
     pr.add_argument("run_dir")
     pr.add_argument("input", help="text file, one document per line, or JSONL with 'text'")
@@ -272,6 +281,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    import itertools
+
+    from labelwise.data.formats import iter_texts
+    from labelwise.estimator import TextClassifier
+    from labelwise.explain import explain, to_html
+
+    clf = TextClassifier.load(args.run_dir)
+    texts = list(itertools.islice(iter_texts(args.input), args.max_texts))
+    records = explain(clf, texts, args.label or None)
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if args.output:
+        Path(args.output).write_text(lines, encoding="utf-8")
+    else:
+        sys.stdout.write(lines)
+    if args.html:
+        Path(args.html).write_text(to_html(records, f"labelwise: why these labels ({Path(args.run_dir).name})"),
+                                   encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from labelwise.predict import predict_file
 
@@ -351,7 +382,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "list": cmd_list, "data": cmd_data, "profile": cmd_profile,
-            "serve": cmd_serve, "export": cmd_export, "tune": cmd_tune}
+            "serve": cmd_serve, "export": cmd_export, "tune": cmd_tune, "explain": cmd_explain}
 
 
 def _run_dir_arg(path: str) -> None:
@@ -386,8 +417,10 @@ def _check_args(args: argparse.Namespace) -> None:
     """Check paths and combinations of options before any work (ranges are checked by the
     parser): each problem is one line naming the option and the fix."""
     cmd = args.command
-    if cmd in ("evaluate", "predict", "serve", "export"):
+    if cmd in ("evaluate", "predict", "serve", "export", "explain"):
         _run_dir_arg(args.run_dir)
+    if cmd == "explain":
+        _input_file_arg("INPUT", args.input)
     if cmd == "evaluate" and args.data:
         _input_file_arg("--data", args.data)
     if getattr(args, "data_dir", None) and cmd != "data":

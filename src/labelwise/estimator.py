@@ -430,6 +430,14 @@ class TextClassifier:
         to_examples(texts, None, "embed(X)")
         return self.backend_.embed(list(texts), which)
 
+    def explain(self, X: Sequence[str] | Any, labels: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Why each text got its labels (or the ``labels`` asked for): per-label token weights,
+        one record a text (:func:`labelwise.explain.explain`; ``to_html`` renders them)."""
+        from labelwise.explain import explain
+
+        self._check_fitted("explain")
+        return explain(self, list(self._texts(X)), labels)
+
     def decide(self, scores: np.ndarray) -> np.ndarray:
         """Scores (N, L) -> decisions (N, L) bool with the fitted thresholds."""
         return self.task_.decide(scores)
