@@ -437,6 +437,32 @@ def abstain_table(dataset: str) -> str:
             f"{r['device']}, {r['date']}. Command: `{r['command']}`.\n")
 
 
+FAITHFULNESS = RESULTS / "faithfulness"
+
+
+def faithfulness_table(dataset: str) -> str:
+    """``benchmarks/faithfulness.py``: the label's score drop when the k tokens an
+    explanation weighs most are deleted, against k random ones."""
+    path = FAITHFULNESS / f"{dataset}.json"
+    if not path.is_file():
+        return ""
+    r = json.loads(path.read_text())
+    ks = sorted({int(k) for row in r["rows"] for k in row["by_k"]})
+    head = ["run", "explained by", "pairs"] + [f"k={k}: top / random drop, top wins" for k in ks]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in r["rows"]:
+        cells = []
+        for k in ks:
+            c = row["by_k"].get(str(k))
+            cells.append("-" if c is None else
+                         f"{c['top_drop']:.3f} / {c['random_drop']:.3f}, {100 * c['top_beats_random']:.0f} %")
+        lines.append(f"| `{Path(row['run']).name}` | {row['model']} | {row['pairs']} | " + " | ".join(cells) + " |")
+    devices = sorted({row["device"] for row in r["rows"]})
+    return (f"### {dataset}: deleting what the explanation weighs most\n\n" + "\n".join(lines)
+            + f"\n\n{r['docs']} test documents (seed {r['seed']}); score drops are of the label's probability. "
+            f"{'; '.join(devices)}. Commands: " + "; ".join(f"`{row['command']}`" for row in r["rows"]) + ".\n")
+
+
 # table kinds that read their own result files (not the topics' rows): kind -> its table,
 # given the kind's value in the manifest (a dataset name, or true)
 OWN_TABLES: dict[str, Callable[[Any], str]] = {
@@ -447,6 +473,7 @@ OWN_TABLES: dict[str, Callable[[Any], str]] = {
     "label_scaling": lambda _: label_scaling_table(),
     "xmc": xmc_table,
     "abstain": abstain_table,
+    "faithfulness": faithfulness_table,
 }
 
 
