@@ -39,9 +39,8 @@ def _attention_scores(clf: Any, docs: list[list[list[int]]], label: int) -> np.n
     import torch
 
     from labelwise.data.collate import collate
-    from labelwise.training.dataset import forward_docs
-
     from labelwise.models.heads.label_subset import scoring_labels
+    from labelwise.training.dataset import forward_docs
 
     model, _ = clf.backend_.network()
     batch = collate(docs, clf.backend_.tokenizer.pad_id)
