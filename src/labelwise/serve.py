@@ -22,11 +22,12 @@ import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from labelwise.estimator import TextClassifier
 from labelwise.predict import prediction_records
@@ -155,7 +156,8 @@ def create_app(run_dir: str | Path, cfg: ServeConfig | None = None, ready_messag
         yield
         worker.cancel()
 
-    app = FastAPI(title="labelwise", version=__version__, lifespan=lifespan)
+    # no /docs or /redoc: FastAPI's pages load their scripts from a CDN (/openapi.json stays)
+    app = FastAPI(title="labelwise", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.batcher = batcher
     metadata = {
         "labels": [str(c) for c in clf.classes_],
@@ -168,9 +170,14 @@ def create_app(run_dir: str | Path, cfg: ServeConfig | None = None, ready_messag
                    "max_body_bytes": cfg.max_body_bytes},
     }
 
+    page = resources.files("labelwise").joinpath("static", "index.html").read_text(encoding="utf-8")
+
     @app.middleware("http")
     async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if cfg.token is not None:
+        # the page itself holds no data: it loads without the token and sends it with
+        # every request it makes, which the rule below checks like any other
+        public = request.method == "GET" and request.url.path == "/"
+        if cfg.token is not None and not public:
             got = request.headers.get("authorization", "")
             want = f"Bearer {cfg.token}"
             if not hmac.compare_digest(got.encode(), want.encode()):
@@ -184,6 +191,12 @@ def create_app(run_dir: str | Path, cfg: ServeConfig | None = None, ready_messag
             return await asyncio.wait_for(call_next(request), cfg.timeout_s)
         except TimeoutError:
             return _error(504, "request", f"no answer within {cfg.timeout_s} s")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        """The web page: type a text, see its labels and, for each, the tokens that drove it."""
+        return HTMLResponse(page, headers={"Content-Security-Policy": "default-src 'self'; "
+                                           "script-src 'unsafe-inline'; style-src 'unsafe-inline'"})
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -218,7 +231,33 @@ def create_app(run_dir: str | Path, cfg: ServeConfig | None = None, ready_messag
                                         f"{str(err)[:200]})")
         return {"predictions": preds}
 
+    @app.post("/explain")
+    async def explain(request: Request) -> Any:
+        """Per-label token weights of ``texts`` (``labels``: the labels to explain; default
+        the labels each text is given), as ``labelwise explain`` writes them."""
+        try:
+            payload = _parse_json(await request.body())
+        except ValueError as err:
+            return _error(400, "body", str(err))
+        labels = payload.pop("labels", None) if isinstance(payload, dict) else None
+        problem = _check_payload(payload, cfg)
+        if problem is not None:
+            return _error(422, *problem)
+        if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)):
+            return _error(422, "labels", "expected a list of label names")
+        if len(payload["texts"]) > MAX_EXPLAIN:
+            return _error(422, "texts", f"at most {MAX_EXPLAIN} texts a request to explain")
+        try:
+            records = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: clf.explain(payload["texts"], labels or None))
+        except ValueError as err:  # an unknown label, or a model this cannot explain yet
+            return _error(422, "labels" if labels else "model", str(err)[:300])
+        return {"explanations": records}
+
     return app
+
+
+MAX_EXPLAIN = 8  # texts a /explain request: an explanation costs more than a prediction
 
 
 class TooLongInteger(float):

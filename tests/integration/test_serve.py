@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -187,3 +188,40 @@ def test_serve_says_it_is_loading_and_where_it_listens(run_dir: Path) -> None:
     _, err = proc.communicate(timeout=10)
     loading, ready = err.index("labelwise: loading"), err.index(f"labelwise: serving {run_dir} on {url}")
     assert loading < ready and "Ctrl-C" in err
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode()
+
+
+def test_the_page_is_served_without_the_token_and_fetches_only_from_the_server(tmp_path: Path) -> None:
+    run = tmp_path / "linear"
+    TextClassifier({"model": {"type": "linear", "linear": {"min_df": 1}}}).fit_examples(
+        [Example(t, (lab,)) for t, lab in zip(TEXTS, LABELS, strict=True)], run_dir=run)
+    proc, url = _start(run, env={"LABELWISE_TOKEN": TOKEN})
+    try:
+        status, headers, page = _get(f"{url}/")
+        assert status == 200 and "<textarea" in page and "default-src 'self'" in headers["content-security-policy"]
+        assert not re.search(r"""(src|href)=["']?https?:""", page) and "fetch(\"http" not in page
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert _get(f"{url}/docs", auth)[0] == 404  # FastAPI's page loads its scripts from a CDN: off
+        assert _get(f"{url}/openapi.json", auth)[0] == 200
+        assert _post(f"{url}/explain", {"texts": ["good great"]})[0] == 401  # the token rule holds
+        status, body = _post(f"{url}/explain", {"texts": ["good great day"], "labels": ["pos"]}, auth)
+        assert status == 200
+        [rec] = body["explanations"]
+        assert rec["labels"][0]["label"] == "pos" and rec["words"]["tokens"] == ["good", "great", "day"]
+        assert _post(f"{url}/explain", {"texts": ["good"], "labels": ["meh"]}, auth)[0] == 422
+        assert _post(f"{url}/explain", {"texts": ["good"] * 9}, auth)[0] == 422
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_explaining_a_model_that_cannot_be_is_a_422(server: str) -> None:
+    status, body = _post(f"{server}/explain", {"texts": ["good great"]})
+    assert status == 422 and body["error"]["field"] == "model"
