@@ -67,15 +67,23 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     t.add_argument("--resume", action="store_true", help="continue the run in --output")
 
+    def labelled_data_args(p: argparse.ArgumentParser) -> None:
+        """A run, and the labelled data to measure it on (evaluate, report)."""
+        p.add_argument("run_dir")
+        p.add_argument("--data", help="a labelled file (default: the run's dataset split)")
+        p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+        p.add_argument("--data-dir")
+        p.add_argument("--format", default="auto")
+
     e = sub.add_parser("evaluate", help="measure a trained run on a labelled file or split")
-    e.add_argument("run_dir")
-    e.add_argument("--data", help="a labelled file (default: the run's dataset split)")
-    e.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    e.add_argument("--data-dir")
-    e.add_argument("--format", default="auto")
+    labelled_data_args(e)
     e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="decode differently with the same weights, e.g. model.chunk_pooling=max "
                         "(keys that leave the weights valid only; repeatable)")
+
+    rp = sub.add_parser("report", help="one HTML page about a run: metrics per label and bucket, plots, model card")
+    labelled_data_args(rp)
+    rp.add_argument("--output", "-o", help="the page (default: RUN_DIR/report.html)")
 
     xp = sub.add_parser("explain", help="why each text got its labels: per-label token weights (JSON, HTML)")
     xp.add_argument("run_dir")
@@ -281,6 +289,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from labelwise.estimator import TextClassifier
+    from labelwise.report import build_report
+    from labelwise.runner import labelled_examples
+
+    run = Path(args.run_dir)
+    clf = TextClassifier.load(run)
+    examples = labelled_examples(clf.config_, args.data and Path(args.data), args.split, args.data_dir, args.format)
+    out = Path(args.output) if args.output else run / "report.html"
+    where = args.data or f"the {args.split} split of {clf.config_.data.dataset}"
+    out.write_text(build_report(clf, run, examples, str(where)), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     import itertools
 
@@ -382,7 +405,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "list": cmd_list, "data": cmd_data, "profile": cmd_profile,
-            "serve": cmd_serve, "export": cmd_export, "tune": cmd_tune, "explain": cmd_explain}
+            "serve": cmd_serve, "export": cmd_export, "tune": cmd_tune, "explain": cmd_explain, "report": cmd_report}
 
 
 def _run_dir_arg(path: str) -> None:
@@ -417,7 +440,7 @@ def _check_args(args: argparse.Namespace) -> None:
     """Check paths and combinations of options before any work (ranges are checked by the
     parser): each problem is one line naming the option and the fix."""
     cmd = args.command
-    if cmd in ("evaluate", "predict", "serve", "export", "explain"):
+    if cmd in ("evaluate", "predict", "serve", "export", "explain", "report"):
         _run_dir_arg(args.run_dir)
     if cmd == "explain":
         _input_file_arg("INPUT", args.input)

@@ -21,6 +21,7 @@ import numpy as np
 from labelwise import checkpoint as ckpt
 from labelwise import distributed, rundir
 from labelwise.backends import FitContext, Split, make_backend
+from labelwise.card import write_model_card
 from labelwise.components import load_config
 from labelwise.config import Config, build_config, dump_config
 from labelwise.data.hierarchy import Hierarchy
@@ -509,6 +510,7 @@ class TextClassifier:
         })
         ckpt.write_json(run_dir / rundir.RUN_INFO, {**self._run_info(status="complete"),
                                                     "sha256": ckpt.weight_digests(run_dir)})
+        write_model_card(run_dir)
 
     @classmethod
     def load(cls, run_dir: str | Path, overrides: Sequence[str] = ()) -> TextClassifier:

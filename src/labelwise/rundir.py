@@ -21,6 +21,7 @@ A run directory is the checkpoint. Every file is written atomically
     fusion.json, members/<i>/         (fusion backend) the weights and temperatures, and
                         each member's own complete run directory
     log.jsonl, tb/      training log and TensorBoard events
+    README.md           the model card (labelwise.card)
 
 Modules that write these files take their names from here.
 """
@@ -51,6 +52,7 @@ LINEAR_META = "linear.json"
 FUSION = "fusion.json"
 MEMBERS_DIR = "members"
 LOG = "log.jsonl"
+MODEL_CARD = "README.md"
 # what a trained model is read from: run.json records their sha256 when the run is saved
 WEIGHT_FILES = (WEIGHTS, TOKENIZER, LINEAR_TENSORS, LINEAR_META, FUSION,
                 f"{SHORTLIST_DIR}/{LINEAR_TENSORS}", f"{SHORTLIST_DIR}/{LINEAR_META}")

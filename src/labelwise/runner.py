@@ -20,6 +20,7 @@ import yaml
 
 from labelwise import checkpoint as ckpt
 from labelwise import distributed, rundir
+from labelwise.card import write_model_card
 from labelwise.config import Config, dump_config
 from labelwise.data.catalog import load_splits, resolve_data_dir
 from labelwise.data.formats import read_examples
@@ -272,6 +273,7 @@ def train_run(cfg: Config, run_dir: Path | None = None, overwrite: bool = False,
                 metrics[f"{split}_docs_per_second"] = len(examples) / (time.perf_counter() - t1)
         if distributed.is_main():
             ckpt.write_json(run_dir / rundir.METRICS, metrics)
+            write_model_card(run_dir)  # again, now with the metrics
         distributed.barrier()
     return clf, metrics, run_dir
 
@@ -283,17 +285,22 @@ def evaluate_run(run_dir: Path, data_file: Path | None, split: str, data_dir: st
     on; ``overrides`` change how it decodes (:data:`labelwise.estimator.LOAD_MAY_CHANGE`).
     ``clf``: the model to use instead of loading ``run_dir`` (an ONNX export's classifier)."""
     clf = clf or TextClassifier.load(run_dir, overrides)
+    examples = labelled_examples(clf.config_, data_file, split, data_dir, fmt)
+    return clf.evaluate_examples(examples, group_counts=read_group_counts(run_dir))
+
+
+def labelled_examples(cfg: Config, data_file: Path | None, split: str, data_dir: str | None,
+                      fmt: str = "auto") -> list[Example]:
+    """A labelled file's examples, or a split of the dataset a run (``cfg``) trained on."""
     if data_file is None:
-        cfg = clf.config_
         if cfg.data.dataset is None:
-            raise ValueError("this run was trained from files: give the file to evaluate with --data")
+            raise ValueError("this run was trained from files: give the labelled file with --data")
         splits = load_splits(cfg.data.dataset, resolve_data_dir(data_dir or cfg.data.data_dir))
         data_file = getattr(splits, split)
         if data_file is None:
             raise ValueError(f"dataset '{cfg.data.dataset}' has no '{split}' split")
-    d = clf.config_.data
-    examples = read_examples(data_file, fmt, text_column=d.text_column, label_column=d.label_column)
-    return clf.evaluate_examples(examples, group_counts=read_group_counts(run_dir))
+    d = cfg.data
+    return read_examples(data_file, fmt, text_column=d.text_column, label_column=d.label_column)
 
 
 GROUP_COUNTS_FILE = rundir.GROUP_COUNTS
