@@ -1,6 +1,6 @@
 """``make demo``: GoEmotions (28 labels, multi-label) with the fast preset (which says what
-it chose: the tuned TF-IDF linear model) beside a small CNN; prints a metrics table and plots
-per-label F1 against label frequency."""
+it chose: the tuned TF-IDF linear model) beside a small CNN; prints a metrics table, plots
+per-label F1 against label frequency, and writes each run's report page and model card."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from labelwise.components import load_config
 from labelwise.metrics import per_label_f1
 from labelwise.plots import plot_per_label_f1
+from labelwise.report import build_report
 from labelwise.runner import load_run_data, train_run
 from labelwise.table import print_metrics
 
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         pred = clf.decide(clf.predict_proba([e.text for e in test]))
         f1s[system] = per_label_f1(pred, y.astype(bool))[0]
         counts = clf.labels_.train_counts
+        page = run_dir / "report.html"
+        page.write_text(build_report(clf, run_dir, test, "the test split of GoEmotions"), encoding="utf-8")
+        print(f"   {system}: report {page}, model card {run_dir / 'README.md'}")
     print_metrics(results, title="GoEmotions test split")
     assert counts is not None
     png = plot_per_label_f1(counts, f1s, out / "per_label_f1.png",
