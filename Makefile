@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(PIP_INSTALL) torch==2.13.0
-	$(PIP_INSTALL) -e '.[dev,serve,export,glove,tune,minilm3,cluster]'
+	$(PIP_INSTALL) -e '.[dev,serve,export,glove,tune,minilm3,cluster,explain]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -9,6 +9,9 @@
 - **The TF-IDF linear model** (one-vs-rest or multi-class): each n-gram's coefficient times
   its feature value, the exact share of the label's score; a word's weight in the HTML is
   the sum of its n-grams' shares, each split evenly over the n-gram's words.
+- **Any other network** (a head that reads a pooled vector: CNN, BiLSTM, transformers,
+  fine-tuned MiniLM): integrated gradients (captum, the ``explain`` extra) of the label's
+  score with respect to the token embeddings, from a baseline text of padding.
 
 :func:`explain` returns one record a text; :func:`to_html` renders records as one
 self-contained page (no scripts, no network).
@@ -60,10 +63,9 @@ def explain(clf: Any, texts: Sequence[str], labels: Sequence[str] | None = None)
         return _explain_linear(clf, texts, scores, wanted)
     if cfg.type == "neural" and cfg.head.get("name") in ATTENTION_HEADS:
         return _explain_attention(clf, texts, scores, wanted)
-    what = "a fusion (explain its members, members/<i>/)" if cfg.type == "fusion" else \
-        f"a neural model with the '{cfg.head.get('name')}' head (attributions by integrated gradients are not built yet)"
-    raise ValueError(f"explain: the run is {what}; explanations cover label-wise attention heads "
-                     f"({', '.join(ATTENTION_HEADS)}) and the TF-IDF linear model")
+    if cfg.type == "neural":
+        return _explain_gradients(clf, texts, scores, wanted)
+    raise ValueError("explain: the run is a fusion; explain its members (members/<i>/ in its run directory)")
 
 
 def _explain_linear(clf: Any, texts: list[str], scores: np.ndarray,
@@ -148,6 +150,57 @@ def _explain_attention(clf: Any, texts: list[str], scores: np.ndarray,
             out.append({"text": text, "method": method, "labels": items})
     finally:
         head.return_attention = previous
+    return out
+
+
+IG_STEPS = 32  # integrated gradients: points on the path from the baseline to the text
+
+
+def _explain_gradients(clf: Any, texts: list[str], scores: np.ndarray,
+                       wanted: list[list[int]]) -> list[dict[str, Any]]:
+    """Integrated gradients (captum) of the label's score with respect to the token
+    embeddings, summed over the embedding's width: a token's share of the score's change from
+    a baseline text of padding (its special tokens kept) to the text itself."""
+    try:
+        from captum.attr import LayerIntegratedGradients
+    except ImportError:
+        raise ValueError("explain: a network whose head reads a pooled vector is explained by integrated "
+                         "gradients, which need captum: pip install 'labelwise[explain]'") from None
+    import torch
+
+    from labelwise.data.collate import pad_ids
+
+    model, tokenizer = clf.backend_.network()
+    embedding = next((m for m in model.encoder.modules() if isinstance(m, torch.nn.Embedding)), None)
+    if embedding is None:
+        raise ValueError("explain: the encoder has no token embedding to attribute to")
+    docs = tokenizer.documents(texts, clf.config_.tokenizer)
+    distributional = clf.task_.distributional
+    classes = clf.classes_
+
+    def score(ids: torch.Tensor, mask: torch.Tensor, doc_index: torch.Tensor | None, label: int) -> torch.Tensor:
+        logits = model(ids, mask, doc_index).logits.float()
+        probs = torch.softmax(logits, -1) if distributional else torch.sigmoid(logits)
+        return probs[:, label]
+
+    ig = LayerIntegratedGradients(score, embedding)
+    out = []
+    specials = (tokenizer.cls_id, tokenizer.sep_id)
+    for i, text in enumerate(texts):
+        ids, mask = pad_ids(docs[i], tokenizer.pad_id)
+        baseline = torch.where(torch.isin(ids, torch.tensor(specials)), ids, torch.full_like(ids, tokenizer.pad_id))
+        doc_index = torch.zeros(len(ids), dtype=torch.long) if len(ids) > 1 else None
+        items = []
+        for j in wanted[i]:
+            attr = ig.attribute(ids, baselines=baseline, additional_forward_args=(mask, doc_index, j),
+                                n_steps=IG_STEPS, internal_batch_size=IG_STEPS)
+            per_token = attr.sum(-1).detach().float()  # (rows, T)
+            tokens = [[tokenizer._tok.id_to_token(tid) or "", float(per_token[r, t])]
+                      for r, chunk in enumerate(docs[i]) for t, tid in enumerate(chunk)]
+            items.append({"label": str(classes[j]), "score": float(scores[i, j]), "tokens": tokens})
+        out.append({"text": text, "labels": items,
+                    "method": "integrated gradients: each token embedding's share of the score's change "
+                              "from a text of padding"})
     return out
 
 

@@ -72,10 +72,32 @@ def test_explain_cli_writes_records_and_a_page(tmp_path: Path) -> None:
     assert "http" not in doc  # self-contained: nothing to fetch
 
 
-def test_what_cannot_be_explained_yet_says_so() -> None:
+def test_integrated_gradients_add_up_to_the_change_from_the_baseline() -> None:
+    """Completeness: a token-embedding attribution sums to score(text) - score(baseline)."""
+    pytest.importorskip("captum")
+    import torch
+
     cfg = {"model": {"encoder": {"name": "cnn", "embed_dim": 8, "num_filters": 4, "kernel_sizes": [2]}},
-           "tokenizer": {"vocab_size": 100}, "train": {"epochs": 1, "progress": False}}
+           "tokenizer": {"vocab_size": 100}, "train": {"epochs": 2, "progress": False}}
     clf = TextClassifier(cfg).fit(X, Y)
-    with pytest.raises(ValueError, match="integrated gradients are not built yet"):
-        clf.explain(X[:2])
-    assert "Text 1" in to_html([{"text": "x", "method": "m", "labels": []}])
+    text = "pasta and cheese for the team"
+    [rec] = clf.explain([text])
+    item = rec["labels"][0]
+    assert rec["method"].startswith("integrated gradients") and item["label"] == clf.predict([text])[0]
+    model, tok = clf.backend_.network()  # type: ignore[attr-defined]
+    [[ids]] = tok.documents([text], clf.config_.tokenizer)
+    base = [i if i in (tok.cls_id, tok.sep_id) else tok.pad_id for i in ids]
+    with torch.no_grad():
+        both = model(torch.tensor([ids, base]), torch.ones(2, len(ids), dtype=torch.bool)).logits
+    j = clf.classes_.index(item["label"])
+    gap = float(torch.softmax(both, -1)[0, j] - torch.softmax(both, -1)[1, j])
+    assert sum(w for _, w in item["tokens"]) == pytest.approx(gap, abs=0.02)
+    assert "Text 1" in to_html([rec])
+
+
+def test_a_fusion_is_explained_through_its_members() -> None:
+    clf = TextClassifier({"model": {"type": "fusion", "fusion": {"members": [
+        {"config": {"model": {"type": "linear", "linear": {"min_df": 1}}}},
+        {"config": {"model": {"type": "linear", "linear": {"min_df": 1, "C": 4.0}}}}]}}}).fit(X, Y)
+    with pytest.raises(ValueError, match="explain its members"):
+        clf.explain(X[:1])
