@@ -121,7 +121,9 @@ def measure(run: Path, texts: list[str], ks: list[int], draws: int, seed: int) -
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", nargs="+", required=True, type=Path)
+    p.add_argument("--runs", nargs="*", default=[], type=Path)
+    p.add_argument("--train-linear", action="store_true",
+                   help="also train the fast preset's linear model on the dataset (runs/faithfulness/) and measure it")
     p.add_argument("--dataset", required=True)
     p.add_argument("--docs", type=int, default=200)
     p.add_argument("--k", nargs="+", type=int, default=[1, 5, 10])
@@ -140,9 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     path = OUT / f"{args.dataset}.json"
     old = json.loads(path.read_text()) if path.is_file() else {"rows": []}
     rows = {r["run"]: r for r in old["rows"]}
-    for run in args.runs:
+    runs = list(args.runs)
+    if args.train_linear:
+        from labelwise.components import load_config
+        from labelwise.runner import train_run
+
+        linear = ROOT / "runs" / "faithfulness" / f"{args.dataset}-preset-fast-s{args.seed}"
+        if not (linear / "run.json").is_file():
+            train_run(load_config(None, [f"data.dataset={args.dataset}", "preset=fast", f"train.seed={args.seed}"]),
+                      linear, overwrite=True)
+        runs.append(linear.relative_to(ROOT))
+    for run in runs:
         row = measure(run.resolve(), texts, args.k, args.draws, args.seed)
-        row["command"] = (f"python benchmarks/faithfulness.py --runs {run} --dataset {args.dataset} --docs {args.docs} "
+        what = "--train-linear" if args.train_linear and run == runs[-1] else f"--runs {run}"
+        row["command"] = (f"python benchmarks/faithfulness.py {what} --dataset {args.dataset} --docs {args.docs} "
                           f"--k {' '.join(map(str, args.k))} --draws {args.draws} --seed {args.seed}")
         row["device"], row["torch_threads"], row["date"] = device_name(), torch.get_num_threads(), time.strftime("%Y-%m-%d")
         rows[row["run"]] = row
