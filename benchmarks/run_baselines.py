@@ -113,14 +113,15 @@ def _system_name(system: str) -> str:
 
 
 def _can_resume(run_dir: Path, cfg) -> bool:
-    """A checkpoint of this very configuration is there to continue from."""
+    """A checkpoint of this very configuration is there to continue from. A checkpoint of
+    another configuration is an error, not deleted: hours of training may be in it."""
     if not (run_dir / "trainer_state.json").is_file():
         return False
     try:
         check_resume_config(run_dir, cfg)
     except ValueError as err:
-        print(f"{err}: starting afresh", flush=True)
-        return False
+        raise SystemExit(f"{err}. Its checkpoint is kept: run it with the configuration it started "
+                         f"with, or delete {run_dir} to start afresh") from None
     return True
 
 

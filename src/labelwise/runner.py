@@ -21,7 +21,7 @@ import yaml
 from labelwise import checkpoint as ckpt
 from labelwise import distributed, rundir
 from labelwise.card import write_model_card
-from labelwise.config import Config, dump_config
+from labelwise.config import Config, build_config, dump_config
 from labelwise.data.catalog import load_splits, resolve_data_dir
 from labelwise.data.formats import read_examples
 from labelwise.data.hierarchy import Hierarchy
@@ -193,7 +193,14 @@ def check_resume_config(run_dir: Path, cfg: Config) -> None:
     saved_file = run_dir / rundir.CONFIG
     if not saved_file.is_file():
         return
-    saved = _flatten(yaml.safe_load(saved_file.read_text()) or {})
+    # read through today's schema: keys a newer labelwise added take their defaults, so an
+    # upgrade between two sessions does not make every interrupted run a "changed" one
+    saved_tree = yaml.safe_load(saved_file.read_text()) or {}
+    try:
+        saved_tree = yaml.safe_load(dump_config(build_config(saved_tree, str(saved_file)))) or {}
+    except ValueError:  # a key this labelwise no longer knows: compare as written
+        pass
+    saved = _flatten(saved_tree)
     now = _flatten(yaml.safe_load(dump_config(cfg)) or {})
     changed = sorted(k for k in saved.keys() | now.keys()
                      if saved.get(k) != now.get(k) and k not in RESUME_MAY_CHANGE)
