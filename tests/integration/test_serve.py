@@ -222,6 +222,9 @@ def test_the_page_is_served_without_the_token_and_fetches_only_from_the_server(t
         proc.wait(timeout=10)
 
 
-def test_explaining_a_model_that_cannot_be_is_a_422(server: str) -> None:
+def test_a_cnn_is_explained_by_integrated_gradients(server: str) -> None:
+    pytest.importorskip("captum")
     status, body = _post(f"{server}/explain", {"texts": ["good great"]})
-    assert status == 422 and body["error"]["field"] == "model"
+    assert status == 200 and body["explanations"][0]["method"].startswith("integrated gradients")
+    status, body = _post(f"{server}/explain", {"texts": ["good great"], "labels": [3]})
+    assert status == 422 and body["error"]["field"] == "labels"

@@ -52,7 +52,8 @@ def test_data_efficiency_reads_tagged_rows(tmp_path: Path) -> None:
     assert (tmp_path / "ds_data_efficiency.png").stat().st_size > 0
 
 
-def test_run_baselines_resumes_only_a_checkpoint_of_the_same_config(tmp_path: Path, capsys) -> None:
+def test_run_baselines_resumes_only_a_checkpoint_of_the_same_config(tmp_path: Path) -> None:
+    """A checkpoint of another configuration stops the runner; it is never deleted."""
     from labelwise import load_config
     from labelwise.config import dump_config
 
@@ -65,8 +66,9 @@ def test_run_baselines_resumes_only_a_checkpoint_of_the_same_config(tmp_path: Pa
     (run / "trainer_state.json").write_text("{}")
     assert mod._can_resume(run, cfg)
     assert mod._can_resume(run, load_config(None, ["train.seed=13", "train.progress=false"]))
-    assert not mod._can_resume(run, load_config(None, ["train.seed=14"]))
-    assert "train.seed" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r"train\.seed.*checkpoint is kept"):
+        mod._can_resume(run, load_config(None, ["train.seed=14"]))
+    assert (run / "trainer_state.json").is_file()
 
 
 def test_run_baselines_takes_shipped_config_files_as_systems() -> None:
