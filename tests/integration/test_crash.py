@@ -66,7 +66,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
     deadline = time.time() + 120
     while not (cut / "trainer_state.json").is_file() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
-    time.sleep(rng.uniform(0.0, 0.5))  # somewhere later: mid-step or mid-write
+    time.sleep(rng.uniform(0.0, 0.2))  # somewhere later: mid-step or mid-write
     killed = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -75,7 +75,10 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
         # the process was still alive but past its last write (interpreter exit): metrics
         # are written only after the run is saved whole
         assert json.loads((cut / "run.json").read_text())["status"] == "complete"
-    subprocess.run(_cmd(train, cut, "--resume"), check=True, env=env, capture_output=True)
+    # on a fast machine the run may have finished before the kill: a complete run has
+    # nothing to resume (and refuses to), and is compared as it is
+    if json.loads((cut / "run.json").read_text())["status"] != "complete":
+        subprocess.run(_cmd(train, cut, "--resume"), check=True, env=env, capture_output=True)
     # the same validation metrics at every evaluation, and the same final weights
     history = [json.loads((r / "trainer_state.json").read_text())["history"] for r in (full, cut)]
     assert len(history[0]) == len(history[1]) > 2
