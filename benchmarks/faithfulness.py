@@ -91,6 +91,21 @@ def _linear_drops(clf: Any, rec: dict, item: dict, k: int, draws: int, rng: np.r
     return float(scores[0] - scores[1]), float(scores[0] - scores[2:].mean())
 
 
+def _explained_by(clf: Any) -> str:
+    """How the run's explanations are made: the linear model's shares, a label-wise head's
+    attention, or integrated gradients over a network's token embeddings."""
+    from labelwise.explain import ATTENTION_HEADS
+
+    m = clf.config_.model
+    if m.type == "linear":
+        return "linear"
+    head = str(m.head.get("name"))
+    if head in ATTENTION_HEADS:
+        return head
+    encoder = m.encoder.get("model") if m.encoder.get("name") == "pretrained" else m.encoder.get("name")
+    return f"integrated gradients ({encoder})"
+
+
 def measure(run: Path, texts: list[str], ks: list[int], draws: int, seed: int) -> dict:
     from labelwise import TextClassifier
     from labelwise.explain import explain
@@ -101,7 +116,7 @@ def measure(run: Path, texts: list[str], ks: list[int], draws: int, seed: int) -
     linear = clf.config_.model.type == "linear"
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {"run": str(run.relative_to(ROOT)) if run.is_relative_to(ROOT) else str(run),
-                           "model": "linear" if linear else str(clf.config_.model.head.get("name")),
+                           "model": _explained_by(clf),
                            "pairs": sum(len(r["labels"]) for r in records), "by_k": {}}
     for k in ks:
         top, rand = [], []
