@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", nargs="*", default=[], type=Path)
     p.add_argument("--train-linear", action="store_true",
                    help="also train the fast preset's linear model on the dataset (runs/faithfulness/) and measure it")
+    p.add_argument("--train-recipe", help="also train this shipped recipe (e.g. minilm-l3-short) on the dataset "
+                                          "(runs/faithfulness/) and measure it")
     p.add_argument("--dataset", required=True)
     p.add_argument("--docs", type=int, default=200)
     p.add_argument("--k", nargs="+", type=int, default=[1, 5, 10])
@@ -167,9 +169,22 @@ def main(argv: list[str] | None = None) -> int:
             train_run(load_config(None, [f"data.dataset={args.dataset}", "preset=fast", f"train.seed={args.seed}"]),
                       linear, overwrite=True)
         runs.append(linear.relative_to(ROOT))
+    if args.train_recipe:
+        from labelwise.components import load_config
+        from labelwise.runner import train_run
+
+        trained = ROOT / "runs" / "faithfulness" / f"{args.dataset}-{args.train_recipe}-s{args.seed}"
+        if not (trained / "run.json").is_file():
+            train_run(load_config(args.train_recipe, [f"data.dataset={args.dataset}", f"train.seed={args.seed}",
+                                                      "train.progress=false"]), trained, overwrite=True)
+        runs.append(trained.relative_to(ROOT))
     for run in runs:
         row = measure(run.resolve(), texts, args.k, args.draws, args.seed)
-        what = "--train-linear" if args.train_linear and run == runs[-1] else f"--runs {run}"
+        what = f"--runs {run}"
+        if args.train_recipe and run == runs[-1]:
+            what = f"--train-recipe {args.train_recipe}"
+        elif args.train_linear and "preset-fast" in str(run) and str(run).startswith("runs/faithfulness"):
+            what = "--train-linear"
         row["command"] = (f"python benchmarks/faithfulness.py {what} --dataset {args.dataset} --docs {args.docs} "
                           f"--k {' '.join(map(str, args.k))} --draws {args.draws} --seed {args.seed}")
         row["device"], row["torch_threads"], row["date"] = device_name(), torch.get_num_threads(), time.strftime("%Y-%m-%d")
