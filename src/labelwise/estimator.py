@@ -10,6 +10,7 @@ a run directory.
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -67,8 +68,6 @@ def chooses_on_validation(cfg: Config, task: str, num_train: int) -> bool:
     """Whether training ``cfg`` on ``num_train`` documents chooses anything on the
     validation split: a fusion's weights, a threshold (tasks other than multi-class), the
     linear model's C from a list, or a network's checkpoint among several evaluations."""
-    import math
-
     if cfg.model.type == "fusion" or task != "multiclass":
         return True
     if cfg.model.type == "linear":
@@ -221,12 +220,8 @@ class TextClassifier:
         name = self.task_.primary_metric("auto")
         d = self.config_.data
         examples = examples_from(X, y, "score(X, y)", d.text_column, d.label_column)
-        yy = self.labels_.encode_many(examples)
         scores = self.task_.scores(self.backend_.logits([e.text for e in examples]))
-        return float(evaluate_scores([name], scores, self.task_.decide(scores), yy,
-                                     train_counts=np.asarray(self.labels_.train_counts),
-                                     num_train_docs=self.labels_.num_train_docs,
-                                     levels=self.task_.levels)[name])
+        return float(self._measure(scores, self.labels_.encode_many(examples), names=[name])[name])
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -393,11 +388,12 @@ class TextClassifier:
 
         self.task_.tune(self.task_.scores(valid_logits), y_valid, metric)
 
-    def _measure(self, scores: np.ndarray, y: np.ndarray,
-                 group_counts: np.ndarray | None = None) -> dict[str, float]:
+    def _measure(self, scores: np.ndarray, y: np.ndarray, group_counts: np.ndarray | None = None,
+                 names: Sequence[str] | None = None) -> dict[str, float]:
+        """The run's metrics (or ``names``) of ``scores`` against ``y``."""
         decisions = self.task_.decide(scores)
         metrics = evaluate_scores(
-            self.metric_names_, scores, decisions, y,
+            self.metric_names_ if names is None else names, scores, decisions, y,
             train_counts=np.asarray(self.labels_.train_counts),
             num_train_docs=self.labels_.num_train_docs,
             levels=self.task_.levels,

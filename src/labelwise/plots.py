@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +15,20 @@ def plot_per_label_f1(
     title: str = "per-label F1 against training frequency",
 ) -> Path:
     """Scatter each label's F1 against its training frequency (log scale), one colour per
-    system, with a trend line (F1 averaged over frequency bins)."""
+    system, with a trend line (F1 averaged over frequency bins), into the PNG ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = per_label_f1_figure(train_counts, f1_by_system, title)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def per_label_f1_figure(train_counts: np.ndarray, f1_by_system: dict[str, np.ndarray],
+                        title: str = "per-label F1 against training frequency") -> Any:
+    """The figure of :func:`plot_per_label_f1` (matplotlib, Agg), for the caller to save."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,8 +54,4 @@ def plot_per_label_f1(
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return fig

@@ -22,6 +22,7 @@ from labelwise import rundir
 from labelwise.card import model_card
 from labelwise.estimator import TextClassifier
 from labelwise.metrics.functional import confusion_counts, per_label_scores
+from labelwise.plots import per_label_f1_figure
 from labelwise.types import Example
 
 MAX_LABEL_ROWS = 200  # per-label table rows (the most frequent labels first)
@@ -48,28 +49,9 @@ def _pyplot() -> Any:
 
 
 def plot_f1_by_frequency(train_counts: np.ndarray, f1: np.ndarray, support: np.ndarray) -> str:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    """Per-label F1 against training frequency, for the labels with test documents."""
     seen = support > 0
-    counts = np.maximum(train_counts, 1)
-    ax.scatter(counts[seen], f1[seen], s=16, alpha=0.6, label="a label (with test documents)")
-    edges = np.unique(np.quantile(counts[seen], np.linspace(0, 1, 6))) if seen.any() else np.array([])
-    centers, means = [], []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        sel = seen & (counts >= lo) & (counts <= hi)
-        if sel.any():
-            centers.append(np.sqrt(lo * hi))
-            means.append(float(f1[sel].mean()))
-    if centers:
-        ax.plot(centers, means, color="C1", linewidth=2, label="mean F1 per frequency fifth")
-    ax.set_xscale("log")
-    ax.set_xlabel("training documents with the label (log scale)")
-    ax.set_ylabel("F1")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title("per-label F1 against training frequency")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    return _png(fig)
+    return _png(per_label_f1_figure(train_counts[seen], {"a label (with test documents)": f1[seen]}))
 
 
 def plot_confusion(y: np.ndarray, decisions: np.ndarray, classes: list[str]) -> str:

@@ -206,18 +206,25 @@ def create_app(run_dir: str | Path, cfg: ServeConfig | None = None, ready_messag
     async def meta() -> dict[str, Any]:
         return {**metadata, "batches_run": batcher.batches}
 
-    @app.post("/predict", openapi_extra={"requestBody": {
-        "required": True, "content": {"application/json": {"schema": request_schema(cfg)}}}})
-    async def predict(request: Request) -> Any:
+    async def read_json(request: Request) -> tuple[Any, Any]:
+        """(the body as JSON, None), or (None, the error response): a body over the limit is
+        a 413 even without a content-length, unreadable JSON a 400."""
         body = bytearray()
         async for piece in request.stream():  # a body without content-length is capped too
             body += piece
             if len(body) > cfg.max_body_bytes:
-                return _error(413, "body", f"request body over {cfg.max_body_bytes} bytes")
+                return None, _error(413, "body", f"request body over {cfg.max_body_bytes} bytes")
         try:
-            payload = _parse_json(bytes(body))
+            return _parse_json(bytes(body)), None
         except ValueError as err:
-            return _error(400, "body", str(err))
+            return None, _error(400, "body", str(err))
+
+    @app.post("/predict", openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": request_schema(cfg)}}}})
+    async def predict(request: Request) -> Any:
+        payload, failed = await read_json(request)
+        if failed is not None:
+            return failed
         problem = _check_payload(payload, cfg)
         if problem is not None:
             return _error(422, *problem)
@@ -235,10 +242,9 @@ def create_app(run_dir: str | Path, cfg: ServeConfig | None = None, ready_messag
     async def explain(request: Request) -> Any:
         """Per-label token weights of ``texts`` (``labels``: the labels to explain; default
         the labels each text is given), as ``labelwise explain`` writes them."""
-        try:
-            payload = _parse_json(await request.body())
-        except ValueError as err:
-            return _error(400, "body", str(err))
+        payload, failed = await read_json(request)
+        if failed is not None:
+            return failed
         labels = payload.pop("labels", None) if isinstance(payload, dict) else None
         problem = _check_payload(payload, cfg)
         if problem is not None:
