@@ -326,12 +326,21 @@ def label_scaling_table() -> str:
         if r.get("skipped"):
             lines.append(f"| {r['num_labels']:,} | {r['model']} | not started: {r['why']} | | | | |")
             continue
-        lines.append(f"| {r['num_labels']:,} | {r['model']} | {r['fit_seconds']:.0f} | {r['predict_ms_per_doc']:.2f} | "
-                     f"{r['peak_rss_gib']:.2f} | {r['weights_gib']:.2f} | {100 * r['p@1']:.1f} |")
-    first = next(r for r in records if not r.get("skipped"))
+        fit = f"{r['fit_seconds']:,.0f}"
+        if r.get("estimated"):
+            fit = f"~{fit} (from {r['fitted_labels']:,} labels)"
+        predict = f"{r['predict_ms_per_doc']:.2f}" if "predict_ms_per_doc" in r else f"not timed: {r.get('why', '-')}"
+        p1 = f"{100 * r['p@1']:.1f}" if "p@1" in r else "-"
+        lines.append(f"| {r['num_labels']:,} | {r['model']} | {fit} | {predict} | {r['peak_rss_gib']:.2f} | "
+                     f"{r['weights_gib']:.2f} | {p1} |")
+    first = next((r for r in records if not r.get("skipped")), None)
+    if first is None:
+        return ""
+    per_doc = f", {first['labels_per_doc']:.1f} labels and {first['features_per_doc']:.0f} features a document" \
+        if "labels_per_doc" in first else ""
     return ("### Cost against the number of labels (generated data)\n\n" + "\n".join(lines)
             + f"\n\n{first['num_train']:,} training and {first['num_test']:,} test documents, "
-            f"{first['num_features']:,} features, {first['jobs']} worker(s). Command: "
+            f"{first['num_features']:,} features{per_doc}, {first['jobs']} worker(s). Command: "
             "`python benchmarks/label_scaling.py`.\n\n![cost against labels](results/label_scaling.png)\n")
 
 

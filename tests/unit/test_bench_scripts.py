@@ -169,3 +169,30 @@ def test_fewshot_split_gives_k_per_class_and_a_disjoint_validation_file(tmp_path
     assert read(folder, "test") == [{"text": "a test", "labels": ["a"]}]
     larger = read(mod.make_split(source, "toy", 8, 13, tmp_path / "out"), "train")
     assert {r["text"] for r in train} <= {r["text"] for r in larger}
+
+
+def test_label_scaling_data_keeps_each_documents_load_as_labels_grow() -> None:
+    mod = _load("label_scaling")
+    loads = []
+    for labels in (200, 2_000):
+        X, Y = mod.generate(labels, 500, 6.0, 5_000, seed=0)
+        assert Y.shape == (500, labels) and X.shape == (500, 5_000)
+        assert (Y.sum(axis=0) > 0).all()  # every label has a document
+        loads.append((Y.nnz / 500, X.nnz / 500))
+    # labels and features a document stay about the same when the label count grows 10x
+    assert abs(loads[0][0] - loads[1][0]) < 1.0 and abs(loads[0][1] - loads[1][1]) < 3.0
+    with pytest.raises(ValueError, match="--docs"):
+        mod.generate(5_000, 500, 6.0, 5_000, seed=0)
+
+
+def test_label_scaling_estimates_one_vs_rest_from_a_sample_of_labels(tmp_path: Path) -> None:
+    mod = _load("label_scaling")
+    args = mod.argparse.Namespace(docs=300, test_docs=50, labels_per_doc=3.0, features=2_000, ovr_sample=40,
+                                  jobs=1, seed=0)
+    full = mod.cell("ovr", 40, args)
+    part = mod.cell("ovr", 400, args)
+    assert not full["estimated"] and "p@1" in full
+    assert part["estimated"] and part["fitted_labels"] == 40 and "p@1" not in part
+    assert part["predict_ms_per_doc"] > 0
+    tree = mod.cell("tree", 400, args)
+    assert tree["p@1"] > 0.5 and tree["fit_seconds"] > 0
