@@ -23,7 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from labelwise import linear_tree
+from labelwise import liblinear, linear_tree
 from labelwise.linear_io import LinearState, load_state, save_state
 from labelwise.linear_tree import LabelTree, NodeWeights
 
@@ -465,15 +465,21 @@ def _fit_binary(X: sp.csr_matrix, y: np.ndarray, cfg: TfidfLinear.Config) -> tup
     bias. With NB weighting it is trained on ``X * r`` and the ratio ``r`` is folded into the
     weights, so scoring stays one product with the shared features."""
     r = _nb_ratio(X, y, cfg.nb_alpha) if cfg.weighting == "nb" else None
-    clf = _make_classifier(cfg).fit(X if r is None else X @ sp.diags(r), y)
-    w = clf.coef_.ravel().astype(np.float32)
-    return (w if r is None else w * r), float(clf.intercept_[0])
+    Xw = X if r is None else sp.csr_matrix(X @ sp.diags(r.astype(np.float64)))
+    if cfg.loss == "squared_hinge" and cfg.class_weight is None:
+        coef, b = liblinear.fit_l2svm(Xw, y, float(cfg.C), cfg.tol, cfg.seed)  # type: ignore[arg-type]
+    else:
+        clf = _make_classifier(cfg).fit(Xw, y)
+        coef, b = clf.coef_.ravel(), float(clf.intercept_[0])
+    w = coef.astype(np.float32)
+    return (w if r is None else w * r), b
 
 
 def _fit_label_block(
     X: sp.csr_matrix, Yb: Any, cfg: TfidfLinear.Config
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """One binary classifier per column of ``Yb``; constant columns get a constant score."""
+    X = sp.csr_matrix(X, dtype=np.float64)  # LIBLINEAR reads float64: convert once, not per label
     rows, bias = [], np.zeros(Yb.shape[1], dtype=np.float32)
     for j in range(Yb.shape[1]):
         col = Yb[:, [j]]
