@@ -32,11 +32,12 @@ def use_dual(X: sp.spmatrix | np.ndarray) -> bool:
 
 
 def fit_l2svm(X: sp.spmatrix | np.ndarray, y: np.ndarray, C: float, tol: float,
-              seed: int) -> tuple[np.ndarray, float]:
+              seed: int, dual: bool | None = None) -> tuple[np.ndarray, float]:
     """(V,) float64 weights and the bias of an L2-loss SVM on ``X`` (float64 CSR: no copy) and 0/1 ``y``
-    (both classes present), as ``LinearSVC(C=C, tol=tol, random_state=seed)`` fits it."""
+    (both classes present), as ``LinearSVC(C=C, tol=tol, random_state=seed, dual=dual)``
+    fits it; ``dual`` None: :func:`use_dual`."""
     global _direct_ok
-    dual = use_dual(X)
+    dual = use_dual(X) if dual is None else dual
     if _direct_ok is not False and sp.issparse(X):
         X = sp.csr_matrix(X, dtype=np.float64)  # no copy where it is float64 CSR already
         try:

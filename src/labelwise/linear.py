@@ -443,12 +443,13 @@ def _compact(coef: sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
     return coef.toarray() if size <= DENSE_COEF_LIMIT or 4 * size <= 12 * coef.nnz else coef
 
 
-def _make_classifier(cfg: TfidfLinear.Config) -> LogisticRegression | LinearSVC:
+def _make_classifier(cfg: TfidfLinear.Config, dual: bool | None = None) -> LogisticRegression | LinearSVC:
     if cfg.loss == "logreg":
         return LogisticRegression(
             C=cfg.C, solver="liblinear", class_weight=cfg.class_weight, random_state=cfg.seed, tol=cfg.tol
         )
-    return LinearSVC(C=cfg.C, class_weight=cfg.class_weight, random_state=cfg.seed, tol=cfg.tol)
+    return LinearSVC(C=cfg.C, class_weight=cfg.class_weight, random_state=cfg.seed, tol=cfg.tol,
+                     dual="auto" if dual is None else dual)
 
 
 def _nb_ratio(X: sp.csr_matrix, y: np.ndarray, alpha: float) -> np.ndarray:
@@ -460,16 +461,18 @@ def _nb_ratio(X: sp.csr_matrix, y: np.ndarray, alpha: float) -> np.ndarray:
     return (np.log(pos / pos.sum()) - np.log(neg / neg.sum())).astype(np.float32)
 
 
-def _fit_binary(X: sp.csr_matrix, y: np.ndarray, cfg: TfidfLinear.Config) -> tuple[np.ndarray, float]:
+def _fit_binary(X: sp.csr_matrix, y: np.ndarray, cfg: TfidfLinear.Config,
+                dual: bool | None = None) -> tuple[np.ndarray, float]:
     """One binary classifier on 0/1 ``y``: its (V,) weights on the features of ``X`` and its
     bias. With NB weighting it is trained on ``X * r`` and the ratio ``r`` is folded into the
-    weights, so scoring stays one product with the shared features."""
+    weights, so scoring stays one product with the shared features. ``dual`` chooses the
+    SVM's problem (None: the dual where ``X`` has fewer rows than columns)."""
     r = _nb_ratio(X, y, cfg.nb_alpha) if cfg.weighting == "nb" else None
     Xw = X if r is None else sp.csr_matrix(X @ sp.diags(r.astype(np.float64)))
     if cfg.loss == "squared_hinge" and cfg.class_weight is None:
-        coef, b = liblinear.fit_l2svm(Xw, y, float(cfg.C), cfg.tol, cfg.seed)  # type: ignore[arg-type]
+        coef, b = liblinear.fit_l2svm(Xw, y, float(cfg.C), cfg.tol, cfg.seed, dual)  # type: ignore[arg-type]
     else:
-        clf = _make_classifier(cfg).fit(Xw, y)
+        clf = _make_classifier(cfg, dual).fit(Xw, y)
         coef, b = clf.coef_.ravel(), float(clf.intercept_[0])
     w = coef.astype(np.float32)
     return (w if r is None else w * r), b
@@ -532,8 +535,9 @@ def _fit_tree(X: sp.csr_matrix, Y: Any, tree: LabelTree, cfg: TfidfLinear.Config
         if on_labels is not None:
             on_labels(int(is_label[tree.children_of(cluster)].sum()))
 
+    # NB weighting normalises its ratios over all features: fit those on every column
     return linear_tree.fit_nodes(X, Y, tree, functools.partial(_fit_binary, cfg=cfg), cfg.tree.prune,
-                                 n_jobs, on_cluster=done)
+                                 n_jobs, on_cluster=done, compact=cfg.weighting == "tfidf")
 
 
 def _fit_multiclass(

@@ -304,15 +304,27 @@ def node_documents(tree: LabelTree, Y: Any) -> sp.csc_matrix:
 
 
 def fit_cluster(X: sp.csr_matrix, docs: np.ndarray, members: list[np.ndarray],
-                fit_binary: Callable[[sp.csr_matrix, np.ndarray], tuple[np.ndarray, float]],
-                prune: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                fit_binary: Callable[..., tuple[np.ndarray, float]],
+                prune: float, compact: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One cluster: a classifier per child on the rows ``docs`` of ``X``, the child's
     positives being ``members[j]`` (sorted document ids, a subset of ``docs``). Returns the
     support (features with a weight above ``prune`` in some child), the (s, k) weights on it
-    and the (k,) biases; a child that every (or no) document has gets a constant score."""
+    and the (k,) biases; a child that every (or no) document has gets a constant score.
+
+    ``fit_binary(X, y, dual=...)`` fits one child; ``dual`` says whether there are fewer
+    documents than features in all of ``X``. With ``compact``, the children are fitted on
+    the columns the cluster's documents use, the only ones an L2-regularised linear model
+    can give a non-zero weight to: the same weights, without the cost of every feature (at
+    10^6 labels most clusters have a few hundred documents and 10^5 features)."""
     Xc = sp.csr_matrix(X[docs], dtype=np.float64)  # liblinear reads float64: convert once, not per child
+    dual = len(docs) < X.shape[1]
+    if compact:
+        cols = np.unique(Xc.indices)
+        Xc = sp.csr_matrix((Xc.data, np.searchsorted(cols, Xc.indices), Xc.indptr), shape=(len(docs), len(cols)))
+    else:
+        cols = np.arange(X.shape[1])
     k = len(members)
-    W = np.zeros((k, X.shape[1]), dtype=np.float32)
+    W = np.zeros((k, len(cols)), dtype=np.float32)
     b = np.zeros(k, dtype=np.float32)
     for j, pos in enumerate(members):
         y = np.isin(docs, pos).astype(np.int8)
@@ -320,16 +332,16 @@ def fit_cluster(X: sp.csr_matrix, docs: np.ndarray, members: list[np.ndarray],
         if n_pos in (0, len(y)):
             b[j] = CONSTANT_SCORE if n_pos else -CONSTANT_SCORE
             continue
-        W[j], b[j] = fit_binary(Xc, y)
+        W[j], b[j] = fit_binary(Xc, y, dual=dual)
     W[np.abs(W) <= prune] = 0.0
     support = np.flatnonzero((W != 0).any(axis=0))
-    return support.astype(np.int64), np.ascontiguousarray(W[:, support].T), b
+    return cols[support].astype(np.int64), np.ascontiguousarray(W[:, support].T), b
 
 
 def fit_nodes(X: sp.csr_matrix, Y: Any, tree: LabelTree,
-              fit_binary: Callable[[sp.csr_matrix, np.ndarray], tuple[np.ndarray, float]],
+              fit_binary: Callable[..., tuple[np.ndarray, float]],
               prune: float, n_jobs: int,
-              on_cluster: Callable[[int], None] | None = None) -> NodeWeights:
+              on_cluster: Callable[[int], None] | None = None, compact: bool = True) -> NodeWeights:
     """Every cluster's classifiers (:func:`fit_cluster`), each cluster one joblib task: the
     fits are independent, so any joblib backend runs them (processes by default; Dask or Ray
     under ``joblib.parallel_config``). ``on_cluster(c)`` after cluster c is fitted."""
@@ -344,7 +356,7 @@ def fit_nodes(X: sp.csr_matrix, Y: Any, tree: LabelTree,
     def tasks() -> Iterator[Any]:
         for c in tree.clusters:
             members = [np.sort(docs_of(int(ch))) for ch in tree.children_of(int(c))]
-            yield delayed(fit_cluster)(X, np.sort(docs_of(int(c))), members, fit_binary, prune)
+            yield delayed(fit_cluster)(X, np.sort(docs_of(int(c))), members, fit_binary, prune, compact)
 
     clusters = tree.clusters
     serial = n_jobs == 1

@@ -165,3 +165,16 @@ def test_a_tree_run_trains_saves_and_predicts_through_the_api(tmp_path: Path) ->
     np.testing.assert_array_equal(again.predict_proba(texts[240:]), clf.predict_proba(texts[240:]))
     metrics = again.evaluate(texts[240:], labels[240:])
     assert metrics["p@1"] >= 0.9
+
+
+@pytest.mark.parametrize("loss", ["squared_hinge", "logreg"])
+def test_fitting_a_cluster_on_its_own_columns_gives_the_weights_of_every_column(loss: str) -> None:
+    X, Y = _data(n=300, v=400)  # sparse enough that a cluster's documents miss some columns
+    X = sp.csr_matrix(X)
+    tree = lt.build_tree(lt.label_representations(X, Y), 3, 4, seed=0)
+    fit = partial(_fit_binary, cfg=TfidfLinear.Config(C=1.0, loss=loss))
+    compact = lt.fit_nodes(X, Y, tree, fit, prune=0.0, n_jobs=1, compact=True)
+    every = lt.fit_nodes(X, Y, tree, fit, prune=0.0, n_jobs=1, compact=False)
+    np.testing.assert_allclose(compact.dense(tree), every.dense(tree), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(compact.bias, every.bias, rtol=0, atol=1e-6)
+    assert len(compact.keys) <= len(every.keys)
