@@ -48,6 +48,11 @@ class TreeConfig(BaseModel):
     prune: float = Field(
         0.1, ge=0.0, description="weights of at most this magnitude are dropped after fitting (memory)"
     )
+    routing_tol: float | None = Field(
+        None, gt=0.0,
+        description="LIBLINEAR's stopping tolerance for the classifiers of clusters whose children are "
+                    "clusters (they only choose where the beam goes); None: the model's tol",
+    )
 
 
 class TfidfLinear:
@@ -535,9 +540,11 @@ def _fit_tree(X: sp.csr_matrix, Y: Any, tree: LabelTree, cfg: TfidfLinear.Config
         if on_labels is not None:
             on_labels(int(is_label[tree.children_of(cluster)].sum()))
 
+    routing = None if cfg.tree.routing_tol is None else \
+        functools.partial(_fit_binary, cfg=cfg.model_copy(update={"tol": cfg.tree.routing_tol}))
     # NB weighting normalises its ratios over all features: fit those on every column
     return linear_tree.fit_nodes(X, Y, tree, functools.partial(_fit_binary, cfg=cfg), cfg.tree.prune,
-                                 n_jobs, on_cluster=done, compact=cfg.weighting == "tfidf")
+                                 n_jobs, on_cluster=done, compact=cfg.weighting == "tfidf", fit_routing=routing)
 
 
 def _fit_multiclass(

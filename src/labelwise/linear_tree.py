@@ -341,10 +341,12 @@ def fit_cluster(X: sp.csr_matrix, docs: np.ndarray, members: list[np.ndarray],
 def fit_nodes(X: sp.csr_matrix, Y: Any, tree: LabelTree,
               fit_binary: Callable[..., tuple[np.ndarray, float]],
               prune: float, n_jobs: int,
-              on_cluster: Callable[[int], None] | None = None, compact: bool = True) -> NodeWeights:
+              on_cluster: Callable[[int], None] | None = None, compact: bool = True,
+              fit_routing: Callable[..., tuple[np.ndarray, float]] | None = None) -> NodeWeights:
     """Every cluster's classifiers (:func:`fit_cluster`), each cluster one joblib task: the
     fits are independent, so any joblib backend runs them (processes by default; Dask or Ray
-    under ``joblib.parallel_config``). ``on_cluster(c)`` after cluster c is fitted."""
+    under ``joblib.parallel_config``). ``on_cluster(c)`` after cluster c is fitted;
+    ``fit_routing``, where given, fits the clusters whose children are clusters."""
     reach = node_documents(tree, Y)
     all_docs = np.arange(X.shape[0])
 
@@ -356,7 +358,9 @@ def fit_nodes(X: sp.csr_matrix, Y: Any, tree: LabelTree,
     def tasks() -> Iterator[Any]:
         for c in tree.clusters:
             members = [np.sort(docs_of(int(ch))) for ch in tree.children_of(int(c))]
-            yield delayed(fit_cluster)(X, np.sort(docs_of(int(c))), members, fit_binary, prune, compact)
+            routes = fit_routing is not None and tree.label[tree.children_of(int(c))[0]] < 0
+            yield delayed(fit_cluster)(X, np.sort(docs_of(int(c))), members, fit_routing if routes else fit_binary,
+                                       prune, compact)
 
     clusters = tree.clusters
     serial = n_jobs == 1

@@ -178,3 +178,19 @@ def test_fitting_a_cluster_on_its_own_columns_gives_the_weights_of_every_column(
     np.testing.assert_allclose(compact.dense(tree), every.dense(tree), rtol=0, atol=1e-6)
     np.testing.assert_allclose(compact.bias, every.bias, rtol=0, atol=1e-6)
     assert len(compact.keys) <= len(every.keys)
+
+
+def test_routing_clusters_are_fitted_by_their_own_classifier() -> None:
+    X, Y = _data()
+    tree = lt.build_tree(lt.label_representations(X, Y), 3, 4, seed=0)
+    fit = partial(_fit_binary, cfg=TfidfLinear.Config(C=1.0))
+    calls: list[int] = []
+
+    def routing(Xc, y, dual=None):
+        calls.append(Xc.shape[0])
+        return fit(Xc, y, dual=dual)
+
+    lt.fit_nodes(X, Y, tree, fit, prune=0.0, n_jobs=1, fit_routing=routing)
+    routers = [c for c in tree.clusters if tree.label[tree.children_of(int(c))[0]] < 0]
+    assert routers and len(calls) == sum(len(tree.children_of(int(c))) for c in routers)
+    assert X.shape[0] in calls  # the root routes, on every document
