@@ -50,8 +50,14 @@ def test_each_preset_by_task_kind_and_length() -> None:
     linear, neural = balanced["fusion"]["members"]
     assert linear["config"]["model"]["type"] == "linear"
     assert neural == {"config": "minilm-l3-short", "set": ["train.epochs=1"]}
+    # long texts: MiniLM-L6 for about 1,000 steps, in whole epochs up to the recipe's 4
     best = preset_tree("best", long)
-    assert best["model"]["fusion"]["members"][1] == {"config": "minilm-l3-long"}
+    assert best["model"]["fusion"]["members"][1] == {"config": "minilm-l6-long", "set": ["train.epochs=4"]}
+    big = preset_tree("best", DataProfile(Task.MULTICLASS, 22_500, 2, 174.0))["model"]["fusion"]["members"][1]
+    assert big == {"config": "minilm-l6-long", "set": ["train.epochs=1", "train.eval_every=469"]}
+    mid = preset_tree("best", DataProfile(Task.MULTICLASS, 10_000, 20, 300.0))["model"]["fusion"]["members"][1]
+    assert mid["set"] == ["train.epochs=2"]
+    assert "MiniLM-L6 fine-tuned for 4 epochs (minilm-l6-long)" in presets.describe("best", long)
     # short texts: MiniLM-L6 for the best preset (measured on SST-2), L3 for balanced
     assert preset_tree("best", short)["model"]["fusion"]["members"][1] == {"config": "minilm-l6-short"}
     assert "MiniLM-L6 fine-tuned (minilm-l6-short)" in presets.describe("best", short)
