@@ -10,10 +10,9 @@ and the labels are learnable.
 
 Each (model, label count) runs in a fresh process, so the peak resident memory it reports is
 its own: fit time, peak memory and prediction time per document (all test documents, after
-a warm-up). One-vs-rest fits one classifier per label on every document: where that would
-take more than ``--ovr-budget`` seconds, it fits an evenly spread sample of the labels
-(head to tail), and its fit time is that sample's time scaled to all labels (marked
-``estimated``); its prediction is timed with the sample's weights repeated to the full label
+a warm-up). One-vs-rest fits one classifier per label on every document: where there are
+more labels than ``--ovr-sample``, it fits that many, spread evenly over the labels (head to
+tail), and its fit time is the sample's time scaled to all labels (marked ``estimated``); its prediction is timed with the sample's weights repeated to the full label
 count (the same sparse product as real weights of that density). Where even a lower bound on
 its weights would not fit in memory, it is not started, and the bound is written instead.
 

@@ -357,8 +357,9 @@ def fit_nodes(X: sp.csr_matrix, Y: Any, tree: LabelTree,
 
     def tasks() -> Iterator[Any]:
         for c in tree.clusters:
-            members = [np.sort(docs_of(int(ch))) for ch in tree.children_of(int(c))]
-            routes = fit_routing is not None and tree.label[tree.children_of(int(c))[0]] < 0
+            kids = tree.children_of(int(c))
+            members = [np.sort(docs_of(int(ch))) for ch in kids]
+            routes = fit_routing is not None and tree.label[kids[0]] < 0  # its children are clusters
             yield delayed(fit_cluster)(X, np.sort(docs_of(int(c))), members, fit_routing if routes else fit_binary,
                                        prune, compact)
 

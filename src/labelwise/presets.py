@@ -84,13 +84,12 @@ def _linear(task: Task) -> dict[str, Any]:
 
 
 def _neural(name: str, profile: DataProfile) -> dict[str, Any]:
-    if name == "best" and not profile.short_texts:
+    if name == "best":
+        if profile.short_texts:
+            return {"config": "minilm-l6-short"}
         return {"config": "minilm-l6-long", "set": _long_schedule("minilm-l6-long", profile.num_train)}
-    recipe = {True: "minilm-l3-short", False: "minilm-l3-long"}[profile.short_texts]
-    member: dict[str, Any] = {"config": "minilm-l6-short" if name == "best" else recipe}
-    if name == "balanced":
-        member["set"] = ["train.epochs=1"]
-    return member
+    recipe = "minilm-l3-short" if profile.short_texts else "minilm-l3-long"
+    return {"config": recipe, "set": ["train.epochs=1"]}  # balanced
 
 
 def _long_schedule(recipe: str, num_train: int) -> list[str]:
