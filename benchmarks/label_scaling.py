@@ -120,7 +120,7 @@ def cell(model: str, num_labels: int, args: argparse.Namespace) -> dict[str, Any
         top1 = np.asarray([reached.indices[reached.indptr[i] + np.argmax(reached.data[reached.indptr[i]:reached.indptr[i + 1]])]
                            if reached.indptr[i + 1] > reached.indptr[i] else -1 for i in range(reached.shape[0])])
         record.update(fit_seconds=fit, predict_ms_per_doc=1000 * predict / args.test_docs, **{"p@1": top1_hits(gold, top1)},
-                      weights_gib=(nodes.values.nbytes + nodes.keys.nbytes) / 2**30)
+                      weights_gib=nodes.nbytes / 2**30)
     else:
         # the sample: labels spread evenly over the Zipf ranks (label 0 the most frequent)
         sample = num_labels if args.ovr_sample in (0, None) or args.ovr_sample >= num_labels else args.ovr_sample

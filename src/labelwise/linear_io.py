@@ -23,7 +23,7 @@ from safetensors.numpy import load_file, save_file
 from labelwise import checkpoint as ckpt
 from labelwise import rundir
 
-FORMAT_VERSION = 2  # 2: label trees; one-vs-rest models are still written as 1
+FORMAT_VERSION = 3  # 2: label trees; 3: their weights sparse; one-vs-rest models are still written as 1
 TENSORS_FILE = rundir.LINEAR_TENSORS
 META_FILE = rundir.LINEAR_META
 

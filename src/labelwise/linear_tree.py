@@ -175,47 +175,53 @@ def label_representations(X: sp.csr_matrix, Y: Any) -> sp.csr_matrix:
 # --------------------------------------------------------------------- the weights
 @dataclass
 class NodeWeights:
-    """The children's classifiers of every cluster, stored by (cluster, feature).
+    """The children's classifiers of every cluster, stored by (cluster, feature), sparse.
 
     For cluster c with k children, fitted on features ``support_c`` (those with a weight
     above the pruning threshold in some child), ``keys`` holds ``c * V + f`` for each f of
-    ``support_c`` (sorted: clusters in order, then features) and the matching row of
-    ``values`` (S, K) the k children's weights on f in its first k columns (K: the most
-    children of any cluster). ``bias`` is per node (the root's unused). Scoring a document
-    against clusters is then one sparse product: its features, looked up by key, times
-    ``values``."""
+    ``support_c`` (sorted: clusters in order, then features), and row i of ``matrix`` (S, K),
+    a CSR matrix, the children's non-zero weights on the feature of ``keys[i]``, by the child's
+    position in its cluster (K: the most children of any cluster). Scoring a document against
+    clusters is then one sparse product: its features, looked up by key, times ``matrix``.
+    Only the weights that survive pruning are stored: a feature of a leaf cluster is
+    usually weighted for a few of its hundred labels, so a dense row per feature held
+    mostly zeros (4.8 GiB of weights at 10^5 generated labels, and more than the machine at
+    10^6). ``bias`` is per node (the root's unused)."""
 
     keys: np.ndarray  # (S,) int64, sorted
-    values: np.ndarray  # (S, K) float32
+    matrix: sp.csr_matrix  # (S, K) float32
     bias: np.ndarray  # (M,) float32
     num_features: int
 
     @classmethod
-    def from_blocks(cls, tree: LabelTree, blocks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    def from_blocks(cls, tree: LabelTree, blocks: dict[int, tuple[np.ndarray, sp.csr_matrix, np.ndarray]],
                     num_features: int) -> NodeWeights:
-        """``blocks[c] = (support (s,), weights (s, k), bias (k,))`` for every cluster c."""
+        """``blocks[c] = (support (s,), weights (s, k) CSR, bias (k,))`` for every cluster c."""
         width = int(np.diff(tree.indptr).max()) if tree.num_nodes > 1 else 0
-        total = sum(len(blocks[int(c)][0]) for c in tree.clusters)
-        keys = np.zeros(total, dtype=np.int64)
-        values = np.zeros((total, width), dtype=np.float32)
+        keys, mats = [], []
         bias = np.zeros(tree.num_nodes, dtype=np.float32)
-        row = 0
         for c in tree.clusters:
             support, weights, b = blocks[int(c)]
-            s, k = weights.shape
-            keys[row : row + s] = int(c) * num_features + support.astype(np.int64)
-            values[row : row + s, :k] = weights
+            keys.append(int(c) * num_features + support.astype(np.int64))
+            mats.append(sp.csr_matrix(weights, dtype=np.float32).tocsr())
+            mats[-1].resize(len(support), width)
             bias[tree.children_of(int(c))] = b
-            row += s
-        return cls(keys, values, bias, num_features)
+        matrix = sp.vstack(mats, format="csr", dtype=np.float32) if mats else sp.csr_matrix((0, width), dtype=np.float32)
+        return cls(np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64), matrix, bias, num_features)
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the weights hold (keys, the sparse matrix and the biases)."""
+        m = self.matrix
+        return self.keys.nbytes + m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + self.bias.nbytes
 
     def dense(self, tree: LabelTree) -> np.ndarray:
         """(M, V) every node's weight vector (the root's zero): for tests and small trees."""
         W = np.zeros((tree.num_nodes, self.num_features), dtype=np.float32)
         cluster, feature = np.divmod(self.keys, self.num_features)
-        for i in range(len(self.keys)):
-            kids = tree.children_of(int(cluster[i]))
-            W[kids, feature[i]] = self.values[i, : len(kids)]
+        coo = self.matrix.tocoo()
+        child = tree.children[tree.indptr[cluster[coo.row]] + coo.col]
+        W[child, feature[coo.row]] = coo.data
         return W
 
 
@@ -229,10 +235,15 @@ def child_scores(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, docs: 
     query = clusters[pair].astype(np.int64) * weights.num_features + X.indices[pos]
     found = np.minimum(np.searchsorted(weights.keys, query), max(len(weights.keys) - 1, 0))
     hit = weights.keys[found] == query if len(weights.keys) else np.zeros(len(query), dtype=bool)
-    # (pairs, S): each pair's feature values at the rows of its cluster's weights
-    P = sp.csr_matrix((X.data[pos[hit]], found[hit], np.concatenate([[0], np.cumsum(np.bincount(pair[hit],
-                      minlength=len(docs)))])), shape=(len(docs), len(weights.keys)))
-    dense = np.asarray(P @ weights.values)  # (pairs, K)
+    # each hit (pair, weight row, feature value) times the non-zero weights of its row,
+    # summed by (pair, child position): the product without building either matrix
+    rows, x, at = found[hit], X.data[pos[hit]], pair[hit]
+    W = weights.matrix
+    lens = W.indptr[rows + 1] - W.indptr[rows]
+    entry = np.repeat(W.indptr[rows] - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+    width = W.shape[1]
+    dense = np.bincount(np.repeat(at, lens) * width + W.indices[entry], weights=np.repeat(x, lens) * W.data[entry],
+                        minlength=len(docs) * width).reshape(len(docs), width)  # (pairs, K)
     k = np.diff(tree.indptr)[clusters]
     out_pair = np.repeat(np.arange(len(docs)), k)
     within = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
@@ -309,7 +320,7 @@ def fit_cluster(X: sp.csr_matrix, docs: np.ndarray, members: list[np.ndarray],
     """One cluster: a classifier per child on the rows ``docs`` of ``X``, the child's
     positives being ``members[j]`` (sorted document ids, a subset of ``docs``). Returns the
     support (features with a weight above ``prune`` in some child), the (s, k) weights on it
-    and the (k,) biases; a child that every (or no) document has gets a constant score.
+    (sparse: a feature matters to few children) and the (k,) biases; a child that every (or no) document has gets a constant score.
 
     ``fit_binary(X, y, dual=...)`` fits one child; ``dual`` says whether there are fewer
     documents than features in all of ``X``. With ``compact``, the children are fitted on
@@ -335,7 +346,7 @@ def fit_cluster(X: sp.csr_matrix, docs: np.ndarray, members: list[np.ndarray],
         W[j], b[j] = fit_binary(Xc, y, dual=dual)
     W[np.abs(W) <= prune] = 0.0
     support = np.flatnonzero((W != 0).any(axis=0))
-    return cols[support].astype(np.int64), np.ascontiguousarray(W[:, support].T), b
+    return cols[support].astype(np.int64), sp.csr_matrix(W[:, support].T), b
 
 
 def fit_nodes(X: sp.csr_matrix, Y: Any, tree: LabelTree,
@@ -377,28 +388,42 @@ def fit_nodes(X: sp.csr_matrix, Y: Any, tree: LabelTree,
 
 # ----------------------------------------------------------------------- storage
 TREE_ARRAYS = ("indptr", "children", "label")
-NODE_ARRAYS = ("keys", "values", "bias")
+NODE_ARRAYS = ("keys", "indptr", "slots", "values", "bias")
 
 
 def tree_arrays(tree: LabelTree, weights: NodeWeights | None) -> dict[str, np.ndarray]:
     """The tree and its weights as named arrays (``tree_*`` and ``node_*``), for safetensors."""
     assert weights is not None
     out = {f"tree_{name}": getattr(tree, name) for name in TREE_ARRAYS}
-    out.update({f"node_{name}": getattr(weights, name) for name in NODE_ARRAYS})
+    m = weights.matrix
+    out.update(node_keys=weights.keys, node_indptr=m.indptr.astype(np.int64), node_slots=m.indices.astype(np.int32),
+               node_values=m.data.astype(np.float32), node_bias=weights.bias)
     return out
 
 
 def tree_from_arrays(arrays: dict[str, np.ndarray], num_features: int) -> tuple[LabelTree, NodeWeights]:
-    """What :func:`tree_arrays` wrote, checked."""
-    missing = [n for n in (*(f"tree_{a}" for a in TREE_ARRAYS), *(f"node_{a}" for a in NODE_ARRAYS))
-               if n not in arrays]
+    """What :func:`tree_arrays` wrote, checked. Runs saved before the weights were sparse
+    (``node_values`` (S, K) dense, no ``node_indptr``) load too."""
+    dense = "node_values" in arrays and np.ndim(arrays["node_values"]) == 2
+    wanted = [*(f"tree_{a}" for a in TREE_ARRAYS),
+              *(f"node_{a}" for a in (("keys", "values", "bias") if dense else NODE_ARRAYS))]
+    missing = [n for n in wanted if n not in arrays]
     if missing:
         raise ValueError(f"label tree: the model file lacks {', '.join(missing)}")
     tree = LabelTree(*(np.asarray(arrays[f"tree_{a}"], dtype=np.int64) for a in TREE_ARRAYS))
     tree.check()
-    weights = NodeWeights(np.asarray(arrays["node_keys"], dtype=np.int64),
-                          np.asarray(arrays["node_values"], dtype=np.float32),
-                          np.asarray(arrays["node_bias"], dtype=np.float32), num_features)
-    if len(weights.bias) != tree.num_nodes or weights.values.shape[0] != len(weights.keys):
+    keys = np.asarray(arrays["node_keys"], dtype=np.int64)
+    width = int(np.diff(tree.indptr).max()) if tree.num_nodes > 1 else 0
+    try:
+        if dense:
+            matrix = sp.csr_matrix(np.asarray(arrays["node_values"], dtype=np.float32))
+        else:
+            matrix = sp.csr_matrix((np.asarray(arrays["node_values"], dtype=np.float32),
+                                    np.asarray(arrays["node_slots"], dtype=np.int32),
+                                    np.asarray(arrays["node_indptr"], dtype=np.int64)), shape=(len(keys), width))
+    except ValueError as err:
+        raise ValueError(f"label tree: the node weights are malformed ({err})") from None
+    weights = NodeWeights(keys, matrix, np.asarray(arrays["node_bias"], dtype=np.float32), num_features)
+    if len(weights.bias) != tree.num_nodes or matrix.shape != (len(keys), width):
         raise ValueError("label tree: the node weights do not match the tree")
     return tree, weights

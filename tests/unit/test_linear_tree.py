@@ -86,7 +86,8 @@ def test_pruning_drops_small_weights_and_keeps_the_support_small() -> None:
     full = lt.fit_nodes(X, Y, tree, fit, prune=0.0, n_jobs=1)
     pruned = lt.fit_nodes(X, Y, tree, fit, prune=0.1, n_jobs=1)
     assert len(pruned.keys) < len(full.keys)
-    assert np.all((pruned.values == 0) | (np.abs(pruned.values) > 0.1))
+    assert np.all(np.abs(pruned.matrix.data) > 0.1)
+    assert pruned.matrix.nnz < full.matrix.nnz
 
 
 def _texts(seed: int = 0, n: int = 240) -> tuple[list[str], np.ndarray]:
@@ -140,7 +141,7 @@ def test_tree_fits_run_on_a_dask_cluster() -> None:
             distributed.Client(cluster), joblib.parallel_config(backend="dask"):
         remote = lt.fit_nodes(X, Y, tree, fit, prune=0.0, n_jobs=-1)
     np.testing.assert_array_equal(remote.keys, local.keys)
-    np.testing.assert_allclose(remote.values, local.values, atol=1e-6)
+    np.testing.assert_allclose(remote.matrix.toarray(), local.matrix.toarray(), atol=1e-6)
 
 
 def test_a_list_of_C_is_searched_for_the_tree_too() -> None:
@@ -194,3 +195,20 @@ def test_routing_clusters_are_fitted_by_their_own_classifier() -> None:
     routers = [c for c in tree.clusters if tree.label[tree.children_of(int(c))[0]] < 0]
     assert routers and len(calls) == sum(len(tree.children_of(int(c))) for c in routers)
     assert X.shape[0] in calls  # the root routes, on every document
+
+
+def test_weights_round_trip_sparse_and_runs_saved_dense_still_load() -> None:
+    """The weights are saved as a sparse matrix; a run saved when each (cluster, feature)
+    row was dense ((S, K) ``node_values``, no ``node_indptr``) loads to the same weights."""
+    X, tree, weights = _fitted()
+    arrays = lt.tree_arrays(tree, weights)
+    _, back = lt.tree_from_arrays(arrays, weights.num_features)
+    np.testing.assert_array_equal(back.dense(tree), weights.dense(tree))
+    old = {k: v for k, v in arrays.items() if k not in ("node_indptr", "node_slots")}
+    old["node_values"] = weights.matrix.toarray()
+    _, legacy = lt.tree_from_arrays(old, weights.num_features)
+    np.testing.assert_array_equal(legacy.dense(tree), weights.dense(tree))
+    np.testing.assert_array_equal(lt.beam_search(legacy, tree, X, 2, "squared_hinge").toarray(),
+                                  lt.beam_search(weights, tree, X, 2, "squared_hinge").toarray())
+    with pytest.raises(ValueError, match="lacks node_indptr"):
+        lt.tree_from_arrays({k: v for k, v in arrays.items() if k != "node_indptr"}, weights.num_features)
