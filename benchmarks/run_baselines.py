@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labelwise import rundir
 from labelwise.components import load_config
 from labelwise.profiling import device_name
 from labelwise.runner import check_resume_config, train_run
@@ -113,15 +114,18 @@ def _system_name(system: str) -> str:
 
 
 def _can_resume(run_dir: Path, cfg) -> bool:
-    """A checkpoint of this very configuration is there to continue from. A checkpoint of
-    another configuration is an error, not deleted: hours of training may be in it."""
-    if not (run_dir / "trainer_state.json").is_file():
+    """A checkpoint of this very configuration is there to continue from (a training loop's,
+    or a fusion's finished members). A checkpoint of another configuration is an error, not
+    deleted: hours of training may be in it. (A preset's run is checked by ``train_run``,
+    once the preset is resolved: its config.yaml holds the model the preset chose.)"""
+    if rundir.run_state(run_dir) != "resumable":
         return False
-    try:
-        check_resume_config(run_dir, cfg)
-    except ValueError as err:
-        raise SystemExit(f"{err}. Its checkpoint is kept: run it with the configuration it started "
-                         f"with, or delete {run_dir} to start afresh") from None
+    if cfg.preset is None:
+        try:
+            check_resume_config(run_dir, cfg)
+        except ValueError as err:
+            raise SystemExit(f"{err}. Its checkpoint is kept: run it with the configuration it started "
+                             f"with, or delete {run_dir} to start afresh") from None
     return True
 
 

@@ -26,6 +26,7 @@ from labelwise.data.catalog import load_splits, resolve_data_dir
 from labelwise.data.formats import read_examples
 from labelwise.data.hierarchy import Hierarchy
 from labelwise.estimator import TextClassifier, carve_valid
+from labelwise.training.elapsed import earlier_seconds
 from labelwise.types import Example
 
 
@@ -170,20 +171,6 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> tuple[bool,
 def _note(message: str) -> None:
     if distributed.is_main():
         print(f"labelwise: note: {message}", file=sys.stderr)
-
-
-def earlier_seconds(run_dir: Path) -> float:
-    """Training seconds a run spent before it was resumed: the loop's time up to its last
-    checkpoint (what a kill lost after it is not counted) and the PLANT stage's, which a
-    resumed run does not redo. The resumed process adds its own wall time to this. (A
-    fusion has no loop of its own: a member it keeps counts its training time in its own
-    run directory.)"""
-    from labelwise.plant.pipeline import stage_seconds
-
-    if not (run_dir / rundir.TRAINER_STATE).is_file():
-        return stage_seconds(run_dir)
-    state = ckpt.read_json(run_dir / rundir.TRAINER_STATE)
-    return float(state.get("train_seconds", 0.0)) + stage_seconds(run_dir)
 
 
 def check_resume_config(run_dir: Path, cfg: Config) -> None:

@@ -138,6 +138,10 @@ def test_train_run_resumes_a_fusion_that_has_no_loop_state(tmp_path: Path) -> No
     again, metrics_again, _ = train_run(cfg, cut, resume=True)
     assert (cut / "members" / "0" / "run.json").stat().st_mtime_ns == kept
     assert metrics_again["test"] == pytest.approx(metrics["test"])
+    # the resumed fusion's time counts the member trained before the cut, as recorded
+    first = json.loads((cut / "members" / "0" / "member_seconds.json").read_text())["train_seconds"]
+    assert first > 0 and metrics_again["train_seconds"] >= first
+    assert json.loads((cut / "decode.json").read_text())["train_state"]["member_seconds"][0] == pytest.approx(first)
 
 
 def test_a_fusion_exports_to_one_onnx_predictor(tmp_path: Path) -> None:

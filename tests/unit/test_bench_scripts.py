@@ -62,6 +62,7 @@ def test_run_baselines_resumes_only_a_checkpoint_of_the_same_config(tmp_path: Pa
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text(dump_config(cfg))
+    (run / "run.json").write_text(json.dumps({"status": "training"}))
     assert not mod._can_resume(run, cfg)  # no checkpoint yet
     (run / "trainer_state.json").write_text("{}")
     assert mod._can_resume(run, cfg)
@@ -69,6 +70,23 @@ def test_run_baselines_resumes_only_a_checkpoint_of_the_same_config(tmp_path: Pa
     with pytest.raises(SystemExit, match=r"train\.seed.*checkpoint is kept"):
         mod._can_resume(run, load_config(None, ["train.seed=14"]))
     assert (run / "trainer_state.json").is_file()
+
+
+def test_run_baselines_resumes_a_preset_fusion_after_its_first_member(tmp_path: Path) -> None:
+    """A fusion keeps no loop state of its own: a finished member is its checkpoint. A
+    preset's run is resumed without comparing configs here (its config.yaml holds the model
+    the preset chose; the runner checks it once the preset is resolved)."""
+    from labelwise import load_config
+
+    mod = _load("run_baselines")
+    run = tmp_path / "run"
+    (run / "members" / "0").mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"status": "training"}))
+    (run / "config.yaml").write_text("model: {type: fusion}\n")
+    preset = load_config(None, ["preset=best"])
+    assert not mod._can_resume(run, preset)  # no member finished yet
+    (run / "members" / "0" / "run.json").write_text(json.dumps({"status": "complete"}))
+    assert mod._can_resume(run, preset)
 
 
 def test_run_baselines_takes_shipped_config_files_as_systems() -> None:

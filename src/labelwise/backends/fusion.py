@@ -27,6 +27,7 @@ from labelwise.backends.base import FitContext, Split
 from labelwise.components import fusion_member_config
 from labelwise.config import Config, ConfigError
 from labelwise.fusion import FusionConfig
+from labelwise.training import elapsed
 
 if TYPE_CHECKING:
     from labelwise.estimator import TextClassifier
@@ -70,20 +71,26 @@ class FusionBackend:
             state = "empty" if where is None or not ctx.resume else rundir.run_state(where)
             if member.run is not None:
                 clf = TextClassifier.load(member.run)
+                spent = time.perf_counter() - start
             elif where is not None and state == "complete":
                 clf = TextClassifier.load(where)  # finished before the fusion was interrupted
+                spent = elapsed.member_seconds(where)  # its training, in an earlier process
             else:  # a member interrupted after a checkpoint continues from it
+                earlier = elapsed.earlier_seconds(where) if where is not None and state == "resumable" else 0.0
                 try:
                     clf = TextClassifier(fusion_member_config(member, ctx.task.value, self.parent)).fit_examples(
                         train_ex, valid_ex, run_dir=where, replace=True, resume=state == "resumable",
                         known_labels=classes)
                 except ValueError as err:  # ConfigError and DataError too: say which member
                     raise type(err)(f"model.fusion.members[{i}]: {err}") from err
+                spent = earlier + time.perf_counter() - start
+                if where is not None and distributed.is_main():
+                    elapsed.record_member_seconds(where, spent)
             if clf.task_.value != ctx.task.value:
                 raise ConfigError(f"model.fusion.members[{i}] is a {clf.task_.value} model; "
                                   f"the fusion's task is {ctx.task.value}")
             self.members.append(clf)
-            seconds.append(time.perf_counter() - start)
+            seconds.append(spent)
 
         logits = [m.backend_.logits(valid.texts) for m in self.members]
         self.temperatures = [
