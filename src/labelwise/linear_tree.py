@@ -203,7 +203,7 @@ class NodeWeights:
         for c in tree.clusters:
             support, weights, b = blocks[int(c)]
             keys.append(int(c) * num_features + support.astype(np.int64))
-            mats.append(sp.csr_matrix(weights, dtype=np.float32).tocsr())
+            mats.append(sp.csr_matrix(weights, dtype=np.float32))
             mats[-1].resize(len(support), width)
             bias[tree.children_of(int(c))] = b
         matrix = sp.vstack(mats, format="csr", dtype=np.float32) if mats else sp.csr_matrix((0, width), dtype=np.float32)
@@ -325,7 +325,8 @@ def fit_cluster(X: sp.csr_matrix, docs: np.ndarray, members: list[np.ndarray],
     """One cluster: a classifier per child on the rows ``docs`` of ``X``, the child's
     positives being ``members[j]`` (sorted document ids, a subset of ``docs``). Returns the
     support (features with a weight above ``prune`` in some child), the (s, k) weights on it
-    (sparse: a feature matters to few children) and the (k,) biases; a child that every (or no) document has gets a constant score.
+    (sparse: a feature matters to few children) and the (k,) biases; a child that every (or
+    no) document has gets a constant score.
 
     ``fit_binary(X, y, dual=...)`` fits one child; ``dual`` says whether there are fewer
     documents than features in all of ``X``. With ``compact``, the children are fitted on
