@@ -330,6 +330,8 @@ def label_scaling_table() -> str:
         if r.get("estimated"):
             fit = f"~{fit} (from {r['fitted_labels']:,} labels)"
         predict = f"{r['predict_ms_per_doc']:.2f}" if "predict_ms_per_doc" in r else f"not timed: {r.get('why', '-')}"
+        if r.get("predict_estimated"):
+            predict = f"~{predict} (from {r['fitted_labels']:,} labels)"
         p1 = f"{100 * r['p@1']:.1f}" if "p@1" in r else "-"
         lines.append(f"| {r['num_labels']:,} | {r['model']} | {fit} | {predict} | {r['peak_rss_gib']:.2f} | "
                      f"{r['weights_gib']:.2f} | {p1} |")

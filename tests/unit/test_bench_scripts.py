@@ -211,6 +211,9 @@ def test_label_scaling_estimates_one_vs_rest_from_a_sample_of_labels(tmp_path: P
     part = mod.cell("ovr", 400, args)
     assert not full["estimated"] and "p@1" in full
     assert part["estimated"] and part["fitted_labels"] == 40 and "p@1" not in part
-    assert part["predict_ms_per_doc"] > 0
+    assert part["predict_ms_per_doc"] > 0 and not part.get("predict_estimated")
+    mod.available_gib = lambda: 0.0  # no room for the repeated weights: the sample's time, scaled
+    scaled = mod.cell("ovr", 400, args)
+    assert scaled["predict_estimated"] and scaled["predict_ms_per_doc"] > 0
     tree = mod.cell("tree", 400, args)
     assert tree["p@1"] > 0.5 and tree["fit_seconds"] > 0
