@@ -50,6 +50,11 @@ class LabelTree:
         return len(self.label)
 
     @property
+    def max_children(self) -> int:
+        """The most children of any cluster: the width of the weight matrix's rows."""
+        return int(np.diff(self.indptr).max()) if self.num_nodes > 1 else 0
+
+    @property
     def num_labels(self) -> int:
         return int((self.label >= 0).sum())
 
@@ -197,7 +202,7 @@ class NodeWeights:
     def from_blocks(cls, tree: LabelTree, blocks: dict[int, tuple[np.ndarray, sp.csr_matrix, np.ndarray]],
                     num_features: int) -> NodeWeights:
         """``blocks[c] = (support (s,), weights (s, k) CSR, bias (k,))`` for every cluster c."""
-        width = int(np.diff(tree.indptr).max()) if tree.num_nodes > 1 else 0
+        width = tree.max_children
         keys, mats = [], []
         bias = np.zeros(tree.num_nodes, dtype=np.float32)
         for c in tree.clusters:
@@ -419,7 +424,7 @@ def tree_from_arrays(arrays: dict[str, np.ndarray], num_features: int) -> tuple[
     tree = LabelTree(*(np.asarray(arrays[f"tree_{a}"], dtype=np.int64) for a in TREE_ARRAYS))
     tree.check()
     keys = np.asarray(arrays["node_keys"], dtype=np.int64)
-    width = int(np.diff(tree.indptr).max()) if tree.num_nodes > 1 else 0
+    width = tree.max_children
     try:
         if dense:
             matrix = sp.csr_matrix(np.asarray(arrays["node_values"], dtype=np.float32))
