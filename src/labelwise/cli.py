@@ -57,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a config value, e.g. train.lr=3e-4 (repeatable)")
     t.add_argument("--preset", choices=["fast", "balanced", "best"],
                    help="choose the model for the data: fast (the tuned linear model), balanced "
-                        "(linear + MiniLM-L3, one epoch), best (linear + MiniLM-L6 recipe on short texts, L3 on long ones); "
-                        "it says what it chose")
+                        "(linear + MiniLM-L3, one epoch), best (linear + MiniLM-L6 fine-tuned); on extreme tasks both "
+                        "fuse the linear model with a label tree; it says what it chose")
     t.add_argument("--dataset", "-d", metavar="NAME",
                    help="a dataset of the data directory: a catalog name or a folder with "
                         "train and test files (sets data.dataset)")

@@ -63,13 +63,19 @@ def test_each_preset_by_task_kind_and_length() -> None:
     assert "MiniLM-L6 fine-tuned (minilm-l6-short)" in presets.describe("best", short)
     extreme = preset_tree("fast", DataProfile(Task.EXTREME, 1000, 4000, 300.0))
     assert extreme["model"]["linear"] == {"C": 1.0, "ngram_range": [1, 1]}  # one fit: labels cost minutes
+    for name in ("balanced", "best"):  # extreme: the SVM fused with a bigram label tree, no network
+        members = preset_tree(name, DataProfile(Task.EXTREME, 1000, 4000, 300.0))["model"]["fusion"]["members"]
+        svm, tree = (m["config"]["model"] for m in members)
+        assert svm == extreme["model"] and tree["linear"]["tree"] is not None
+        assert tree["linear"]["ngram_range"] == [1, 2]
+        assert "label tree" in presets.describe(name, DataProfile(Task.EXTREME, 1000, 4000, 300.0))
     hier = preset_tree("best", DataProfile(Task.HIERARCHICAL, 1000, 5, 12.0))
     assert hier["model"]["encoder"]["model"] == "minilm-l6"  # the neural model alone: no fusion
     assert hier["tokenizer"]["kind"] == "auto" and hier["train"]["lr"] > 0
     with pytest.raises(ValueError, match="unknown preset 'quick'"):
         preset_tree("quick", short)
     for name in presets.PRESETS:  # every choice is a config the registries accept
-        for profile in (short, long):
+        for profile in (short, long, DataProfile(Task.EXTREME, 1000, 4000, 300.0)):
             cfg = load_config(None, [f"preset={name}"])
             assert apply_preset(cfg, profile).preset is None
 

@@ -311,7 +311,8 @@ class Config(_Strict):
         description=(
             "choose the model for the data at fit time: fast (the tuned linear model), "
             "balanced (linear fused with MiniLM-L3 fine-tuned for one epoch), best (linear "
-            "fused with a shipped recipe: MiniLM-L6 on short texts, MiniLM-L3 on long ones); "
+            "fused with MiniLM-L6 fine-tuned by a shipped recipe for short or long texts); on "
+            "extreme tasks both fuse the linear model with a label tree over word pairs; "
             "see labelwise.presets. "
             "The model section must be left at its default; the run's config.yaml records "
             "the model chosen"
