@@ -248,8 +248,11 @@ def plot(records: list[dict[str, Any]], path: Path) -> None:
                               ("fit (s)", "prediction (ms per document)", "peak memory (GiB)"), strict=True):
         for model in ("ovr", "tree"):
             flag = {"fit_seconds": "estimated", "predict_ms_per_doc": "predict_estimated"}.get(key, "")
-            cells = sorted((r["num_labels"], r[key], bool(r.get(flag))) for r in records
-                           if r["model"] == model and key in r)
+            # a cell whose weights would not fit was not scored: its peak is the sample's, so the
+            # memory panel shows what its weights alone would need (estimated)
+            cells = sorted((r["num_labels"], r["weights_gib"], True) if key == "peak_rss_gib" and "why" in r
+                           else (r["num_labels"], r[key], bool(r.get(flag)))
+                           for r in records if r["model"] == model and key in r)
             if not cells:
                 continue
             name = {"ovr": "one-vs-rest", "tree": "label tree"}[model]
@@ -258,12 +261,14 @@ def plot(records: list[dict[str, Any]], path: Path) -> None:
             if guessed:  # scaled from a sample of the labels: hollow markers
                 ax.plot([c[0] for c in guessed], [c[1] for c in guessed], "o", mfc="white", color=line.get_color(),
                         label=f"{name} (estimated from a sample of labels)")
+        if key == "peak_rss_gib":
+            ax.axhline(MEMORY_GIB, color="grey", linestyle="--", linewidth=1, label=f"{MEMORY_GIB:.0f} GiB (this machine)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("labels")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
