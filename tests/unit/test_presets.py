@@ -43,8 +43,10 @@ def test_profile_reads_kind_size_and_length() -> None:
 def test_each_preset_by_task_kind_and_length() -> None:
     short = DataProfile(Task.MULTICLASS, 1000, 5, 12.0)
     long = DataProfile(Task.MULTILABEL, 1000, 5, 400.0)
-    fast = preset_tree("fast", short)
-    assert fast == {"model": {"type": "linear", "linear": presets.linear_settings(Task.MULTICLASS)}}
+    fast = preset_tree("fast", short)  # one fit: C by text length, not the grid's search
+    assert fast == {"model": {"type": "linear", "linear": {"C": 0.25}}}
+    assert preset_tree("fast", long)["model"]["linear"] == {"C": 1.0}
+    assert "C = 0.25 (short texts)" in presets.describe("fast", short)
     balanced = preset_tree("balanced", short)["model"]
     assert balanced["type"] == "fusion"
     linear, neural = balanced["fusion"]["members"]
