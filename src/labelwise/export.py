@@ -121,7 +121,10 @@ def _quantize(src: Path, dst: Path) -> None:
     Weights use 7 bits (``reduce_range``): on x86 CPUs without VNNI (AVX2 only) the u8 x s8
     products of two neighbours are summed in 16 bits and can saturate, which with 8-bit
     weights moved scores by up to 0.055 on the export tests' tiny models (AMD EPYC, AVX2);
-    with 7 bits at most 0.0035, on any CPU."""
+    with 7 bits at most 0.0035, on any CPU. Each output channel has its own scale
+    (``per_channel``): with one scale a matrix, 7 bits cost MiniLM-L6 fine-tuned on SST-2
+    1.8 points of validation accuracy (85.9 against 87.7 in fp32); with one a channel it
+    kept them (88.8), at the same speed."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
@@ -137,7 +140,7 @@ def _quantize(src: Path, dst: Path) -> None:
     root = logging.getLogger()
     root.addFilter(not_advice)
     try:
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, reduce_range=True)
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, reduce_range=True, per_channel=True)
     finally:
         root.removeFilter(not_advice)
 
