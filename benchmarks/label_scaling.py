@@ -146,7 +146,6 @@ def cell(model: str, num_labels: int, args: argparse.Namespace) -> dict[str, Any
         scale = num_labels / len(ids)
         record.update(fit_seconds=fit * scale, estimated=len(ids) < num_labels, fitted_labels=len(ids),
                       weights_gib=csr_gib(coef) * scale)
-        free = available_gib()
         if record["weights_gib"] > 0.8 * MEMORY_GIB:
             record["why"] = f"its weights would need about {record['weights_gib']:.1f} GiB of {MEMORY_GIB:.0f}"
         else:
@@ -154,7 +153,7 @@ def cell(model: str, num_labels: int, args: argparse.Namespace) -> dict[str, Any
             # the sample's weights repeated to the full label count, where that fits (stacking
             # holds them twice for a moment); else the sample's own time scaled to all labels
             # (the product's cost is linear in the weights' non-zeros)
-            reps = int(np.ceil(scale)) if 2.2 * record["weights_gib"] < 0.8 * free else 1
+            reps = int(np.ceil(scale)) if 2.2 * record["weights_gib"] < 0.8 * available_gib() else 1
             W = sp.vstack([coef] * reps, format="csr")[:num_labels] if reps > 1 else coef
             del coef
             bias = np.tile(b, reps)[:num_labels] if reps > 1 else b

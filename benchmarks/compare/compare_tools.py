@@ -121,9 +121,10 @@ def cpu_name() -> str:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return platform.processor() or "cpu"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+    lines = info.splitlines()
+    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
                 platform.processor() or "cpu")
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
     has = [label for flag, label in (("avx512_vnni", "VNNI"), ("avx512_bf16", "bf16"), ("amx_tile", "AMX"))
            if flag in flags]
     return f"{name} ({', '.join(has) if has else 'no VNNI, no bf16'})"

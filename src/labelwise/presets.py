@@ -108,8 +108,9 @@ def fast_linear_settings(profile: DataProfile) -> dict[str, Any]:
     return settings
 
 
-def _linear(task: Task) -> dict[str, Any]:
-    return {"type": "linear", "linear": linear_settings(task)}
+def _linear(settings: dict[str, Any]) -> dict[str, Any]:
+    """The ``model`` section of a linear model with ``settings``."""
+    return {"type": "linear", "linear": settings}
 
 
 def _neural(name: str, profile: DataProfile) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def preset_tree(name: str, profile: DataProfile) -> dict[str, Any]:
         raise ValueError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
     tree: dict[str, Any] = {}
     if name == "fast":
-        tree["model"] = {"type": "linear", "linear": fast_linear_settings(profile)}
+        tree["model"] = _linear(fast_linear_settings(profile))
         return tree
     if profile.few_shot:  # the recipe alone: no fusion weights to choose on a few texts
         from labelwise.config.files import read_tree
@@ -148,8 +149,8 @@ def preset_tree(name: str, profile: DataProfile) -> dict[str, Any]:
         return {k: v for k, v in recipe.items() if k in ("tokenizer", "model", "train", "pretrain")}
     if profile.task == Task.EXTREME:  # two linear views: no network measured added to the SVM
         tree["model"] = {"type": "fusion", "fusion": {"members": [
-            {"config": {"model": _linear(profile.task)}},
-            {"config": {"model": {"type": "linear", "linear": EXTREME_TREE}}}]}}
+            {"config": {"model": _linear(linear_settings(profile.task))}},
+            {"config": {"model": _linear(EXTREME_TREE)}}]}}
         return tree
     neural = _neural(name, profile)
     if profile.task == Task.HIERARCHICAL:  # a fusion does not decode hierarchies (yet)
@@ -158,7 +159,7 @@ def preset_tree(name: str, profile: DataProfile) -> dict[str, Any]:
         recipe = read_tree(neural["config"], neural.get("set", ()))
         tree.update({k: v for k, v in recipe.items() if k in ("tokenizer", "model", "train")})
         return tree
-    tree["model"] = {"type": "fusion", "fusion": {"members": [{"config": {"model": _linear(profile.task)}},
+    tree["model"] = {"type": "fusion", "fusion": {"members": [{"config": {"model": _linear(linear_settings(profile.task))}},
                                                               neural]}}
     return tree
 
