@@ -26,6 +26,7 @@ from sklearn.svm import LinearSVC
 from labelwise import liblinear, linear_tree
 from labelwise.linear_io import LinearState, load_state, save_state
 from labelwise.linear_tree import LabelTree, NodeWeights
+from labelwise.ngrams import NgramTfidfVectorizer
 
 TASKS = ("multiclass", "multilabel", "hierarchical", "extreme")
 CONSTANT_SCORE = 20.0  # |score| of a label never (or always) positive in training: p ~ 2e-9
@@ -320,7 +321,7 @@ class TfidfLinear:
         state = load_state(directory)
         model = cls(cls.Config.model_validate(state.config))
         params = dict(state.vectorizer, ngram_range=tuple(state.vectorizer["ngram_range"]))
-        vec = TfidfVectorizer(**params, vocabulary=state.vocabulary)
+        vec = NgramTfidfVectorizer(**params, vocabulary=state.vocabulary)
         if vec.use_idf:
             vec.idf_ = state.idf  # the setter builds the inner TfidfTransformer
         else:  # nothing to learn beyond the fixed vocabulary: this only marks it fitted
@@ -426,7 +427,7 @@ def _fit_vectorizer(
     """Fit the vectorizer; when ``min_df`` prunes every term (tiny corpora) retry with 1."""
     min_df = cfg.min_df
     while True:
-        vec = TfidfVectorizer(**_vectorizer_params(cfg, min_df))
+        vec = NgramTfidfVectorizer(**_vectorizer_params(cfg, min_df))
         try:
             return vec, vec.fit_transform(texts).tocsr(), min_df
         except ValueError as err:

@@ -1,0 +1,271 @@
+"""Word n-gram counting with NumPy arrays, for scikit-learn's TfidfVectorizer.
+
+scikit-learn counts n-grams one Python dict lookup at a time and then sorts every distinct
+n-gram by its text, even those ``min_df`` throws away: on IMDB's 25,000 reviews with uni- and
+bigrams that is 14.6 of the linear model's 15.4 s of training (the SVM takes 0.7 s). Here each
+word is looked up once; an n-gram is an integer built from its words' ids, counted with
+``np.unique``; only the n-grams that pass ``min_df`` / ``max_df`` get their text back.
+scikit-learn then sorts and limits that smaller vocabulary as it always does, so the features
+(vocabulary, columns, values, ``max_features``' choice among ties) are those of
+:class:`~sklearn.feature_extraction.text.TfidfVectorizer`; ``tests/unit/test_ngrams.py``
+checks it on corpora built to hit the edge cases.
+
+Only the default word analyzer takes this path (no custom tokenizer, preprocessor, stop words
+or accent stripping); any other setting runs scikit-learn's own loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import chain, repeat
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+INT64_LIMIT = 2**63
+
+
+class NgramTfidfVectorizer(TfidfVectorizer):
+    """:class:`TfidfVectorizer` with the same parameters and output, counted faster."""
+
+    def _fast_path(self) -> bool:
+        return (self.analyzer == "word" and self.tokenizer is None and self.preprocessor is None
+                and self.stop_words is None and self.strip_accents is None and self.input == "content")
+
+    def _count_vocab(self, raw_documents: Iterable[Any], fixed_vocab: bool) -> tuple[dict[str, int], Any]:
+        if not self._fast_path():
+            return super()._count_vocab(raw_documents, fixed_vocab)
+        tokens = self._tokens(raw_documents)
+        if fixed_vocab:
+            return self.vocabulary_, self._count_fixed(tokens)
+        return self._count_new(tokens)
+
+    def _sort_features(self, X: Any, vocabulary: dict[str, int]) -> Any:
+        """scikit-learn's: number the terms alphabetically (in place) and X's columns to match;
+        one ``sorted`` and C-level dict updates instead of a Python loop per term."""
+        if not self._fast_path():
+            return super()._sort_features(X, vocabulary)
+        terms = sorted(vocabulary)
+        old = np.fromiter(map(vocabulary.__getitem__, terms), dtype=np.int64, count=len(terms))
+        map_index = np.empty(len(terms), dtype=X.indices.dtype)
+        map_index[old] = np.arange(len(terms))
+        vocabulary.update(zip(terms, range(len(terms)), strict=True))
+        X.indices = map_index.take(X.indices, mode="clip")
+        return X
+
+    def _limit_features(self, X: Any, vocabulary: dict[str, int], high: float | None = None,
+                        low: float | None = None, limit: int | None = None) -> Any:
+        """scikit-learn's: drop the terms outside the document-frequency limits, then keep the
+        ``limit`` most frequent, ties broken by the same ``argsort``; renumbers in place."""
+        if not self._fast_path() or (high is None and low is None and limit is None):
+            return super()._limit_features(X, vocabulary, high, low, limit)
+        dfs = np.bincount(X.indices, minlength=X.shape[1])
+        mask = np.ones(len(dfs), dtype=bool)
+        if high is not None:
+            mask &= dfs <= high
+        if low is not None:
+            mask &= dfs >= low
+        if limit is not None and mask.sum() > limit:
+            tfs = np.asarray(X.sum(axis=0)).ravel()
+            new_mask = np.zeros(len(dfs), dtype=bool)
+            new_mask[np.where(mask)[0][(-tfs[mask]).argsort()[:limit]]] = True
+            mask = new_mask
+        kept = np.flatnonzero(mask)
+        if not len(kept):
+            raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
+        terms = list(vocabulary)
+        by_id = np.empty(len(terms), dtype=np.int64)
+        by_id[np.fromiter(vocabulary.values(), dtype=np.int64, count=len(terms))] = np.arange(len(terms))
+        vocabulary.clear()
+        vocabulary.update(zip([terms[i] for i in by_id[kept].tolist()], range(len(kept)), strict=True))
+        return X[:, kept]
+
+    # ------------------------------------------------------------------ helpers
+    def _tokens(self, raw_documents: Iterable[Any]) -> list[list[str]]:
+        preprocess, tokenize, decode = self.build_preprocessor(), self.build_tokenizer(), self.decode
+        return [tokenize(preprocess(decode(doc))) for doc in raw_documents]
+
+    def _matrix(self, n_docs: int, n_features: int, docs: list[np.ndarray], cols: list[np.ndarray]
+                ) -> sp.csr_matrix:
+        """Counts of the (doc, col) pairs, given as blocks each sorted by doc, as CSR with
+        sorted indices, in ``self.dtype``."""
+        blocks = []
+        for doc, col in zip(docs, cols, strict=True):
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(doc, minlength=n_docs))])
+            blocks.append(sp.csr_matrix((np.ones(len(doc), dtype=self.dtype), col, indptr),
+                                        shape=(n_docs, n_features)))
+        # the blocks cover disjoint columns: their sum interleaves them row by row
+        X = blocks[0] if len(blocks) == 1 else sp.csr_matrix(sum(blocks[1:], blocks[0]))
+        X.sum_duplicates()  # also sorts each row's indices
+        return X
+
+    def _count_new(self, tokens: list[list[str]]) -> tuple[dict[str, int], sp.csr_matrix]:
+        n_docs = len(tokens)
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n_docs)
+        index = dict.fromkeys(chain.from_iterable(tokens))  # each word once, in order of appearance
+        if not index:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        words = list(index)
+        index = dict(zip(words, range(len(words)), strict=True))
+        wid = np.fromiter(map(index.__getitem__, chain.from_iterable(tokens)), dtype=np.int64,
+                          count=int(lengths.sum()))
+        grams = _ngram_ids(wid, lengths, self.ngram_range, len(words))
+        if grams is None:  # ids would overflow int64: far beyond any real corpus
+            return super()._count_vocab(_joined(tokens), False)
+        docs, cols, sizes, parts, rank = grams
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        X = self._matrix(n_docs, int(offsets[-1]), docs, cols)
+        keep = self._prunable(X, n_docs)  # in rank numbering
+        remap = np.full(X.shape[1], -1, dtype=np.int64)
+        remap[keep] = np.arange(len(keep))
+        X = _keep_columns(X, remap, len(keep))
+        unranked = np.empty_like(rank)
+        unranked[rank] = np.arange(len(rank))
+        kept_cols = unranked[keep]  # the same n-grams numbered order by order
+        vocabulary: dict[str, int] = {}
+        min_n = self.ngram_range[0]
+        for k, (lo, hi) in enumerate(zip(offsets[:-1], offsets[1:], strict=True)):
+            here = (kept_cols >= lo) & (kept_cols < hi)
+            names = _names(min_n + k, kept_cols[here] - lo, parts, words)
+            vocabulary.update(zip(names, remap[keep[here]].tolist(), strict=True))
+        return vocabulary, X
+
+    def _prunable(self, X: sp.csr_matrix, n_docs: int) -> np.ndarray:
+        """Sorted ids of the columns scikit-learn's document-frequency limits would keep (all of
+        them where it would raise an error, so that it raises the same one)."""
+        df = np.bincount(X.indices, minlength=X.shape[1])
+        high = float(self.max_df if isinstance(self.max_df, Integral) else self.max_df * n_docs)
+        low = float(self.min_df if isinstance(self.min_df, Integral) else self.min_df * n_docs)
+        keep = np.flatnonzero((df >= low) & (df <= high))
+        return keep if high >= low and len(keep) else np.arange(X.shape[1])
+
+    def _count_fixed(self, tokens: list[list[str]]) -> sp.csr_matrix:
+        table = self._lookup_table()
+        if table is None:
+            return super()._count_vocab(_joined(tokens), True)[1]
+        words, keys = table
+        n_docs, n_features = len(tokens), len(self.vocabulary_)
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n_docs)
+        wid = np.fromiter(map(words.get, chain.from_iterable(tokens), repeat(-1)), dtype=np.int64,
+                          count=int(lengths.sum()))
+        room = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(wid))  # tokens left in its doc
+        doc_of = np.repeat(np.arange(n_docs), lengths)
+        found_docs, found_cols = [], []
+        for n, (sorted_keys, order_cols) in keys.items():
+            if not len(sorted_keys):
+                continue
+            start = np.flatnonzero(room >= n)
+            key, ok = np.zeros(len(start), dtype=np.int64), np.ones(len(start), dtype=bool)
+            for j in range(n):
+                w = wid[start + j]
+                ok &= w >= 0
+                key = key * len(words) + np.maximum(w, 0)
+            at = np.minimum(np.searchsorted(sorted_keys, key), len(sorted_keys) - 1)
+            hit = ok & (sorted_keys[at] == key)
+            found_docs.append(doc_of[start[hit]])
+            found_cols.append(order_cols[at[hit]])
+        empty = [np.zeros(0, dtype=np.int64)]
+        return self._matrix(n_docs, n_features, found_docs or empty, found_cols or empty)
+
+    def _lookup_table(self) -> tuple[dict[str, int], dict[int, tuple[np.ndarray, np.ndarray]]] | None:
+        """Word ids and, per n-gram order, the sorted integer keys of the vocabulary's n-grams
+        with their columns; built once per vocabulary. None where a key would overflow."""
+        cached = getattr(self, "_ngram_table", None)
+        if cached is not None and cached[0] is self.vocabulary_ and cached[1] == len(self.vocabulary_):
+            return cached[2]
+        min_n, max_n = self.ngram_range
+        words: dict[str, int] = {}
+        by_order: dict[int, tuple[list[list[int]], list[int]]] = {n: ([], []) for n in range(min_n, max_n + 1)}
+        for term, col in self.vocabulary_.items():
+            parts = term.split(" ")
+            if min_n <= len(parts) <= max_n:
+                ids, cols = by_order[len(parts)]
+                ids.append([words.setdefault(w, len(words)) for w in parts])
+                cols.append(col)
+        table: Any = None
+        if max(len(words), 1) ** max_n < INT64_LIMIT:
+            keys = {}
+            for n, (ids, cols) in by_order.items():
+                arr = np.asarray(ids, dtype=np.int64).reshape(len(ids), n)
+                key = np.zeros(len(ids), dtype=np.int64)
+                for j in range(n):
+                    key = key * len(words) + arr[:, j]
+                order = np.argsort(key, kind="stable")
+                keys[n] = (key[order], np.asarray(cols, dtype=np.int64)[order])
+            table = (words, keys)
+        self._ngram_table = (self.vocabulary_, len(self.vocabulary_), table)
+        return table
+
+
+def _joined(tokens: list[list[str]]) -> list[str]:
+    """Texts that the word analyzer splits back into ``tokens`` (for the fallback paths)."""
+    return [" ".join(t) for t in tokens]
+
+
+def _ngram_ids(wid: np.ndarray, lengths: np.ndarray, ngram_range: tuple[int, int], n_words: int
+               ) -> tuple[list[np.ndarray], list[np.ndarray], list[int], dict[int, tuple[np.ndarray, np.ndarray]],
+                          np.ndarray] | None:
+    """Every n-gram occurrence of the orders in ``ngram_range`` as (doc, column) pairs, one
+    pair of arrays per order, sorted by doc. The orders' n-grams (``sizes`` distinct ones
+    each) are numbered order by order; ``rank`` renumbers them by first appearance, and the
+    columns returned are ranks. ``parts[n]`` holds, for each distinct n-gram of order n, the
+    id of its first n-1 words' (n-1)-gram and its last word."""
+    min_n, max_n = ngram_range
+    n_docs, n_tok = len(lengths), len(wid)
+    doc_of = np.repeat(np.arange(n_docs), lengths)
+    room = np.repeat(np.cumsum(lengths), lengths) - np.arange(n_tok)  # tokens left in its doc
+    start = np.arange(n_tok)  # positions that start an n-gram of the current order
+    current = wid  # the id of the n-gram at each of those
+    size = n_words
+    # word ids are numbered in order of appearance: a word's first position is where the
+    # running maximum of the ids grows
+    seen = np.maximum.accumulate(np.concatenate([[-1], wid[:-1]]))
+    first_at = np.flatnonzero(wid > seen)
+    parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    docs, cols, sizes, firsts = [], [], [], []
+    offset = 0
+    for n in range(1, max_n + 1):
+        if n > 1:
+            if size * n_words >= INT64_LIMIT:
+                return None
+            longer = room[start] >= n  # the (n-1)-grams that have a next word in their doc
+            start, current = start[longer], current[longer]
+            unique, first, inverse = np.unique(current * n_words + wid[start + n - 1],
+                                               return_index=True, return_inverse=True)
+            parts[n] = (unique // n_words, unique % n_words)
+            current = inverse.ravel()
+            size, first_at = len(unique), start[first]
+        if n >= min_n:
+            docs.append(doc_of[start])
+            cols.append(current + offset)
+            sizes.append(size)
+            firsts.append((doc_of[first_at], np.full(size, n), first_at))
+            offset += size
+    # renumber the columns in scikit-learn's order: by first appearance, a document's
+    # unigrams before its bigrams, so that each row's indices come out in its order
+    doc_first, order_first, position_first = (np.concatenate(f) for f in zip(*firsts, strict=True))
+    rank = np.empty(len(doc_first), dtype=np.int64)
+    rank[np.lexsort((position_first, order_first, doc_first))] = np.arange(len(doc_first))
+    return docs, [rank[c] for c in cols], sizes, parts, rank
+
+
+def _names(n: int, ids: np.ndarray, parts: dict[int, tuple[np.ndarray, np.ndarray]], words: list[str]) -> list[str]:
+    """The text of the order-``n`` n-grams ``ids``: words joined by single spaces."""
+    if n == 1:
+        return [words[i] for i in ids.tolist()]
+    prefix, last = parts[n]
+    heads = _names(n - 1, prefix[ids], parts, words)
+    return [f"{h} {words[w]}" for h, w in zip(heads, last[ids].tolist(), strict=True)]
+
+
+def _keep_columns(X: sp.csr_matrix, remap: np.ndarray, n_kept: int) -> sp.csr_matrix:
+    """``X`` restricted to the columns whose ``remap`` is >= 0, renumbered to ``remap``
+    (increasing, so each row's indices stay sorted)."""
+    new = remap[X.indices]
+    keep = new >= 0
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=X.shape[0]))])
+    return sp.csr_matrix((X.data[keep], new[keep], indptr), shape=(X.shape[0], n_kept))
