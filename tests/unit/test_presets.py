@@ -44,8 +44,8 @@ def test_each_preset_by_task_kind_and_length() -> None:
     short = DataProfile(Task.MULTICLASS, 1000, 5, 12.0)
     long = DataProfile(Task.MULTILABEL, 1000, 5, 400.0)
     fast = preset_tree("fast", short)  # one fit: C by text length, not the grid's search
-    assert fast == {"model": {"type": "linear", "linear": {"C": 0.25}}}
-    assert preset_tree("fast", long)["model"]["linear"] == {"C": 1.0}
+    assert fast == {"model": {"type": "linear", "linear": {"C": 0.25, "tol": presets.FAST_TOL}}}
+    assert preset_tree("fast", long)["model"]["linear"] == {"C": 1.0, "tol": presets.FAST_TOL}
     assert "C = 0.25 (short texts)" in presets.describe("fast", short)
     balanced = preset_tree("balanced", short)["model"]
     assert balanced["type"] == "fusion"
@@ -64,11 +64,11 @@ def test_each_preset_by_task_kind_and_length() -> None:
     assert preset_tree("best", short)["model"]["fusion"]["members"][1] == {"config": "minilm-l6-short"}
     assert "MiniLM-L6 fine-tuned (minilm-l6-short)" in presets.describe("best", short)
     extreme = preset_tree("fast", DataProfile(Task.EXTREME, 1000, 4000, 300.0))
-    assert extreme["model"]["linear"] == {"C": 1.0, "ngram_range": [1, 1]}  # one fit: labels cost minutes
+    assert extreme["model"]["linear"] == {"C": 1.0, "ngram_range": [1, 1], "tol": presets.FAST_TOL}  # one fit: labels cost minutes
     for name in ("balanced", "best"):  # extreme: the SVM fused with a bigram label tree, no network
         members = preset_tree(name, DataProfile(Task.EXTREME, 1000, 4000, 300.0))["model"]["fusion"]["members"]
         svm, tree = (m["config"]["model"] for m in members)
-        assert svm == extreme["model"] and tree["linear"]["tree"] is not None
+        assert svm["linear"] == {"C": 1.0, "ngram_range": [1, 1]} and tree["linear"]["tree"] is not None
         assert tree["linear"]["ngram_range"] == [1, 2]
         assert "label tree" in presets.describe(name, DataProfile(Task.EXTREME, 1000, 4000, 300.0))
     hier = preset_tree("best", DataProfile(Task.HIERARCHICAL, 1000, 5, 12.0))
