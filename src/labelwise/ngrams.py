@@ -17,7 +17,7 @@ or accent stripping); any other setting runs scikit-learn's own loop.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 from numbers import Integral
 from typing import Any
 
@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 INT64_LIMIT = 2**63
+CHUNK_DOCS = 2_000  # documents tokenised at a time (their token strings are the big temporaries)
 
 
 class NgramTfidfVectorizer(TfidfVectorizer):
@@ -38,10 +39,12 @@ class NgramTfidfVectorizer(TfidfVectorizer):
     def _count_vocab(self, raw_documents: Iterable[Any], fixed_vocab: bool) -> tuple[dict[str, int], Any]:
         if not self._fast_path():
             return super()._count_vocab(raw_documents, fixed_vocab)
-        tokens = self._tokens(raw_documents)
         if fixed_vocab:
-            return self.vocabulary_, self._count_fixed(tokens)
-        return self._count_new(tokens)
+            table = self._lookup_table()
+            if table is None:  # n-gram keys would overflow int64
+                return super()._count_vocab(raw_documents, fixed_vocab)
+            return self.vocabulary_, self._count_fixed(raw_documents, *table)
+        return self._count_new(raw_documents)
 
     def _sort_features(self, X: Any, vocabulary: dict[str, int]) -> Any:
         """scikit-learn's: number the terms alphabetically (in place) and X's columns to match;
@@ -84,9 +87,26 @@ class NgramTfidfVectorizer(TfidfVectorizer):
         return X[:, kept]
 
     # ------------------------------------------------------------------ helpers
-    def _tokens(self, raw_documents: Iterable[Any]) -> list[list[str]]:
+    def _word_ids(self, raw_documents: Iterable[Any], index: dict[str, int], grow: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Each document's token count and the word ids of all its tokens, documents after
+        documents. Read ``CHUNK_DOCS`` at a time, so that only a chunk's token strings live at
+        once. With ``grow`` a new word takes the next id (ids in order of appearance, as
+        scikit-learn numbers its vocabulary); otherwise unknown words are -1."""
         preprocess, tokenize, decode = self.build_preprocessor(), self.build_tokenizer(), self.decode
-        return [tokenize(preprocess(decode(doc))) for doc in raw_documents]
+        documents = iter(raw_documents)
+        lengths, ids = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        while chunk := list(islice(documents, CHUNK_DOCS)):
+            tokens = [tokenize(preprocess(decode(doc))) for doc in chunk]
+            flat = list(chain.from_iterable(tokens))
+            lengths.append(np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)))
+            if grow:
+                for word in dict.fromkeys(flat):  # the chunk's words, once each, in order
+                    index.setdefault(word, len(index))
+                ids.append(np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat)))
+            else:
+                ids.append(np.fromiter(map(index.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)))
+        return np.concatenate(lengths), np.concatenate(ids)
 
     def _matrix(self, n_docs: int, n_features: int, docs: list[np.ndarray], cols: list[np.ndarray]
                 ) -> sp.csr_matrix:
@@ -102,24 +122,22 @@ class NgramTfidfVectorizer(TfidfVectorizer):
         X.sum_duplicates()  # also sorts each row's indices
         return X
 
-    def _count_new(self, tokens: list[list[str]]) -> tuple[dict[str, int], sp.csr_matrix]:
-        n_docs = len(tokens)
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n_docs)
-        index = dict.fromkeys(chain.from_iterable(tokens))  # each word once, in order of appearance
+    def _count_new(self, raw_documents: Iterable[Any]) -> tuple[dict[str, int], sp.csr_matrix]:
+        index: dict[str, int] = {}
+        lengths, wid = self._word_ids(raw_documents, index, grow=True)
         if not index:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        words = list(index)
-        index = dict(zip(words, range(len(words)), strict=True))
-        wid = np.fromiter(map(index.__getitem__, chain.from_iterable(tokens)), dtype=np.int64,
-                          count=int(lengths.sum()))
+        n_docs, words = len(lengths), list(index)
+        del index
         grams = _ngram_ids(wid, lengths, self.ngram_range, len(words))
-        if grams is None:  # ids would overflow int64: far beyond any real corpus
-            return super()._count_vocab(_joined(tokens), False)
+        if grams is None:  # n-gram ids would overflow int64: far beyond any real corpus
+            texts = [" ".join(words[i] for i in doc) for doc in np.split(wid, np.cumsum(lengths)[:-1])]
+            return super()._count_vocab(texts, False)
         docs, cols, sizes, parts, rank = grams
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         X = self._matrix(n_docs, int(offsets[-1]), docs, cols)
         keep = self._prunable(X, n_docs)  # in rank numbering
-        remap = np.full(X.shape[1], -1, dtype=np.int64)
+        remap = np.full(X.shape[1], -1, dtype=X.indices.dtype)
         remap[keep] = np.arange(len(keep))
         X = _keep_columns(X, remap, len(keep))
         unranked = np.empty_like(rank)
@@ -142,15 +160,12 @@ class NgramTfidfVectorizer(TfidfVectorizer):
         keep = np.flatnonzero((df >= low) & (df <= high))
         return keep if high >= low and len(keep) else np.arange(X.shape[1])
 
-    def _count_fixed(self, tokens: list[list[str]]) -> sp.csr_matrix:
-        table = self._lookup_table()
-        if table is None:
-            return super()._count_vocab(_joined(tokens), True)[1]
-        words, keys = table
-        n_docs, n_features = len(tokens), len(self.vocabulary_)
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n_docs)
-        wid = np.fromiter(map(words.get, chain.from_iterable(tokens), repeat(-1)), dtype=np.int64,
-                          count=int(lengths.sum()))
+    def _count_fixed(self, raw_documents: Iterable[Any], words: dict[str, int],
+                     keys: dict[int, tuple[np.ndarray, np.ndarray]]) -> sp.csr_matrix:
+        """Counts of the fitted vocabulary's n-grams; ``words`` and ``keys`` as
+        :meth:`_lookup_table` gives them."""
+        lengths, wid = self._word_ids(raw_documents, words, grow=False)
+        n_docs, n_features = len(lengths), len(self.vocabulary_)
         room = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(wid))  # tokens left in its doc
         doc_of = np.repeat(np.arange(n_docs), lengths)
         found_docs, found_cols = [], []
@@ -200,11 +215,6 @@ class NgramTfidfVectorizer(TfidfVectorizer):
         return table
 
 
-def _joined(tokens: list[list[str]]) -> list[str]:
-    """Texts that the word analyzer splits back into ``tokens`` (for the fallback paths)."""
-    return [" ".join(t) for t in tokens]
-
-
 def _ngram_ids(wid: np.ndarray, lengths: np.ndarray, ngram_range: tuple[int, int], n_words: int
                ) -> tuple[list[np.ndarray], list[np.ndarray], list[int], dict[int, tuple[np.ndarray, np.ndarray]],
                           np.ndarray] | None:
@@ -215,10 +225,13 @@ def _ngram_ids(wid: np.ndarray, lengths: np.ndarray, ngram_range: tuple[int, int
     id of its first n-1 words' (n-1)-gram and its last word."""
     min_n, max_n = ngram_range
     n_docs, n_tok = len(lengths), len(wid)
-    doc_of = np.repeat(np.arange(n_docs), lengths)
-    room = np.repeat(np.cumsum(lengths), lengths) - np.arange(n_tok)  # tokens left in its doc
-    start = np.arange(n_tok)  # positions that start an n-gram of the current order
-    current = wid  # the id of the n-gram at each of those
+    # positions, documents and n-gram ids (columns: at most max_n per position) in 32 bits
+    # where they fit: half the memory of the big arrays
+    idx = np.int32 if (max_n + 1) * max(n_tok, n_docs) < 2**31 else np.int64
+    doc_of = np.repeat(np.arange(n_docs, dtype=idx), lengths)
+    start = np.arange(n_tok, dtype=idx)  # positions that start an n-gram of the current order
+    room = np.repeat(np.cumsum(lengths).astype(idx), lengths) - start  # tokens left in its doc
+    current = wid.astype(idx)  # the id of the n-gram at each of those
     size = n_words
     # word ids are numbered in order of appearance: a word's first position is where the
     # running maximum of the ids grows
@@ -233,10 +246,10 @@ def _ngram_ids(wid: np.ndarray, lengths: np.ndarray, ngram_range: tuple[int, int
                 return None
             longer = room[start] >= n  # the (n-1)-grams that have a next word in their doc
             start, current = start[longer], current[longer]
-            unique, first, inverse = np.unique(current * n_words + wid[start + n - 1],
+            unique, first, inverse = np.unique(current.astype(np.int64) * n_words + wid[start + n - 1],
                                                return_index=True, return_inverse=True)
             parts[n] = (unique // n_words, unique % n_words)
-            current = inverse.ravel()
+            current = inverse.ravel().astype(idx)
             size, first_at = len(unique), start[first]
         if n >= min_n:
             docs.append(doc_of[start])
@@ -247,7 +260,7 @@ def _ngram_ids(wid: np.ndarray, lengths: np.ndarray, ngram_range: tuple[int, int
     # renumber the columns in scikit-learn's order: by first appearance, a document's
     # unigrams before its bigrams, so that each row's indices come out in its order
     doc_first, order_first, position_first = (np.concatenate(f) for f in zip(*firsts, strict=True))
-    rank = np.empty(len(doc_first), dtype=np.int64)
+    rank = np.empty(len(doc_first), dtype=idx)
     rank[np.lexsort((position_first, order_first, doc_first))] = np.arange(len(doc_first))
     return docs, [rank[c] for c in cols], sizes, parts, rank
 
@@ -266,6 +279,5 @@ def _keep_columns(X: sp.csr_matrix, remap: np.ndarray, n_kept: int) -> sp.csr_ma
     (increasing, so each row's indices stay sorted)."""
     new = remap[X.indices]
     keep = new >= 0
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=X.shape[0]))])
-    return sp.csr_matrix((X.data[keep], new[keep], indptr), shape=(X.shape[0], n_kept))
+    kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept entries before each entry
+    return sp.csr_matrix((X.data[keep], new[keep], kept_before[X.indptr]), shape=(X.shape[0], n_kept))

@@ -79,3 +79,24 @@ def test_other_analyzers_take_sklearn_path():
     for params in [{"analyzer": "char_wb", "ngram_range": (2, 3)}, {"stop_words": ["alpha"]},
                    {"tokenizer": str.split, "token_pattern": None}]:
         assert_same(NgramTfidfVectorizer(**params).fit_transform(docs), TfidfVectorizer(**params).fit_transform(docs))
+
+
+def test_past_int64_keys_it_counts_as_sklearn(monkeypatch):
+    """Where n-gram keys would overflow (far beyond real corpora), scikit-learn's loop counts."""
+    from labelwise import ngrams
+
+    monkeypatch.setattr(ngrams, "INT64_LIMIT", 50)
+    docs, params = corpus(30), {"ngram_range": (1, 2), "min_df": 2}
+    ours, theirs = NgramTfidfVectorizer(**params), TfidfVectorizer(**params)
+    assert_same(ours.fit_transform(docs), theirs.fit_transform(docs))
+    assert_same(ours.transform(docs[:7]), theirs.transform(docs[:7]))
+
+
+def test_documents_are_read_in_chunks(monkeypatch):
+    from labelwise import ngrams
+
+    monkeypatch.setattr(ngrams, "CHUNK_DOCS", 7)
+    docs = corpus(50)
+    ours, theirs = NgramTfidfVectorizer(ngram_range=(1, 2)), TfidfVectorizer(ngram_range=(1, 2))
+    assert_same(ours.fit_transform(iter(docs)), theirs.fit_transform(docs))
+    assert_same(ours.transform(iter(docs)), theirs.transform(docs))
