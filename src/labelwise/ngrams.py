@@ -192,24 +192,25 @@ class NgramTfidfVectorizer(TfidfVectorizer):
         if cached is not None and cached[0] is self.vocabulary_ and cached[1] == len(self.vocabulary_):
             return cached[2]
         min_n, max_n = self.ngram_range
-        words: dict[str, int] = {}
-        by_order: dict[int, tuple[list[list[int]], list[int]]] = {n: ([], []) for n in range(min_n, max_n + 1)}
-        for term, col in self.vocabulary_.items():
-            parts = term.split(" ")
-            if min_n <= len(parts) <= max_n:
-                ids, cols = by_order[len(parts)]
-                ids.append([words.setdefault(w, len(words)) for w in parts])
-                cols.append(col)
+        terms = list(self.vocabulary_)
+        columns = np.fromiter(self.vocabulary_.values(), dtype=np.int64, count=len(terms))
+        parts = [term.split(" ") for term in terms]
+        n_parts = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        words = dict.fromkeys(chain.from_iterable(parts))
+        words = dict(zip(words, range(len(words)), strict=True))
+        flat = np.fromiter(map(words.__getitem__, chain.from_iterable(parts)), dtype=np.int64,
+                           count=int(n_parts.sum()))
+        first = np.cumsum(n_parts) - n_parts  # each term's first word in ``flat``
         table: Any = None
         if max(len(words), 1) ** max_n < INT64_LIMIT:
             keys = {}
-            for n, (ids, cols) in by_order.items():
-                arr = np.asarray(ids, dtype=np.int64).reshape(len(ids), n)
-                key = np.zeros(len(ids), dtype=np.int64)
+            for n in range(min_n, max_n + 1):
+                these = np.flatnonzero(n_parts == n)
+                key = np.zeros(len(these), dtype=np.int64)
                 for j in range(n):
-                    key = key * len(words) + arr[:, j]
+                    key = key * len(words) + flat[first[these] + j]
                 order = np.argsort(key, kind="stable")
-                keys[n] = (key[order], np.asarray(cols, dtype=np.int64)[order])
+                keys[n] = (key[order], columns[these][order])
             table = (words, keys)
         self._ngram_table = (self.vocabulary_, len(self.vocabulary_), table)
         return table
