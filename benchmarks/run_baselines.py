@@ -26,7 +26,7 @@ import torch
 from labelwise import rundir
 from labelwise.components import load_config
 from labelwise.profiling import device_name
-from labelwise.runner import check_resume_config, train_run
+from labelwise.runner import check_resume_config, config_changes, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = sorted(p.stem for p in (ROOT / "configs/bench/datasets").glob("*.yaml"))
@@ -59,9 +59,10 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
     """Train and test one row for each seed; seeds recorded earlier are kept, so a row
     can grow one seed at a time. ``tag`` names a variant of the row (e.g. a training
     fraction set with ``--set``): its file is ``<dataset>__<system>@<tag>.json``. With
-    ``resume``, a seed whose run directory holds a checkpoint continues from it (a run
-    longer than one sitting); its time adds the earlier processes' up to their last
-    checkpoint."""
+    ``resume``, a seed the row records already is kept, a finished run directory of the same
+    configuration gives its metrics, and a seed whose run directory holds a checkpoint
+    continues from it (a run longer than one sitting); its time adds the earlier processes'
+    up to their last checkpoint."""
     files = [ROOT / f"configs/bench/datasets/{dataset}.yaml", system_file(system)]
     stem = Path(system).stem
     name = stem if tag is None else f"{stem}@{tag}"
@@ -71,9 +72,17 @@ def run_one(dataset: str, system: str, seeds: list[int], out_dir: Path, extra: l
     if out_path.is_file() and per_label:
         old = json.loads(out_path.read_text())
         label_info = {k: old[k] for k in ("classes", "label_train_counts") if k in old}
+    recorded = _earlier_runs(out_path, extra) if resume else {}
     for seed in seeds:
+        if seed in recorded:
+            print(f"{dataset} {system} seed {seed}: recorded in {out_path.name}, kept", flush=True)
+            continue
         cfg = load_config(files, [f"train.seed={seed}", "train.progress=false", *extra])
         run_dir = runs_dir / f"{dataset}-{name}-s{seed}"
+        if resume and not (embedding_quality or per_label) and _finished(run_dir, cfg):
+            print(f"{dataset} {system} seed {seed}: {run_dir} finished earlier, its metrics kept", flush=True)
+            runs[seed] = {**json.loads((run_dir / "metrics.json").read_text()), "device": device_name()}
+            continue
         again = resume and _can_resume(run_dir, cfg)
         if again:
             print(f"{dataset} {system} seed {seed}: resuming {run_dir}", flush=True)
@@ -111,6 +120,14 @@ def _system_name(system: str) -> str:
     if system == "linear" or system.startswith("linear-"):
         return "linear-tfidf" + system[len("linear"):]
     return f"labelwise:{system}"
+
+
+def _finished(run_dir: Path, cfg) -> bool:
+    """A finished run of this very configuration is there (a row's seed that completed in an
+    earlier process that was stopped before it wrote the row)."""
+    if rundir.run_state(run_dir) != "complete" or not (run_dir / "metrics.json").is_file():
+        return False
+    return not config_changes(run_dir, cfg)[0] and (run_dir / rundir.CONFIG).is_file()
 
 
 def _can_resume(run_dir: Path, cfg) -> bool:
@@ -228,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="extra", action="append", default=[], help="extra config override")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument("--resume", action="store_true",
-                   help="continue a seed's run from its checkpoint in runs/bench/ when there is one")
+                   help="keep the seeds the row records, and the finished runs of this configuration in "
+                        "runs/bench/; continue a seed's run from its checkpoint when there is one")
     p.add_argument("--runs", default=str(ROOT / "runs" / "bench"), help="where the run directories go")
     args = p.parse_args(argv)
     for dataset in args.datasets:

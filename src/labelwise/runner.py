@@ -177,20 +177,7 @@ def check_resume_config(run_dir: Path, cfg: Config) -> None:
     """Refuse to continue a run under another configuration than the one it started with,
     and a complete run where no stopping rule (``train.max_steps``, ``train.patience``) was
     loosened: it has nothing left to do."""
-    saved_file = run_dir / rundir.CONFIG
-    if not saved_file.is_file():
-        return
-    # read through today's schema: keys a newer labelwise added take their defaults, so an
-    # upgrade between two sessions does not make every interrupted run a "changed" one
-    saved_tree = yaml.safe_load(saved_file.read_text()) or {}
-    try:
-        saved_tree = yaml.safe_load(dump_config(build_config(saved_tree, str(saved_file)))) or {}
-    except ValueError:  # a key this labelwise no longer knows: compare as written
-        pass
-    saved = _flatten(saved_tree)
-    now = _flatten(yaml.safe_load(dump_config(cfg)) or {})
-    changed = sorted(k for k in saved.keys() | now.keys()
-                     if saved.get(k) != now.get(k) and k not in RESUME_MAY_CHANGE)
+    changed, saved, now = config_changes(run_dir, cfg)
     if changed:
         shown = ", ".join(f"{k} ({saved.get(k)!r} -> {now.get(k)!r})" for k in changed[:5])
         raise ValueError(
@@ -204,6 +191,26 @@ def check_resume_config(run_dir: Path, cfg: Config) -> None:
             "--set train.max_steps (or train.patience), train again with --overwrite, or choose "
             "another --output"
         )
+
+
+def config_changes(run_dir: Path, cfg: Config) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+    """The keys where ``cfg`` differs from the run's config.yaml in what a step learns (not
+    in ``RESUME_MAY_CHANGE``), and both as flat dicts (none where it has no config.yaml)."""
+    saved_file = run_dir / rundir.CONFIG
+    if not saved_file.is_file():
+        return [], {}, {}
+    # read through today's schema: keys a newer labelwise added take their defaults, so an
+    # upgrade between two sessions does not make every interrupted run a "changed" one
+    saved_tree = yaml.safe_load(saved_file.read_text()) or {}
+    try:
+        saved_tree = yaml.safe_load(dump_config(build_config(saved_tree, str(saved_file)))) or {}
+    except ValueError:  # a key this labelwise no longer knows: compare as written
+        pass
+    saved = _flatten(saved_tree)
+    now = _flatten(yaml.safe_load(dump_config(cfg)) or {})
+    changed = sorted(k for k in saved.keys() | now.keys()
+                     if saved.get(k) != now.get(k) and k not in RESUME_MAY_CHANGE)
+    return changed, saved, now
 
 
 # settings that change how a run is watched or when it stops, not what each step learns

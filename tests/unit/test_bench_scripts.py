@@ -72,6 +72,40 @@ def test_run_baselines_resumes_only_a_checkpoint_of_the_same_config(tmp_path: Pa
     assert (run / "trainer_state.json").is_file()
 
 
+def test_run_baselines_resume_keeps_recorded_seeds_and_finished_runs(tmp_path: Path, monkeypatch) -> None:
+    """--resume trains neither a seed the row records nor one whose run finished (in a process
+    stopped before it wrote the row); a finished run of another configuration is trained."""
+    from labelwise import load_config
+    from labelwise.config import dump_config
+
+    mod = _load("run_baselines")
+    trained: list[int] = []
+
+    def fake_train(cfg, run_dir, overwrite, resume):
+        trained.append(cfg.train.seed)
+        return None, {"test": {"acc": 0.5}, "train_seconds": 1.0, "test_docs_per_second": 9.0}, run_dir
+
+    monkeypatch.setattr(mod, "train_run", fake_train)
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    out.mkdir()
+    (out / "sst2__cnn.json").write_text(json.dumps({
+        "seeds": [13], "metrics_per_seed": [{"acc": 0.9}], "train_seconds_per_seed": [5.0],
+        "test_docs_per_second": 3.0, "device": "cpu", "overrides": []}))
+    files = [ROOT / "configs/bench/datasets/sst2.yaml", ROOT / "configs/bench/systems/cnn.yaml"]
+    for seed, config_seed in ((14, 14), (15, 99)):  # 15: finished, but another configuration
+        run = runs / f"sst2-cnn-s{seed}"
+        run.mkdir(parents=True)
+        cfg = load_config(files, [f"train.seed={config_seed}", "train.progress=false"])
+        (run / "config.yaml").write_text(dump_config(cfg))
+        (run / "run.json").write_text(json.dumps({"status": "complete"}))
+        (run / "metrics.json").write_text(json.dumps({"test": {"acc": 0.7}, "train_seconds": 2.0,
+                                                      "test_docs_per_second": 4.0}))
+    row = mod.run_one("sst2", "cnn", [13, 14, 15], out, [], resume=True, runs_dir=runs)
+    assert trained == [15]
+    assert row["seeds"] == [13, 14, 15]
+    assert [m["acc"] for m in row["metrics_per_seed"]] == [0.9, 0.7, 0.5]
+
+
 def test_run_baselines_resumes_a_preset_fusion_after_its_first_member(tmp_path: Path) -> None:
     """A fusion keeps no loop state of its own: a finished member is its checkpoint. A
     preset's run is resumed without comparing configs here (its config.yaml holds the model
