@@ -286,7 +286,7 @@ def _unique(key: np.ndarray, idx: type) -> tuple[np.ndarray, np.ndarray, np.ndar
     np.not_equal(key[1:], key[:-1], out=new[1:])
     unique = key[new]
     del key
-    inverse = np.empty(len(order), dtype=idx)
+    inverse: np.ndarray = np.empty(len(order), dtype=idx)
     inverse[order] = np.cumsum(new, dtype=idx) - 1
     return unique, order[new], inverse
 
