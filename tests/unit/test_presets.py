@@ -98,6 +98,19 @@ def test_balanced_and_best_are_few_shot_on_small_multiclass_data() -> None:
         apply_preset(load_config(None, ["preset=best", "pretrain={epochs: 2, loss: {name: supcon}}"]), small)
 
 
+def test_multilabel_fusions_tune_a_threshold_per_label_unless_the_config_says_otherwise() -> None:
+    multilabel, multiclass = DataProfile(Task.MULTILABEL, 1000, 5, 12.0), DataProfile(Task.MULTICLASS, 1000, 5, 12.0)
+    for name in ("balanced", "best"):
+        assert preset_tree(name, multilabel)["decode"] == {"tune_threshold": "per_label"}
+        assert "decode" not in preset_tree(name, multiclass)
+        assert "a threshold per label" in presets.describe(name, multilabel)
+        assert apply_preset(load_config(None, [f"preset={name}"]), multilabel).decode.tune_threshold == "per_label"
+        explicit = load_config(None, [f"preset={name}", "decode.tune_threshold=global"])
+        assert apply_preset(explicit, multilabel).decode.tune_threshold == "global"  # the config wins
+    assert "decode" not in preset_tree("fast", multilabel)  # the linear model alone keeps one threshold
+    assert "decode" not in preset_tree("best", DataProfile(Task.EXTREME, 1000, 4000, 300.0))
+
+
 def test_a_preset_refuses_a_model_section_and_keeps_the_rest() -> None:
     profile = DataProfile(Task.MULTILABEL, 100, 3, 6.0)
     with pytest.raises(ConfigError, match="preset 'fast' chooses the model"):
