@@ -40,6 +40,18 @@ def test_profile_reads_kind_size_and_length() -> None:
     assert not DataProfile.of(_examples(30, words_per_doc=300), Task.MULTICLASS).short_texts
 
 
+def test_short_texts_are_those_of_median_at_most_forty_words() -> None:
+    at, above = DataProfile(Task.MULTICLASS, 1000, 3, 40.0), DataProfile(Task.MULTICLASS, 1000, 3, 40.5)
+    assert at.short_texts and not above.short_texts
+    assert preset_tree("fast", at)["model"]["linear"]["C"] == 0.25
+    assert preset_tree("fast", above)["model"]["linear"]["C"] == 1.0
+    assert preset_tree("balanced", at)["model"]["fusion"]["members"][1]["config"] == "minilm-l3-short"
+    assert preset_tree("balanced", above)["model"]["fusion"]["members"][1]["config"] == "minilm-l3-long"
+    # the median of an even count is the mean of the middle two: 40 and 41 words -> 40.5, long
+    assert not DataProfile.of(_examples(2, words_per_doc=40)[:1] + _examples(1, words_per_doc=41), Task.MULTICLASS
+                              ).short_texts
+
+
 def test_each_preset_by_task_kind_and_length() -> None:
     short = DataProfile(Task.MULTICLASS, 1000, 5, 12.0)
     long = DataProfile(Task.MULTILABEL, 1000, 5, 400.0)
