@@ -260,9 +260,12 @@ def linear_defaults_table(name: str) -> str:
         settings = ", ".join(f"{k}={v}" for k, v in first["linear"].items())
         lines.append(f"| {cand} | {settings} | " + " | ".join(cells) + f" | {first['train_seconds']:.1f} |")
     x = rows[0]
+    commands = list(dict.fromkeys(r["command"] for r in rows))  # the candidates ran in one or more studies
+    said = f"Command: `{commands[0]}`." if len(commands) == 1 else "Commands (in the order of the rows): " + \
+        "; ".join(f"`{c}`" for c in commands) + "."
     return (f"### {name}: {x['num_train']:,} training documents, {x['num_valid']:,} validation\n\n"
             + "\n".join(lines) + f"\n\nValidation split, seed {x['seeds'][0]}, one thread; {x['device']}. "
-            f"Command: `{x['command']}`.\n")
+            f"{said}\n")
 
 
 FEWSHOT = RESULTS / "fewshot"
