@@ -3,15 +3,18 @@
 scikit-learn counts n-grams one Python dict lookup at a time and then sorts every distinct
 n-gram by its text, even those ``min_df`` throws away: on IMDB's 25,000 reviews with uni- and
 bigrams that is 14.6 of the linear model's 15.4 s of training (the SVM takes 0.7 s). Here each
-word is looked up once; an n-gram is an integer built from its words' ids, counted with
-``np.unique``; only the n-grams that pass ``min_df`` / ``max_df`` get their text back.
-scikit-learn then sorts and limits that smaller vocabulary as it always does, so the features
-(vocabulary, columns, values, ``max_features``' choice among ties) are those of
+word is looked up once; an n-gram is an integer built from its words' ids, counted with a
+sort; only the n-grams that pass ``min_df`` / ``max_df`` get their text back. scikit-learn's
+own steps then sort and limit that smaller vocabulary (their Python loops per term replaced by
+array operations), so the features (vocabulary, columns, values, each row's index order,
+``max_features``' choice among ties) are those of
 :class:`~sklearn.feature_extraction.text.TfidfVectorizer`; ``tests/unit/test_ngrams.py``
-checks it on corpora built to hit the edge cases.
+checks it on corpora built to hit the edge cases. The steps followed are private to
+scikit-learn, as they are from its release 1.5 on.
 
-Only the default word analyzer takes this path (no custom tokenizer, preprocessor, stop words
-or accent stripping); any other setting runs scikit-learn's own loop.
+Only the default word analyzer with word pairs or longer takes this path (no custom
+tokenizer, preprocessor, stop words or accent stripping); any other setting, and unigrams
+alone, run scikit-learn's own loop.
 """
 
 from __future__ import annotations
