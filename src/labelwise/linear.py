@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -171,11 +171,13 @@ class TfidfLinear:
         self, texts: list[str], Y: np.ndarray | sp.spmatrix, task: str,
         valid_texts: list[str] | None = None, judge: Callable[[np.ndarray], float] | None = None,
         on_labels: Callable[[int], None] | None = None,
+        on_documents: Callable[[int], None] | None = None,
     ) -> TfidfLinear:
         """Fit on ``texts`` and (N, L) 0/1 targets (one-hot rows for ``multiclass``). With a
         list of C values, ``judge`` rates the raw scores (N_valid, L) of ``valid_texts`` for
         each (higher is better) and the best is kept; the features are built once.
-        ``on_labels(k)`` is called as each block of k labels is fitted (a progress bar)."""
+        ``on_documents(k)`` is called as each block of k texts is read into features, and
+        ``on_labels(k)`` as each block of k labels is fitted (progress bars)."""
         texts = _first_words(_check_texts(texts), self.config.max_words)
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
@@ -188,7 +190,7 @@ class TfidfLinear:
         grid = self.config.C if isinstance(self.config.C, list) else [self.config.C]
         if (valid_texts is None) != (judge is None):
             raise ValueError("pass valid_texts and judge together (or neither)")
-        self.vectorizer_, X, self.min_df_used_ = _fit_vectorizer(texts, self.config)
+        self.vectorizer_, X, self.min_df_used_ = _fit_vectorizer(texts, self.config, on_documents)
         self.C_search_ = {}
         tree_cfg = self.config.tree
         if tree_cfg is not None and task != "multiclass":
@@ -422,14 +424,15 @@ def _vectorizer_params(cfg: TfidfLinear.Config, min_df: int | None = None) -> di
 
 
 def _fit_vectorizer(
-    texts: list[str], cfg: TfidfLinear.Config
+    texts: list[str], cfg: TfidfLinear.Config, on_documents: Callable[[int], None] | None = None
 ) -> tuple[TfidfVectorizer, sp.csr_matrix, int]:
-    """Fit the vectorizer; when ``min_df`` prunes every term (tiny corpora) retry with 1."""
+    """Fit the vectorizer; when ``min_df`` prunes every term (tiny corpora) retry with 1.
+    ``on_documents(k)`` as each block of k texts has been read."""
     min_df = cfg.min_df
     while True:
         vec = NgramTfidfVectorizer(**_vectorizer_params(cfg, min_df))
         try:
-            return vec, vec.fit_transform(texts).tocsr(), min_df
+            return vec, vec.fit_transform(_reported(texts, on_documents)).tocsr(), min_df
         except ValueError as err:
             if min_df == 1:
                 raise ValueError(
@@ -441,6 +444,21 @@ def _fit_vectorizer(
             stacklevel=3,
         )
         min_df = 1
+
+
+def _reported(texts: list[str], on_documents: Callable[[int], None] | None,
+              block: int = 2_000) -> Iterator[str] | list[str]:
+    """``texts``, calling ``on_documents(k)`` once each block of k of them has been taken."""
+    if on_documents is None:
+        return texts
+
+    def gen() -> Iterator[str]:
+        for start in range(0, len(texts), block):
+            part = texts[start : start + block]
+            yield from part
+            on_documents(len(part))
+
+    return gen()
 
 
 def _compact(coef: sp.csr_matrix) -> np.ndarray | sp.csr_matrix:

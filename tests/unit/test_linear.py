@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
 import pytest
 
-from labelwise.linear import TfidfLinear
+from labelwise.linear import TfidfLinear, _reported
 
 WORDS = {
     0: ["apple", "banana", "cherry"],
@@ -126,6 +127,19 @@ def test_labels_without_positives_or_all_positive_get_constant_scores() -> None:
     assert np.array_equal(clf.decision_function(texts[:4]).argmax(1), ids)
 
 
+@pytest.mark.parametrize("ngram_range", [[1, 1], [1, 2]])
+def test_reading_the_texts_reports_progress(ngram_range, monkeypatch) -> None:
+    from labelwise import linear
+
+    texts, Y = _corpus(n=50)
+    seen: list[int] = []
+    plain = TfidfLinear(C=1.0, ngram_range=ngram_range).fit(texts, Y, task="multiclass")
+    monkeypatch.setattr(linear, "_reported", functools.partial(_reported, block=7))
+    clf = TfidfLinear(C=1.0, ngram_range=ngram_range).fit(texts, Y, task="multiclass", on_documents=seen.append)
+    assert seen == [7] * 7 + [1]  # blocks of 7 as they are read, then the rest
+    np.testing.assert_array_equal(clf.decision_function(texts), plain.decision_function(texts))
+
+
 def test_tiny_corpus_falls_back_from_min_df() -> None:
     texts = ["red apple", "blue sky", "green grass"]
     with pytest.warns(UserWarning, match="min_df=2"):
@@ -206,7 +220,7 @@ def test_a_list_of_C_keeps_the_best_on_validation_with_features_built_once(monke
     texts, Y = _corpus(n=30, multilabel=True)
     built = []
     real = linear._fit_vectorizer
-    monkeypatch.setattr(linear, "_fit_vectorizer", lambda t, c: built.append(1) or real(t, c))
+    monkeypatch.setattr(linear, "_fit_vectorizer", lambda *a: built.append(1) or real(*a))
     for sign, want in ((1.0, 4.0), (-1.0, 0.25)):  # rate large scores high, then low
         built.clear()
         clf = TfidfLinear(C=[0.25, 1.0, 4.0]).fit(

@@ -45,10 +45,13 @@ class LinearBackend:
         n = train.y.shape[1]
         shown = self.cfg.train.progress and n >= PROGRESS_MIN_LABELS and distributed.is_main()
         with make_progress(shown) as progress:
+            texts = list(train.texts)
+            reading = progress.add_task("features", total=len(texts), info=f"{len(texts)} texts")
             bar = progress.add_task("linear fits", total=n * fits, info=f"{n} labels x {fits} C")
-            self.model.fit(list(train.texts), train.y, ctx.task.linear_kind,
+            self.model.fit(texts, train.y, ctx.task.linear_kind,
                            valid_texts=list(valid.texts) if searched else None, judge=ctx.rate if searched else None,
-                           on_labels=lambda k: progress.update(bar, advance=k))
+                           on_labels=lambda k: progress.update(bar, advance=k),
+                           on_documents=lambda k: progress.update(reading, advance=k))
         if searched and ctx.validate is not None:
             ctx.validate(self.logits(valid.texts))  # the choice, reported once
         self.train_state = {"train_seconds": time.perf_counter() - t0, "C": self.model.C_}
