@@ -125,9 +125,9 @@ def _system_name(system: str) -> str:
 def _finished(run_dir: Path, cfg) -> bool:
     """A finished run of this very configuration is there (a row's seed that completed in an
     earlier process that was stopped before it wrote the row)."""
-    if rundir.run_state(run_dir) != "complete" or not (run_dir / "metrics.json").is_file():
+    if rundir.run_state(run_dir) != "complete" or not all((run_dir / f).is_file() for f in ("metrics.json", rundir.CONFIG)):
         return False
-    return not config_changes(run_dir, cfg)[0] and (run_dir / rundir.CONFIG).is_file()
+    return not config_changes(run_dir, cfg)[0]
 
 
 def _can_resume(run_dir: Path, cfg) -> bool:

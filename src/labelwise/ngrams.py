@@ -55,8 +55,6 @@ class NgramTfidfVectorizer(TfidfVectorizer):
     def _sort_features(self, X: Any, vocabulary: dict[str, int]) -> Any:
         """scikit-learn's: number the terms alphabetically (in place) and X's columns to match;
         one ``sorted`` and C-level dict updates instead of a Python loop per term."""
-        if not self._fast_path():
-            return super()._sort_features(X, vocabulary)
         terms = sorted(vocabulary)
         old = np.fromiter(map(vocabulary.__getitem__, terms), dtype=np.int64, count=len(terms))
         map_index = np.empty(len(terms), dtype=X.indices.dtype)
@@ -69,7 +67,7 @@ class NgramTfidfVectorizer(TfidfVectorizer):
                         low: float | None = None, limit: int | None = None) -> Any:
         """scikit-learn's: drop the terms outside the document-frequency limits, then keep the
         ``limit`` most frequent, ties broken by the same ``argsort``; renumbers in place."""
-        if not self._fast_path() or (high is None and low is None and limit is None):
+        if high is None and low is None and limit is None:  # scikit-learn never asks this
             return super()._limit_features(X, vocabulary, high, low, limit)
         dfs = np.bincount(X.indices, minlength=X.shape[1])
         mask = np.ones(len(dfs), dtype=bool)
@@ -174,8 +172,8 @@ class NgramTfidfVectorizer(TfidfVectorizer):
         :meth:`_lookup_table` gives them."""
         lengths, wid = self._word_ids(raw_documents, words, grow=False)
         n_docs, n_features = len(lengths), len(self.vocabulary_)
-        room = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(wid))  # tokens left in its doc
-        doc_of = np.repeat(np.arange(n_docs), lengths)
+        ends = np.concatenate([[0], np.cumsum(lengths)])  # where each document's tokens start and end
+        room = np.repeat(ends[1:], lengths) - np.arange(len(wid))  # tokens left in its doc
         found_indptrs, found_cols = [], []
         for n, (sorted_keys, order_cols) in keys.items():
             if not len(sorted_keys):
@@ -188,8 +186,7 @@ class NgramTfidfVectorizer(TfidfVectorizer):
                 key = key * len(words) + np.maximum(w, 0)
             at = np.minimum(np.searchsorted(sorted_keys, key), len(sorted_keys) - 1)
             hit = ok & (sorted_keys[at] == key)
-            found_indptrs.append(np.concatenate([[0], np.cumsum(np.bincount(doc_of[start[hit]],
-                                                                            minlength=n_docs))]))
+            found_indptrs.append(np.searchsorted(start[hit], ends))  # the hits are in text order
             found_cols.append(order_cols[at[hit]])
         if not found_cols:  # no n-gram order of the vocabulary is in ngram_range
             found_indptrs, found_cols = [np.zeros(n_docs + 1, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
