@@ -54,6 +54,16 @@ class TreeConfig(BaseModel):
         description="LIBLINEAR's stopping tolerance for the classifiers of clusters whose children are "
                     "clusters (they only choose where the beam goes); None: the model's tol",
     )
+    train_beam: int | None = Field(
+        None, ge=1,
+        description="train each cluster also on the documents that the clusters above send to it with a "
+                    "beam this wide (matcher-aware negatives, as PECOS's tfn+man), fitting depth by depth; "
+                    "None: only on the documents with a label under it (teacher forcing)",
+    )
+    path_power: float = Field(
+        linear_tree.HINGE_POWER, gt=0.0,
+        description="L2-loss SVM: a child's log-probability along the path is -max(0, 1 - score)^path_power",
+    )
 
 
 class TfidfLinear:
@@ -246,7 +256,7 @@ class TfidfLinear:
         tree, cfg = self.tree_, self.config.tree
         nodes = nodes if nodes is not None else self.nodes_
         assert tree is not None and cfg is not None and nodes is not None
-        reached = linear_tree.beam_search(nodes, tree, X, cfg.beam, self.config.loss)
+        reached = linear_tree.beam_search(nodes, tree, X, cfg.beam, self.config.loss, power=cfg.path_power)
         out = np.full(reached.shape, UNREACHED, dtype=np.float32)
         rows = np.repeat(np.arange(reached.shape[0]), np.diff(reached.indptr))
         out[rows, reached.indices] = reached.data
@@ -563,7 +573,8 @@ def _fit_tree(X: sp.csr_matrix, Y: Any, tree: LabelTree, cfg: TfidfLinear.Config
         functools.partial(_fit_binary, cfg=cfg.model_copy(update={"tol": cfg.tree.routing_tol}))
     # NB weighting normalises its ratios over all features: fit those on every column
     return linear_tree.fit_nodes(X, Y, tree, functools.partial(_fit_binary, cfg=cfg), cfg.tree.prune,
-                                 n_jobs, on_cluster=done, compact=cfg.weighting == "tfidf", fit_routing=routing)
+                                 n_jobs, on_cluster=done, compact=cfg.weighting == "tfidf", fit_routing=routing,
+                                 train_beam=cfg.tree.train_beam, loss=cfg.loss, power=cfg.tree.path_power)
 
 
 def _fit_multiclass(

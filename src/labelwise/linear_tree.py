@@ -74,6 +74,14 @@ class LabelTree:
         parent[self.children] = np.repeat(np.arange(self.num_nodes), counts)
         return parent
 
+    @functools.cached_property
+    def depth(self) -> np.ndarray:
+        """(M,) each node's depth; 0 for the root (breadth-first: a parent comes before its children)."""
+        depth = np.zeros(self.num_nodes, dtype=np.int64)
+        for c in self.clusters:
+            depth[self.children_of(int(c))] = depth[c] + 1
+        return depth
+
     def labels_under(self) -> sp.csr_matrix:
         """(L, M) 0/1: label l is under node m (every node on its path, itself included)."""
         rows, cols = [], []
@@ -201,11 +209,14 @@ class NodeWeights:
     @classmethod
     def from_blocks(cls, tree: LabelTree, blocks: dict[int, tuple[np.ndarray, sp.csr_matrix, np.ndarray]],
                     num_features: int) -> NodeWeights:
-        """``blocks[c] = (support (s,), weights (s, k) CSR, bias (k,))`` for every cluster c."""
+        """``blocks[c] = (support (s,), weights (s, k) CSR, bias (k,))`` for the clusters c fitted
+        (a cluster without a block gives its children no weights and a zero bias)."""
         width = tree.max_children
         keys, mats = [], []
         bias = np.zeros(tree.num_nodes, dtype=np.float32)
         for c in tree.clusters:
+            if int(c) not in blocks:  # not fitted (yet): its children score 0
+                continue
             support, weights, b = blocks[int(c)]
             keys.append(int(c) * num_features + support.astype(np.int64))
             mats.append(sp.csr_matrix(weights, dtype=np.float32))
@@ -261,44 +272,66 @@ def child_scores(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, docs: 
     return out_pair, child, dense[out_pair, within] + weights.bias[child]
 
 
-HINGE_POWER = 3  # EURLEX57K validation, P@5: 59.6 with the square, 60.1 with the cube (PECOS's l3-hinge)
+HINGE_POWER = 3  # the default of TreeConfig.path_power (PECOS's l3-hinge)
 
 
-def log_prob(scores: np.ndarray, loss: str) -> np.ndarray:
+def log_prob(scores: np.ndarray, loss: str, power: float = HINGE_POWER) -> np.ndarray:
     """A score's log-probability surrogate: log sigmoid for logistic regression; for the
-    L2-loss SVM, -max(0, 1 - s)^3 (no cost above the margin, a steep one below it)."""
+    L2-loss SVM, -max(0, 1 - s)^power (no cost above the margin, a steep one below it)."""
     if loss == "logreg":
         return -np.logaddexp(0.0, -scores)
-    return -np.maximum(0.0, 1.0 - scores) ** HINGE_POWER
+    return -np.maximum(0.0, 1.0 - scores) ** power
 
 
 def beam_search(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, beam: int,
-                loss: str, chunk: int = 1024) -> sp.csr_matrix:
+                loss: str, chunk: int = 1024, power: float = HINGE_POWER) -> sp.csr_matrix:
     """(N, L) sparse: each document's reached labels with the sum of the log-probabilities
     along their paths. At every depth the ``beam`` best clusters of a document are expanded;
     a beam as wide as the tree scores every label. Documents go ``chunk`` at a time."""
     X = sp.csr_matrix(X)
-    parts = [_beam_chunk(weights, tree, X[s : s + chunk], beam, loss) for s in range(0, X.shape[0], chunk)]
+    parts = [_beam_chunk(weights, tree, X[s : s + chunk], beam, loss, power) for s in range(0, X.shape[0], chunk)]
     return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, tree.num_labels))
 
 
-def _beam_chunk(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, beam: int, loss: str) -> sp.csr_matrix:
+@dataclass
+class Frontier:
+    """The clusters on the documents' beams at one depth: ``docs[i]`` has ``clusters[i]``
+    with path score ``path[i]`` (grouped by document, in document order)."""
+
+    docs: np.ndarray
+    clusters: np.ndarray
+    path: np.ndarray
+
+    @classmethod
+    def root(cls, n: int) -> Frontier:
+        return cls(np.arange(n), np.zeros(n, dtype=np.int64), np.zeros(n))
+
+
+def expand(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, front: Frontier, beam: int, loss: str,
+           power: float = HINGE_POWER) -> tuple[Frontier, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One depth of the beam search: the children of the frontier's clusters scored, the
+    ``beam`` best child clusters of each document as the next frontier, and the labels
+    reached at this depth as (document, label, path score)."""
+    pair, child, raw = child_scores(weights, tree, X, front.docs, front.clusters)
+    doc, score = front.docs[pair], front.path[pair] + log_prob(raw, loss, power)
+    lab = tree.label[child]
+    done = lab >= 0
+    reached = (doc[done], lab[done], score[done])
+    doc, child, score = doc[~done], child[~done], score[~done]
+    keep = _top_per_group(doc, score, beam)
+    return Frontier(doc[keep], child[keep], score[keep]), reached
+
+
+def _beam_chunk(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, beam: int, loss: str,
+                power: float) -> sp.csr_matrix:
     n = X.shape[0]
-    docs = np.arange(n)
-    clusters = np.zeros(n, dtype=np.int64)
-    path = np.zeros(n)
+    front = Frontier.root(n)
     rows, cols, vals = [], [], []
-    while len(docs):
-        pair, child, raw = child_scores(weights, tree, X, docs, clusters)
-        doc, score = docs[pair], path[pair] + log_prob(raw, loss)
-        lab = tree.label[child]
-        done = lab >= 0
-        rows.append(doc[done])
-        cols.append(lab[done])
-        vals.append(score[done])
-        doc, child, score = doc[~done], child[~done], score[~done]
-        keep = _top_per_group(doc, score, beam)
-        docs, clusters, path = doc[keep], child[keep], score[keep]
+    while len(front.docs):
+        front, (doc, lab, score) = expand(weights, tree, X, front, beam, loss, power)
+        rows.append(doc)
+        cols.append(lab)
+        vals.append(score)
     if not rows:  # no documents
         return sp.csr_matrix((n, tree.num_labels))
     r, c, v = (np.concatenate(x) for x in (rows, cols, vals))
@@ -364,37 +397,76 @@ def fit_nodes(X: sp.csr_matrix, Y: Any, tree: LabelTree,
               fit_binary: Callable[..., tuple[np.ndarray, float]],
               prune: float, n_jobs: int,
               on_cluster: Callable[[int], None] | None = None, compact: bool = True,
-              fit_routing: Callable[..., tuple[np.ndarray, float]] | None = None) -> NodeWeights:
+              fit_routing: Callable[..., tuple[np.ndarray, float]] | None = None,
+              train_beam: int | None = None, loss: str = "squared_hinge",
+              power: float = HINGE_POWER) -> NodeWeights:
     """Every cluster's classifiers (:func:`fit_cluster`), each cluster one joblib task: the
     fits are independent, so any joblib backend runs them (processes by default; Dask or Ray
     under ``joblib.parallel_config``). ``on_cluster(c)`` after cluster c is fitted;
-    ``fit_routing``, where given, fits the clusters whose children are clusters."""
+    ``fit_routing``, where given, fits the clusters whose children are clusters.
+
+    A cluster is fitted on the documents with a label under it (teacher forcing). With
+    ``train_beam``, also on those that the clusters above, already fitted, send to it with a
+    beam that wide (matcher-aware negatives, as in PECOS): the documents it will see when
+    scoring, and the hard negatives among them. The clusters are then fitted depth by depth,
+    the training documents' beam advancing one depth between them."""
     reach = node_documents(tree, Y)
-    all_docs = np.arange(X.shape[0])
+    n = X.shape[0]
 
     def docs_of(node: int) -> np.ndarray:
         if node == 0:
-            return all_docs
+            return np.arange(n)
         return reach.indices[reach.indptr[node] : reach.indptr[node + 1]].astype(np.int64)
 
-    def tasks() -> Iterator[Any]:
-        for c in tree.clusters:
+    def tasks(clusters: np.ndarray, routed: dict[int, np.ndarray]) -> Iterator[Any]:
+        for c in clusters:
             kids = tree.children_of(int(c))
             members = [np.sort(docs_of(int(ch))) for ch in kids]
+            docs = np.union1d(docs_of(int(c)), routed[int(c)]) if int(c) in routed else np.sort(docs_of(int(c)))
             routes = fit_routing is not None and tree.label[kids[0]] < 0  # its children are clusters
-            yield delayed(fit_cluster)(X, np.sort(docs_of(int(c))), members, fit_routing if routes else fit_binary,
-                                       prune, compact)
+            yield delayed(fit_cluster)(X, docs, members, fit_routing if routes else fit_binary, prune, compact)
 
-    clusters = tree.clusters
-    serial = n_jobs == 1
-    results = (fit_cluster(*t[1], **t[2]) for t in tasks()) if serial else \
-        Parallel(n_jobs=n_jobs, return_as="generator")(tasks())
-    blocks = {}
-    for c, block in zip(clusters, results, strict=True):
-        blocks[int(c)] = block
-        if on_cluster is not None:
-            on_cluster(int(c))
+    def fit_level(clusters: np.ndarray, routed: dict[int, np.ndarray]) -> None:
+        results = (fit_cluster(*t[1], **t[2]) for t in tasks(clusters, routed)) if n_jobs == 1 else \
+            Parallel(n_jobs=n_jobs, return_as="generator")(tasks(clusters, routed))
+        for c, block in zip(clusters, results, strict=True):
+            blocks[int(c)] = block
+            if on_cluster is not None:
+                on_cluster(int(c))
+
+    blocks: dict[int, tuple[np.ndarray, sp.csr_matrix, np.ndarray]] = {}
+    if train_beam is None:
+        fit_level(tree.clusters, {})
+        return NodeWeights.from_blocks(tree, blocks, X.shape[1])
+    depth = tree.depth
+    levels = [tree.clusters[depth[tree.clusters] == d] for d in range(int(depth[tree.clusters].max()) + 1)]
+    front = Frontier.root(n)
+    for i, level in enumerate(levels):
+        fit_level(level, _routed_documents(front))
+        if i + 1 < len(levels):
+            weights = NodeWeights.from_blocks(tree, blocks, X.shape[1])
+            front = _advance(weights, tree, X, front, train_beam, loss, power)
     return NodeWeights.from_blocks(tree, blocks, X.shape[1])
+
+
+def _routed_documents(front: Frontier) -> dict[int, np.ndarray]:
+    """{cluster: the documents whose beam holds it}."""
+    order = np.argsort(front.clusters, kind="stable")
+    clusters, docs = front.clusters[order], front.docs[order]
+    starts = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]]) if len(clusters) else np.zeros(0, dtype=int)
+    return {int(c): d for c, d in zip(clusters[starts], np.split(docs, starts[1:]), strict=True)}
+
+
+def _advance(weights: NodeWeights, tree: LabelTree, X: sp.csr_matrix, front: Frontier, beam: int, loss: str,
+             power: float, chunk: int = 2048) -> Frontier:
+    """The frontier one depth down, ``chunk`` documents at a time (bounds the temporaries)."""
+    bounds = np.searchsorted(front.docs, np.arange(0, X.shape[0] + chunk, chunk))
+    parts = [expand(weights, tree, X, Frontier(front.docs[lo:hi], front.clusters[lo:hi], front.path[lo:hi]),
+                    beam, loss, power)[0]
+             for lo, hi in zip(bounds[:-1], bounds[1:], strict=False) if hi > lo]
+    if not parts:
+        return Frontier(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    return Frontier(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("docs", "clusters", "path")))
 
 
 # ----------------------------------------------------------------------- storage

@@ -43,9 +43,10 @@ def test_the_tree_holds_every_label_once_in_clusters_balanced_within_one(num_lab
             assert (tree.label[kids] >= 0).all()  # a small cluster has its labels as children
 
 
-def _exhaustive(X: sp.csr_matrix, tree: lt.LabelTree, weights: lt.NodeWeights, loss: str) -> np.ndarray:
+def _exhaustive(X: sp.csr_matrix, tree: lt.LabelTree, weights: lt.NodeWeights, loss: str,
+                power: float = lt.HINGE_POWER) -> np.ndarray:
     """Every label's path log-probability from the full (M, V) weights, node by node."""
-    lp = lt.log_prob(np.asarray(X @ weights.dense(tree).T) + weights.bias, loss)
+    lp = lt.log_prob(np.asarray(X @ weights.dense(tree).T) + weights.bias, loss, power)
     path = np.zeros_like(lp)
     for node in range(1, tree.num_nodes):  # breadth-first: a parent before its children
         path[:, node] = path[:, tree.parent[node]] + lp[:, node]
@@ -61,6 +62,13 @@ def test_a_beam_as_wide_as_the_tree_scores_every_label_exactly(loss: str) -> Non
     reached = lt.beam_search(weights, tree, X, beam=tree.num_nodes, loss=loss, chunk=64)
     assert reached.nnz == X.shape[0] * tree.num_labels
     np.testing.assert_allclose(reached.toarray(), _exhaustive(X, tree, weights, loss), atol=1e-4)
+
+
+def test_the_path_power_is_the_one_the_search_scores_with() -> None:
+    X, tree, weights = _fitted()
+    reached = lt.beam_search(weights, tree, X, beam=tree.num_nodes, loss="squared_hinge", power=4)
+    np.testing.assert_allclose(reached.toarray(), _exhaustive(X, tree, weights, "squared_hinge", 4), atol=1e-4)
+    assert not np.allclose(reached.toarray(), _exhaustive(X, tree, weights, "squared_hinge", 3), atol=1e-4)
 
 
 def test_a_narrow_beam_reaches_fewer_labels_with_their_exact_scores() -> None:
@@ -212,3 +220,65 @@ def test_weights_round_trip_sparse_and_runs_saved_dense_still_load() -> None:
                                   lt.beam_search(weights, tree, X, 2, "squared_hinge").toarray())
     with pytest.raises(ValueError, match="lacks node_indptr"):
         lt.tree_from_arrays({k: v for k, v in arrays.items() if k != "node_indptr"}, weights.num_features)
+
+
+def _docs_per_fit(X, Y, tree, **kwargs) -> tuple[dict[int, int], lt.NodeWeights]:
+    """{cluster: the documents its classifiers were fitted on}, and the weights, from fit_nodes
+    (which fits the clusters in breadth-first order, depth by depth or not)."""
+    fit = partial(_fit_binary, cfg=TfidfLinear.Config(C=1.0))
+    sizes: list[int] = []
+    real = lt.fit_cluster
+
+    def spy(X_, docs, *args, **kw):
+        sizes.append(len(docs))
+        return real(X_, docs, *args, **kw)
+
+    lt.fit_cluster = spy
+    try:
+        weights = lt.fit_nodes(X, Y, tree, fit, prune=0.0, n_jobs=1, **kwargs)
+    finally:
+        lt.fit_cluster = real
+    return dict(zip(tree.clusters.tolist(), sizes, strict=True)), weights
+
+
+def _positives(tree: lt.LabelTree, Y: np.ndarray, cluster: int) -> list[list[int]]:
+    reach = lt.node_documents(tree, Y)
+    return [reach[:, int(k)].nonzero()[0].tolist() for k in tree.children_of(cluster)]
+
+
+def test_matcher_aware_negatives_add_the_documents_the_beam_sends_to_a_cluster() -> None:
+    """With ``train_beam`` a cluster is fitted on its documents and on those the fitted clusters
+    above route to it: never fewer, somewhere more; a beam as wide as the tree routes every
+    document everywhere, so each cluster is fitted as if on every document."""
+    X, Y = _data()
+    tree = lt.build_tree(lt.label_representations(X, Y), 3, 4, seed=0)
+    assert tree.depth.max() >= 3  # clusters under clusters: the beam has somewhere to send documents
+    forced, _ = _docs_per_fit(X, Y, tree)
+    routed, _ = _docs_per_fit(X, Y, tree, train_beam=1)
+    assert forced.keys() == routed.keys() == set(tree.clusters.tolist())
+    assert all(routed[c] >= forced[c] for c in forced)
+    assert any(routed[c] > forced[c] for c in forced)
+    wide, weights = _docs_per_fit(X, Y, tree, train_beam=tree.num_nodes)
+    assert set(wide.values()) == {X.shape[0]}
+    fit = partial(_fit_binary, cfg=TfidfLinear.Config(C=1.0))
+    every = np.arange(X.shape[0])
+    blocks = {int(c): lt.fit_cluster(X, every, [np.array(p) for p in _positives(tree, Y, int(c))], fit, 0.0)
+              for c in tree.clusters}
+    np.testing.assert_allclose(weights.dense(tree), lt.NodeWeights.from_blocks(tree, blocks, X.shape[1]).dense(tree),
+                               rtol=0, atol=1e-6)
+
+
+def test_a_tree_with_matcher_aware_negatives_trains_saves_and_loads(tmp_path: Path) -> None:
+    texts = [f"topic{i % 9} word{i % 5} filler{i % 3} common" for i in range(120)]
+    Y = np.zeros((120, 9), dtype=np.int8)
+    Y[np.arange(120), np.arange(120) % 9] = 1
+    Y[np.arange(120), (np.arange(120) + 1) % 9] = 1
+    cfg = TfidfLinear.Config(C=1.0, n_jobs=1, ngram_range=(1, 1), min_df=1,
+                             tree={"branching": 2, "leaf_size": 2, "beam": 2, "train_beam": 2, "path_power": 4})
+    clf = TfidfLinear(cfg).fit(texts, Y, task="extreme")
+    scores = clf.decision_function(texts[:9])
+    assert Y[np.arange(9), scores.argmax(1)].mean() >= 0.5  # the best label is one of the text's
+    clf.save(tmp_path / "m")
+    back = TfidfLinear.load(tmp_path / "m")
+    assert back.config.tree.train_beam == 2 and back.config.tree.path_power == 4
+    np.testing.assert_array_equal(back.decision_function(texts[:9]), scores)
