@@ -69,6 +69,9 @@ SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
                       "labelwise:linear-l2svm-tol0.01"),
     "labelwise-tree": (Path(sys.executable), "run_labelwise.py",
                        ["--system", "linear-tree", "--path", "torch", "--topk", "10"], "labelwise:linear-tree"),
+    # the tree with matcher-aware negatives (tree.train_beam), the config chosen on validation
+    "labelwise-tree-man": (Path(sys.executable), "run_labelwise.py",
+                           ["--system", "linear-tree-man", "--path", "torch", "--topk", "10"], "labelwise:linear-tree-man"),
     "lml-tree": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "tree", "--topk", "10"],
                  "libmultilabel:tree"),
     "pecos": (VENVS / "pecos/bin/python", "run_pecos.py", ["--topk", "10"], "pecos:xr-linear"),

@@ -1,0 +1,89 @@
+"""The label tree's training documents and path score, chosen on a validation split.
+
+For each ``--train-beams`` value (``none``: each cluster fitted on the documents with a label
+under it; b: also on those the fitted clusters above send to it with a beam b wide, the
+``tree.train_beam`` option) the tree of ``configs/bench/systems/linear-tree.yaml`` is fitted
+on the training split and scored on the validation split with each ``--powers`` value of
+``tree.path_power``. Prints and writes P@1/3/5 and the fit time (features included) of each;
+never reads a test split. One process; run it with one thread (``OMP_NUM_THREADS=1``).
+
+    python benchmarks/tree_negatives.py --dataset eurlex57k --train-beams none 5 10 --powers 3 4 5 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks/compare"))
+from compare_tools import cpu_name  # noqa: E402
+
+from labelwise.components import load_config  # noqa: E402
+from labelwise.linear import TfidfLinear  # noqa: E402
+from labelwise.metrics.topk import precision_at_k  # noqa: E402
+from labelwise.runner import load_run_data  # noqa: E402
+
+SYSTEM = ROOT / "configs/bench/systems/linear-tree.yaml"
+OUT = ROOT / "benchmarks/results/trees"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="eurlex57k", help="its config in configs/bench/datasets/")
+    p.add_argument("--train-beams", nargs="+", default=["none", "5"])
+    p.add_argument("--powers", nargs="+", type=float, default=[3.0, 4.0])
+    p.add_argument("--seed", type=int, default=13)
+    args = p.parse_args(argv)
+    # all of the validation split (the dataset config may keep a sample of it for choosing epochs)
+    cfg = load_config([ROOT / f"configs/bench/datasets/{args.dataset}.yaml", SYSTEM],
+                      [f"train.seed={args.seed}", "data.max_valid=null"])
+    data = load_run_data(cfg, with_test=False)
+    names = sorted({lab for ex in data.train for lab in ex.labels})
+    index = {n: i for i, n in enumerate(names)}
+
+    def targets(examples) -> np.ndarray:
+        Y = np.zeros((len(examples), len(names)), dtype=np.int8)
+        for i, ex in enumerate(examples):
+            Y[i, [index[lab] for lab in ex.labels if lab in index]] = 1
+        return Y
+
+    Y, Y_valid = targets(data.train), targets(data.valid)
+    texts, valid_texts = [ex.text for ex in data.train], [ex.text for ex in data.valid]
+    base = TfidfLinear.Config(**{**cfg.model.linear, "n_jobs": 1, "seed": args.seed})
+    assert base.tree is not None, f"{SYSTEM} has no tree"
+    rows = []
+    for beam in args.train_beams:
+        train_beam = None if beam == "none" else int(beam)
+        model_cfg = base.model_copy(update={"tree": base.tree.model_copy(update={"train_beam": train_beam})})
+        t0 = time.perf_counter()
+        clf = TfidfLinear(model_cfg).fit(texts, Y, task="extreme")
+        fit_seconds = time.perf_counter() - t0
+        X_valid = clf.vectorizer_.transform(valid_texts)
+        for power in args.powers:
+            clf.config = model_cfg.model_copy(update={"tree": model_cfg.tree.model_copy(update={"path_power": power})})
+            scores = clf._tree_scores(X_valid)
+            metrics = {f"p@{k}": float(precision_at_k(scores, Y_valid, k).mean()) for k in (1, 3, 5)}
+            row = {"train_beam": train_beam, "path_power": power, "metrics": metrics, "fit_seconds": fit_seconds}
+            rows.append(row)
+            print(json.dumps({**row, "metrics": {k: round(100 * v, 2) for k, v in metrics.items()},
+                              "fit_seconds": round(fit_seconds, 1)}), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    out = OUT / f"{args.dataset}-train-beam-{'-'.join(args.train_beams)}-power-{'-'.join(f'{x:g}' for x in args.powers)}-valid.json"
+    out.write_text(json.dumps({
+        "dataset": args.dataset, "split": "valid", "valid_documents": len(data.valid), "system": "labelwise:linear-tree", "config": str(SYSTEM.relative_to(ROOT)),
+        "seeds": [args.seed], "device": f"cpu: {cpu_name()}, one thread",
+        "command": "python benchmarks/tree_negatives.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "rows": rows}, indent=1) + "\n")
+    print("wrote", out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
