@@ -14,6 +14,7 @@ counts as a miss for every system alike). Results go to ``benchmarks/results/xmc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -62,6 +63,17 @@ def ranking_metrics(gold: list[list[str]], ranked: list[list[str]], train: list[
     return out
 
 
+def _cache_key(system: str, extra: list[str]) -> str:
+    """What a system's output depends on besides the data: its runner's flags and, for
+    labelwise, the text of its system config."""
+    flags = [*SYSTEMS[system][2], *extra]
+    parts = [shlex.join(flags)]
+    if "--system" in flags:
+        config = ROOT / "configs/bench/systems" / f"{flags[flags.index('--system') + 1]}.yaml"
+        parts.append(config.read_text() if config.is_file() else "")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = harness_args(__doc__ or "", ["eurlex57k"], XMC_SYSTEMS, XMC_SYSTEMS, OUT, argv,
                         extra=[("--threads", {"type": int, "help": "cores each system may use (worker "
@@ -78,14 +90,17 @@ def main(argv: list[str] | None = None) -> int:
         _, y_train = read_split(directory, dataset, "train", args.limit)
         _, y_test = read_split(directory, dataset, "test", args.limit)
         for system in args.systems:
-            # a finished system's output is kept (runs/xmc/), so an interrupted run resumes
+            # a finished system's output is kept (runs/xmc/), so an interrupted run resumes; it
+            # is reused only for the same flags and system config
             cache = CACHE / f"{dataset}__{system}{'' if args.limit is None else f'@limit{args.limit}'}.json"
-            if cache.is_file():
-                out = json.loads(cache.read_text())
+            key = _cache_key(system, more[system])
+            cached = json.loads(cache.read_text()) if cache.is_file() else {}
+            if cached.get("cache_key") == key:
+                out = cached
             else:
                 out = run_system(system, dataset, args, ["--work", str(CACHE / "work"), *more[system]])
                 cache.parent.mkdir(parents=True, exist_ok=True)
-                cache.write_text(json.dumps(out) + "\n")
+                cache.write_text(json.dumps({**out, "cache_key": key}) + "\n")
             record = {
                 "dataset": dataset, "system": SYSTEMS[system][3],
                 "metrics": ranking_metrics(y_test, out["predictions"], y_train), "seeds": [args.seed],
