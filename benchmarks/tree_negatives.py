@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks/compare"))
 from compare_tools import cpu_name  # noqa: E402
 
 from labelwise.components import load_config  # noqa: E402
+from labelwise.data.labels import LabelSpace  # noqa: E402
 from labelwise.linear import TfidfLinear  # noqa: E402
 from labelwise.metrics.topk import precision_at_k  # noqa: E402
 from labelwise.runner import load_run_data  # noqa: E402
@@ -45,16 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config([ROOT / f"configs/bench/datasets/{args.dataset}.yaml", SYSTEM],
                       [f"train.seed={args.seed}", "data.max_valid=null"])
     data = load_run_data(cfg, with_test=False)
-    names = sorted({lab for ex in data.train for lab in ex.labels})
-    index = {n: i for i, n in enumerate(names)}
+    space = LabelSpace.fit(data.train, "extreme", unseen="ignore")
 
-    def targets(examples) -> np.ndarray:
-        Y = np.zeros((len(examples), len(names)), dtype=np.int8)
-        for i, ex in enumerate(examples):
-            Y[i, [index[lab] for lab in ex.labels if lab in index]] = 1
-        return Y
+    def targets(examples) -> sp.csr_matrix:
+        """(N, L) 0/1, sparse (dense would be 0.8 GB at EURLEX57K's size)."""
+        ids = [space.encode_indices(ex.labels) for ex in examples]
+        cols = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum([len(i) for i in ids])])
+        return sp.csr_matrix((np.ones(len(cols), dtype=np.int8), cols, indptr), shape=(len(examples), len(space)))
 
-    Y, Y_valid = targets(data.train), targets(data.valid)
+    Y, Y_valid_dense = targets(data.train), targets(data.valid).toarray()
     texts, valid_texts = [ex.text for ex in data.train], [ex.text for ex in data.valid]
     base = TfidfLinear.Config(**{**cfg.model.linear, "n_jobs": 1, "seed": args.seed})
     assert base.tree is not None, f"{SYSTEM} has no tree"
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         for power in args.powers:
             clf.config = model_cfg.model_copy(update={"tree": model_cfg.tree.model_copy(update={"path_power": power})})
             scores = clf._tree_scores(X_valid)
-            metrics = {f"p@{k}": float(precision_at_k(scores, Y_valid, k).mean()) for k in (1, 3, 5)}
+            metrics = {f"p@{k}": float(precision_at_k(scores, Y_valid_dense, k).mean()) for k in (1, 3, 5)}
             row = {"train_beam": train_beam, "path_power": power, "metrics": metrics, "fit_seconds": fit_seconds}
             rows.append(row)
             print(json.dumps({**row, "metrics": {k: round(100 * v, 2) for k, v in metrics.items()},
