@@ -64,6 +64,12 @@ class TreeConfig(BaseModel):
         linear_tree.HINGE_POWER, gt=0.0,
         description="L2-loss SVM: a child's log-probability along the path is -max(0, 1 - score)^path_power",
     )
+    trees: int = Field(
+        1, ge=1,
+        description="trees fitted on differently seeded clusterings (seed, seed + 1, ...); a label scores "
+                    "the log of its mean probability over them, 0 where a tree's beam missed it (an "
+                    "ensemble, as Parabel's); each tree costs one more fit and one more beam search",
+    )
 
 
 class TfidfLinear:
@@ -173,8 +179,8 @@ class TfidfLinear:
         self.min_df_used_: int | None = None
         self.C_: float | None = None  # the C fitted (chosen on validation from a list)
         self.C_search_: dict[float, float] = {}  # each C tried -> its validation rating
-        self.tree_: LabelTree | None = None  # with config.tree: the label tree ...
-        self.nodes_: NodeWeights | None = None  # ... and its clusters' classifiers (coef_ unused)
+        self.trees_: list[LabelTree] = []  # with config.tree: the label trees (one unless an ensemble) ...
+        self.nodes_: list[NodeWeights] = []  # ... and each one's clusters' classifiers (coef_ unused)
 
     # ----------------------------------------------------------------- training
     def fit(
@@ -205,9 +211,10 @@ class TfidfLinear:
         tree_cfg = self.config.tree
         if tree_cfg is not None and task != "multiclass":
             reps = linear_tree.label_representations(X, Y)
-            self.tree_ = linear_tree.build_tree(reps, tree_cfg.branching, tree_cfg.leaf_size, self.config.seed)
+            self.trees_ = [linear_tree.build_tree(reps, tree_cfg.branching, tree_cfg.leaf_size, self.config.seed + t)
+                           for t in range(tree_cfg.trees)]
         else:
-            self.tree_ = None
+            self.trees_ = []
         if len(grid) > 1 and valid_texts is None:
             # no validation data given: choose C on a seeded tenth of the training set, then
             # fit that C on all of it
@@ -229,34 +236,41 @@ class TfidfLinear:
         best, ratings = -np.inf, {}
         for c in grid:
             cfg = self.config.model_copy(update={"C": float(c)})
-            if self.tree_ is not None:
-                nodes = _fit_tree(X, Y, self.tree_, cfg, on_labels)
+            if self.trees_:
+                nodes = [_fit_tree(X, Y, tree, cfg, on_labels) for tree in self.trees_]
             elif task == "multiclass":
                 coef, b = _fit_multiclass(X, _class_ids(Y), Y.shape[1], cfg, on_labels)
             else:
                 coef, b = _fit_per_label(X, Y, cfg, on_labels)
             if len(grid) > 1:
                 assert X_valid is not None and judge is not None
-                scores = self._tree_scores(X_valid, nodes) if self.tree_ is not None else \
+                scores = self._tree_scores(X_valid, nodes) if self.trees_ else \
                     np.asarray((X_valid @ coef.T).toarray()) + b
                 ratings[float(c)] = value = float(judge(scores))
                 if value <= best:
                     continue
                 best = value
-            if self.tree_ is not None:
+            if self.trees_:
                 self.nodes_, self.coef_, self.intercept_ = nodes, None, None
             else:
-                self.coef_, self.intercept_, self.nodes_ = _compact(coef), b, None
+                self.coef_, self.intercept_, self.nodes_ = _compact(coef), b, []
             self.C_ = float(c)
         return ratings
 
-    def _tree_scores(self, X: sp.csr_matrix, nodes: NodeWeights | None = None) -> np.ndarray:
-        """(N, L) float32: each label's path log-probability where the beam reached it,
-        ``UNREACHED`` elsewhere."""
-        tree, cfg = self.tree_, self.config.tree
+    @property
+    def tree_(self) -> LabelTree | None:
+        """The (first) label tree; None for a model without one."""
+        return self.trees_[0] if self.trees_ else None
+
+    def _tree_scores(self, X: sp.csr_matrix, nodes: list[NodeWeights] | None = None) -> np.ndarray:
+        """(N, L) float32: each label's path log-probability where the beam reached it (an
+        ensemble's: :func:`linear_tree.mean_probability`), ``UNREACHED`` elsewhere."""
+        cfg = self.config.tree
         nodes = nodes if nodes is not None else self.nodes_
-        assert tree is not None and cfg is not None and nodes is not None
-        reached = linear_tree.beam_search(nodes, tree, X, cfg.beam, self.config.loss, power=cfg.path_power)
+        assert self.trees_ and cfg is not None and len(nodes) == len(self.trees_)
+        reached = linear_tree.mean_probability([
+            linear_tree.beam_search(w, tree, X, cfg.beam, self.config.loss, power=cfg.path_power)
+            for tree, w in zip(self.trees_, nodes, strict=True)])
         out = np.full(reached.shape, UNREACHED, dtype=np.float32)
         rows = np.repeat(np.arange(reached.shape[0]), np.diff(reached.indptr))
         out[rows, reached.indices] = reached.data
@@ -323,7 +337,7 @@ class TfidfLinear:
             coef=self.coef_,
             intercept=self.intercept_,
             extra={"min_df_used": self.min_df_used_, "C": self.C_},
-            tree=None if self.tree_ is None else linear_tree.tree_arrays(self.tree_, self.nodes_),
+            tree=linear_tree.tree_arrays(list(zip(self.trees_, self.nodes_, strict=True))) if self.trees_ else None,
         )
         return save_state(state, directory)
 
@@ -340,7 +354,8 @@ class TfidfLinear:
             vec.fit([""])
         model.vectorizer_, model.coef_, model.intercept_ = vec, state.coef, state.intercept
         if state.tree is not None:
-            model.tree_, model.nodes_ = linear_tree.tree_from_arrays(state.tree, len(state.vocabulary))
+            forest = linear_tree.tree_from_arrays(state.tree, len(state.vocabulary))
+            model.trees_, model.nodes_ = [t for t, _ in forest], [w for _, w in forest]
         model.task_, model.min_df_used_ = state.task, state.extra.get("min_df_used")
         model.C_ = state.extra.get("C")
         return model
@@ -352,7 +367,7 @@ class TfidfLinear:
         return vec, self.coef_, self.intercept_
 
     def _fitted_vectorizer(self) -> TfidfVectorizer:
-        if self.vectorizer_ is None or (self.coef_ is None and self.nodes_ is None):
+        if self.vectorizer_ is None or (self.coef_ is None and not self.nodes_):
             raise ValueError(
                 "TfidfLinear is not fitted: call fit(texts, Y, task) or TfidfLinear.load(dir)"
             )

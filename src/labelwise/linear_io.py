@@ -6,7 +6,9 @@
 vectorizer's settings and its vocabulary as a ``{token: column}`` mapping.
 
 A label-tree model (format 2, ``coef_format: tree``) holds the tree and its clusters'
-weights instead of ``coef`` and ``intercept`` (:func:`labelwise.linear_tree.tree_arrays`).
+weights instead of ``coef`` and ``intercept`` (:func:`labelwise.linear_tree.tree_arrays`);
+an ensemble of trees (format 4) adds each further tree's arrays under names ending ``.1``,
+``.2``...
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from safetensors.numpy import load_file, save_file
 from labelwise import checkpoint as ckpt
 from labelwise import rundir
 
-FORMAT_VERSION = 3  # 2: label trees; 3: their weights sparse; one-vs-rest models are still written as 1
+FORMAT_VERSION = 4  # 2: label trees; 3: their weights sparse; 4: ensembles of trees
+SINGLE_TREE_FORMAT = 3  # a single tree is still written as 3, one-vs-rest models as 1
 TENSORS_FILE = rundir.LINEAR_TENSORS
 META_FILE = rundir.LINEAR_META
 
@@ -71,7 +74,8 @@ def save_state(state: LinearState, directory: str | Path) -> Path:
         tensors["intercept"] = np.ascontiguousarray(state.intercept, dtype=np.float32)
         num_labels, num_features = state.coef.shape
     meta = {
-        "format_version": FORMAT_VERSION if state.tree is not None else 1,
+        "format_version": 1 if state.tree is None else
+        FORMAT_VERSION if "tree_label.1" in state.tree else SINGLE_TREE_FORMAT,
         "task": state.task,
         "num_labels": int(num_labels),
         "num_features": int(num_features),

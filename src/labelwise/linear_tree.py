@@ -14,7 +14,9 @@ the children of the few clusters on the beam are scored.
 - :class:`NodeWeights`: each cluster's children's weights on the features they use, looked up
   by (cluster, feature) key, so that scoring a document touches its own features only;
 - :func:`beam_search`: the labels a document reaches, with the sum of its log-probabilities
-  along the path.
+  along the path;
+- :func:`mean_probability`: several trees' scores as one (an ensemble over differently
+  seeded clusterings).
 
 Everything here is numpy and scipy; the classifier is passed in (``fit_binary``).
 """
@@ -347,6 +349,30 @@ def _top_per_group(group: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
     return order[rank < k]
 
 
+def mean_probability(reached: list[sp.csr_matrix]) -> sp.csr_matrix:
+    """An ensemble's scores: for each (document, label) the log of the mean over the trees
+    of exp(path score), a tree whose beam missed the label counting 0 (as Parabel averages
+    its trees' probabilities). Computed shifted by each entry's best score, so that steep
+    path scores (exp(-1000)) do not vanish into log(0). One tree: its own scores."""
+    if len(reached) == 1:
+        return reached[0]
+    shape = reached[0].shape
+    coo = [sp.coo_matrix(r) for r in reached]
+    row = np.concatenate([c.row for c in coo]).astype(np.int64)
+    col = np.concatenate([c.col for c in coo]).astype(np.int64)
+    val = np.concatenate([c.data for c in coo]).astype(np.float64)
+    key = row * shape[1] + col
+    order = np.argsort(key, kind="stable")
+    key, val = key[order], val[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+    best = np.maximum.reduceat(val, starts) if len(key) else np.zeros(0)
+    size = np.diff(np.r_[starts, len(key)])
+    total = np.add.reduceat(np.exp(val - np.repeat(best, size)), starts) if len(key) else np.zeros(0)
+    score = best + np.log(total) - np.log(len(reached))
+    r, c = np.divmod(key[starts], shape[1])
+    return sp.csr_matrix((score, (r, c)), shape=shape)
+
+
 # --------------------------------------------------------------------- fitting
 def node_documents(tree: LabelTree, Y: Any) -> sp.csc_matrix:
     """(N, M) 0/1: document i reaches node m (has a label under it); the root's column is
@@ -474,39 +500,61 @@ TREE_ARRAYS = ("indptr", "children", "label")
 NODE_ARRAYS = ("keys", "indptr", "slots", "values", "bias")
 
 
-def tree_arrays(tree: LabelTree, weights: NodeWeights | None) -> dict[str, np.ndarray]:
-    """The tree and its weights as named arrays (``tree_*`` and ``node_*``), for safetensors."""
-    assert weights is not None
-    out = {f"tree_{name}": getattr(tree, name) for name in TREE_ARRAYS}
-    m = weights.matrix
-    out.update(node_keys=weights.keys, node_indptr=m.indptr.astype(np.int64), node_slots=m.indices.astype(np.int32),
-               node_values=m.data.astype(np.float32), node_bias=weights.bias)
+def _member(name: str, i: int) -> str:
+    """The array name of tree ``i`` of an ensemble: the first tree's names are those of a
+    single tree (``tree_label``), the others' carry the tree's index (``tree_label.1``)."""
+    return name if i == 0 else f"{name}.{i}"
+
+
+def tree_arrays(forest: list[tuple[LabelTree, NodeWeights]]) -> dict[str, np.ndarray]:
+    """The trees and their weights as named arrays (``tree_*`` and ``node_*``, then
+    ``tree_*.1``... for the further trees of an ensemble), for safetensors."""
+    out: dict[str, np.ndarray] = {}
+    for i, (tree, weights) in enumerate(forest):
+        m = weights.matrix
+        arrays = {**{f"tree_{name}": getattr(tree, name) for name in TREE_ARRAYS},
+                  "node_keys": weights.keys, "node_indptr": m.indptr.astype(np.int64),
+                  "node_slots": m.indices.astype(np.int32), "node_values": m.data.astype(np.float32),
+                  "node_bias": weights.bias}
+        out.update({_member(k, i): v for k, v in arrays.items()})
     return out
 
 
-def tree_from_arrays(arrays: dict[str, np.ndarray], num_features: int) -> tuple[LabelTree, NodeWeights]:
-    """What :func:`tree_arrays` wrote, checked. Runs saved before the weights were sparse
-    (``node_values`` (S, K) dense, no ``node_indptr``) load too."""
-    dense = "node_values" in arrays and np.ndim(arrays["node_values"]) == 2
+def tree_from_arrays(arrays: dict[str, np.ndarray], num_features: int) -> list[tuple[LabelTree, NodeWeights]]:
+    """What :func:`tree_arrays` wrote, checked: one (tree, weights) per tree. Runs saved
+    before the weights were sparse (``node_values`` (S, K) dense, no ``node_indptr``) load too."""
+    forest = [_one_tree(arrays, num_features, 0)]
+    while f"tree_label.{len(forest)}" in arrays:
+        forest.append(_one_tree(arrays, num_features, len(forest)))
+    if any(t.num_labels != forest[0][0].num_labels for t, _ in forest):
+        raise ValueError("label tree: the trees of the ensemble hold different numbers of labels")
+    return forest
+
+
+def _one_tree(arrays: dict[str, np.ndarray], num_features: int, i: int) -> tuple[LabelTree, NodeWeights]:
+    def get(name: str) -> np.ndarray:
+        return arrays[_member(name, i)]
+
+    dense = _member("node_values", i) in arrays and np.ndim(get("node_values")) == 2
     wanted = [*(f"tree_{a}" for a in TREE_ARRAYS),
               *(f"node_{a}" for a in (("keys", "values", "bias") if dense else NODE_ARRAYS))]
-    missing = [n for n in wanted if n not in arrays]
+    missing = [_member(n, i) for n in wanted if _member(n, i) not in arrays]
     if missing:
         raise ValueError(f"label tree: the model file lacks {', '.join(missing)}")
-    tree = LabelTree(*(np.asarray(arrays[f"tree_{a}"], dtype=np.int64) for a in TREE_ARRAYS))
+    tree = LabelTree(*(np.asarray(get(f"tree_{a}"), dtype=np.int64) for a in TREE_ARRAYS))
     tree.check()
-    keys = np.asarray(arrays["node_keys"], dtype=np.int64)
+    keys = np.asarray(get("node_keys"), dtype=np.int64)
     width = tree.max_children
     try:
         if dense:
-            matrix = sp.csr_matrix(np.asarray(arrays["node_values"], dtype=np.float32))
+            matrix = sp.csr_matrix(np.asarray(get("node_values"), dtype=np.float32))
         else:
-            matrix = sp.csr_matrix((np.asarray(arrays["node_values"], dtype=np.float32),
-                                    np.asarray(arrays["node_slots"], dtype=np.int32),
-                                    np.asarray(arrays["node_indptr"], dtype=np.int64)), shape=(len(keys), width))
+            matrix = sp.csr_matrix((np.asarray(get("node_values"), dtype=np.float32),
+                                    np.asarray(get("node_slots"), dtype=np.int32),
+                                    np.asarray(get("node_indptr"), dtype=np.int64)), shape=(len(keys), width))
     except ValueError as err:
         raise ValueError(f"label tree: the node weights are malformed ({err})") from None
-    weights = NodeWeights(keys, matrix, np.asarray(arrays["node_bias"], dtype=np.float32), num_features)
+    weights = NodeWeights(keys, matrix, np.asarray(get("node_bias"), dtype=np.float32), num_features)
     if len(weights.bias) != tree.num_nodes or matrix.shape != (len(keys), width):
         raise ValueError("label tree: the node weights do not match the tree")
     return tree, weights

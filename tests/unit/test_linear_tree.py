@@ -209,12 +209,12 @@ def test_weights_round_trip_sparse_and_runs_saved_dense_still_load() -> None:
     """The weights are saved as a sparse matrix; a run saved when each (cluster, feature)
     row was dense ((S, K) ``node_values``, no ``node_indptr``) loads to the same weights."""
     X, tree, weights = _fitted()
-    arrays = lt.tree_arrays(tree, weights)
-    _, back = lt.tree_from_arrays(arrays, weights.num_features)
+    arrays = lt.tree_arrays([(tree, weights)])
+    [(_, back)] = lt.tree_from_arrays(arrays, weights.num_features)
     np.testing.assert_array_equal(back.dense(tree), weights.dense(tree))
     old = {k: v for k, v in arrays.items() if k not in ("node_indptr", "node_slots")}
     old["node_values"] = weights.matrix.toarray()
-    _, legacy = lt.tree_from_arrays(old, weights.num_features)
+    [(_, legacy)] = lt.tree_from_arrays(old, weights.num_features)
     np.testing.assert_array_equal(legacy.dense(tree), weights.dense(tree))
     np.testing.assert_array_equal(lt.beam_search(legacy, tree, X, 2, "squared_hinge").toarray(),
                                   lt.beam_search(weights, tree, X, 2, "squared_hinge").toarray())
@@ -282,3 +282,40 @@ def test_a_tree_with_matcher_aware_negatives_trains_saves_and_loads(tmp_path: Pa
     back = TfidfLinear.load(tmp_path / "m")
     assert back.config.tree.train_beam == 2 and back.config.tree.path_power == 4
     np.testing.assert_array_equal(back.decision_function(texts[:9]), scores)
+
+
+def test_an_ensembles_score_is_the_log_of_its_trees_mean_probability() -> None:
+    """Per (document, label): log((exp(a) + exp(b)) / 2) where both trees reached it,
+    log(exp(a) / 2) where one did, nothing where none did; steep scores do not vanish."""
+    a = sp.csr_matrix(np.array([[-1.0, 0.0, -2000.0], [0.0, -0.5, 0.0]]))
+    b = sp.csr_matrix(np.array([[-3.0, -4.0, -2001.0], [0.0, 0.0, 0.0]]))
+    out = lt.mean_probability([a, b]).toarray()
+    expected = np.array([[np.log((np.exp(-1) + np.exp(-3)) / 2), np.log(np.exp(-4) / 2),
+                          -2000 + np.log((1 + np.exp(-1)) / 2)],
+                         [0.0, np.log(np.exp(-0.5) / 2), 0.0]])
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    assert lt.mean_probability([a]) is a
+
+
+def test_an_ensemble_of_trees_differs_from_one_tree_and_round_trips(tmp_path: Path) -> None:
+    """``tree.trees: 3`` fits three differently clustered trees (the first the single tree's
+    own), scores with their mean probability, saves as format 4 and loads to the same scores."""
+    texts, Y = _texts(n=300)
+    cfg = {"branching": 3, "leaf_size": 4, "beam": 2, "prune": 0.0}
+    one = TfidfLinear(C=1.0, min_df=1, n_jobs=1, tree=cfg).fit(texts[:240], Y[:240], "extreme")
+    three = TfidfLinear(C=1.0, min_df=1, n_jobs=1, tree={**cfg, "trees": 3}).fit(texts[:240], Y[:240], "extreme")
+    assert len(three.trees_) == len(three.nodes_) == 3
+    np.testing.assert_array_equal(three.trees_[0].label, one.trees_[0].label)
+    assert not np.array_equal(three.trees_[1].label, three.trees_[0].label)  # another clustering
+    test = texts[240:]
+    s_one, s_three = one.decision_function(test), three.decision_function(test)
+    assert ((s_three > UNREACHED).sum(axis=1) >= (s_one > UNREACHED).sum(axis=1)).all()  # the union of the beams
+    assert (s_three > UNREACHED).sum() > (s_one > UNREACHED).sum()
+    three.save(tmp_path / "m")
+    import json
+    assert json.loads((tmp_path / "m" / "linear.json").read_text())["format_version"] == 4
+    one.save(tmp_path / "one")
+    assert json.loads((tmp_path / "one" / "linear.json").read_text())["format_version"] == 3
+    again = TfidfLinear.load(tmp_path / "m")
+    assert len(again.trees_) == 3
+    np.testing.assert_array_equal(again.decision_function(test), s_three)

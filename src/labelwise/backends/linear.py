@@ -41,13 +41,14 @@ class LinearBackend:
         primary, sign = ctx.search_metric
         C = self.model.config.C
         searched = isinstance(C, list) and (ctx.measure or ctx.validate) is not None
-        fits = len(C) if isinstance(C, list) else 1
+        tree = self.model.config.tree
+        fits = (len(C) if isinstance(C, list) else 1) * (tree.trees if tree is not None else 1)
         n = train.y.shape[1]
         shown = self.cfg.train.progress and n >= PROGRESS_MIN_LABELS and distributed.is_main()
         with make_progress(shown) as progress:
             texts = list(train.texts)
             reading = progress.add_task("features", total=len(texts), info=f"{len(texts)} texts")
-            bar = progress.add_task("linear fits", total=n * fits, info=f"{n} labels x {fits} C")
+            bar = progress.add_task("linear fits", total=n * fits, info=f"{n} labels x {fits} fits")
             self.model.fit(texts, train.y, ctx.task.linear_kind,
                            valid_texts=list(valid.texts) if searched else None, judge=ctx.rate if searched else None,
                            on_labels=lambda k: progress.update(bar, advance=k),
