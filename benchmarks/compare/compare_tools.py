@@ -72,6 +72,10 @@ SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
     # the tree with matcher-aware negatives (tree.train_beam), the config chosen on validation
     "labelwise-tree-man": (Path(sys.executable), "run_labelwise.py",
                            ["--system", "linear-tree-man", "--path", "torch", "--topk", "10"], "labelwise:linear-tree-man"),
+    # an ensemble of three trees (tree.trees), the count chosen on validation
+    "labelwise-tree-ens3": (Path(sys.executable), "run_labelwise.py",
+                            ["--system", "linear-tree-ens3", "--path", "torch", "--topk", "10"],
+                            "labelwise:linear-tree-ens3"),
     "lml-tree": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "tree", "--topk", "10"],
                  "libmultilabel:tree"),
     "pecos": (VENVS / "pecos/bin/python", "run_pecos.py", ["--topk", "10"], "pecos:xr-linear"),
