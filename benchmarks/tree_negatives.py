@@ -13,6 +13,7 @@ last cluster was fitted (features included).
 
     python benchmarks/tree_negatives.py --dataset eurlex57k --train-beams none 5 10 --powers 3 4 5 6
     python benchmarks/tree_negatives.py --dataset eurlex57k --train-beams none --powers 3 --trees 3
+    python benchmarks/tree_negatives.py --dataset eurlex57k --train-beams none --powers 3 --tree branching=64
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--powers", nargs="+", type=float, default=[3.0, 4.0])
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--trees", type=int, default=1, help="trees per fit, scored with the first 1..N")
+    p.add_argument("--tree", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="other tree settings for every fit (e.g. branching=64 leaf_size=50)")
     args = p.parse_args(argv)
     # all of the validation split (the dataset config may keep a sample of it for choosing epochs)
     cfg = load_config([ROOT / f"configs/bench/datasets/{args.dataset}.yaml", SYSTEM],
@@ -69,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for beam in args.train_beams:
         train_beam = None if beam == "none" else int(beam)
-        model_cfg = base.model_copy(update={"tree": base.tree.model_copy(
-            update={"train_beam": train_beam, "trees": args.trees})})
+        extra = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.tree)}
+        tree_cfg = type(base.tree).model_validate({**base.tree.model_dump(), **extra,
+                                                   "train_beam": train_beam, "trees": args.trees})
+        model_cfg = base.model_copy(update={"tree": tree_cfg})
         fitted, tree_done = 0, []  # labels fitted so far; when each tree's last one was
 
         def on_labels(k: int) -> None:
@@ -90,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
                 clf.config = model_cfg.model_copy(update={"tree": model_cfg.tree.model_copy(update={"path_power": power})})
                 scores = clf._tree_scores(X_valid)
                 metrics = {f"p@{k}": float(precision_at_k(scores, Y_valid_dense, k).mean()) for k in (1, 3, 5)}
-                row = {"train_beam": train_beam, "path_power": power, "trees": n_trees, "metrics": metrics,
+                row = {**extra, "train_beam": train_beam, "path_power": power, "trees": n_trees, "metrics": metrics,
                        "fit_seconds": tree_done[n_trees - 1]}
                 rows.append(row)
                 print(json.dumps({**row, "metrics": {k: round(100 * v, 2) for k, v in metrics.items()},
                                   "fit_seconds": round(row["fit_seconds"], 1)}), flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     trees = f"-trees-{args.trees}" if args.trees > 1 else ""
+    trees += "".join(f"-{a.replace('=', '-')}" for a in args.tree)
     out = OUT / (f"{args.dataset}-train-beam-{'-'.join(args.train_beams)}-power-"
                  f"{'-'.join(f'{x:g}' for x in args.powers)}{trees}-valid.json")
     out.write_text(json.dumps({
