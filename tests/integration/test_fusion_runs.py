@@ -165,8 +165,9 @@ def test_a_fusion_exports_to_one_onnx_predictor(tmp_path: Path) -> None:
 
 
 def test_a_label_tree_member_fuses_exports_and_predicts_alike(tmp_path: Path) -> None:
-    """A linear member fitted as a label tree (model.linear.tree) in a multi-label fusion:
-    the run and its export (the tree copied beside the ONNX graph) score alike."""
+    """A linear member fitted as a label tree (model.linear.tree; here an ensemble of two) in
+    a multi-label fusion: the run and its export (the trees copied beside the ONNX graph)
+    score alike."""
     pytest.importorskip("onnxruntime")
     from labelwise.export import OnnxPredictor, export_onnx
 
@@ -181,12 +182,13 @@ def test_a_label_tree_member_fuses_exports_and_predicts_alike(tmp_path: Path) ->
         return out
 
     tree = {"model": {"type": "linear", "linear": {"loss": "squared_hinge", "min_df": 1, "C": 1.0,
-                                                   "tree": {"branching": 2, "leaf_size": 3, "beam": 2}}}}
+                                                   "tree": {"branching": 2, "leaf_size": 3, "beam": 2,
+                                                            "trees": 2}}}}
     cfg = {**FUSION, "task": "multilabel",
            "model": {"type": "fusion", "fusion": {"members": [{"config": tree}, {"config": CNN}], "weight_step": 0.25}}}
     run = tmp_path / "run"
     clf = TextClassifier(cfg).fit_examples(multi(80), multi(30), run_dir=run)
-    assert TextClassifier.load(run / "members" / "0").backend_.model.tree_ is not None
+    assert len(TextClassifier.load(run / "members" / "0").backend_.model.trees_) == 2
     export_onnx(run, tmp_path / "onnx")
     texts = [e.text for e in multi(12)]
     np.testing.assert_allclose(OnnxPredictor(tmp_path / "onnx").predict_proba(texts), clf.predict_proba(texts),
