@@ -76,6 +76,10 @@ SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
     "labelwise-tree-ens3": (Path(sys.executable), "run_labelwise.py",
                             ["--system", "linear-tree-ens3", "--path", "torch", "--topk", "10"],
                             "labelwise:linear-tree-ens3"),
+    # a flatter tree (64 clusters a node, leaves of 200 labels), chosen on validation
+    "labelwise-tree-flat": (Path(sys.executable), "run_labelwise.py",
+                            ["--system", "linear-tree-flat", "--path", "torch", "--topk", "10"],
+                            "labelwise:linear-tree-flat"),
     "lml-tree": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "tree", "--topk", "10"],
                  "libmultilabel:tree"),
     "pecos": (VENVS / "pecos/bin/python", "run_pecos.py", ["--topk", "10"], "pecos:xr-linear"),

@@ -32,7 +32,8 @@ from compare_tools import SYSTEMS, cpu_name, harness_args, run_system  # noqa: E
 
 from labelwise.metrics.topk import inverse_propensity, ndcg_at_k, precision_at_k, psp_at_k  # noqa: E402
 
-XMC_SYSTEMS = ["labelwise-ovr", "labelwise-tree", "labelwise-tree-man", "labelwise-tree-ens3", "lml-tree", "pecos"]
+XMC_SYSTEMS = ["labelwise-ovr", "labelwise-tree", "labelwise-tree-man", "labelwise-tree-ens3", "labelwise-tree-flat",
+               "lml-tree", "pecos"]
 OUT = ROOT / "benchmarks/results/xmc"
 CACHE = ROOT / "runs" / "xmc"
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     more: dict[str, list[str]] = {s: [] for s in XMC_SYSTEMS}
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
-        for s in ("labelwise-ovr", "labelwise-tree", "labelwise-tree-man", "labelwise-tree-ens3"):
+        for s in (s for s in XMC_SYSTEMS if s.startswith("labelwise-")):
             more[s] = ["--set", f"model.linear.n_jobs={args.threads}"]
         more["pecos"] = ["--threads", str(args.threads)]
     out_dir = Path(args.out)
