@@ -69,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     texts, valid_texts = [ex.text for ex in data.train], [ex.text for ex in data.valid]
     base = TfidfLinear.Config(**{**cfg.model.linear, "n_jobs": 1, "seed": args.seed})
     assert base.tree is not None, f"{SYSTEM} has no tree"
+    extra = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.tree)}
     rows = []
     for beam in args.train_beams:
         train_beam = None if beam == "none" else int(beam)
-        extra = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.tree)}
         tree_cfg = type(base.tree).model_validate({**base.tree.model_dump(), **extra,
                                                    "train_beam": train_beam, "trees": args.trees})
         model_cfg = base.model_copy(update={"tree": tree_cfg})

@@ -34,6 +34,15 @@ sys.path.insert(0, str(HERE))
 from common import MULTILABEL, data_dir, label_names, read_split  # noqa: E402
 
 VENVS = ROOT / ".bench-venvs"
+
+
+def _xmc_system(config: str) -> tuple[Path, str, list[str], str]:
+    """A labelwise system of the extreme side by side (xmc.py): the system config ``config``
+    trained, then each test document's 10 best labels, best first, from the run itself."""
+    return (Path(sys.executable), "run_labelwise.py", ["--system", config, "--path", "torch", "--topk", "10"],
+            f"labelwise:{config}")
+
+
 # system -> (python, runner, extra arguments, name in the results)
 SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
     "labelwise": (Path(sys.executable), "run_labelwise.py", ["--system", "transformer"], "labelwise:transformer+onnx"),
@@ -67,19 +76,13 @@ SYSTEMS: dict[str, tuple[Path, str, list[str], str]] = {
     "labelwise-ovr": (Path(sys.executable), "run_labelwise.py",
                       ["--system", "linear-l2svm", "--path", "torch", "--topk", "10", "--set", "model.linear.tol=0.01"],
                       "labelwise:linear-l2svm-tol0.01"),
-    "labelwise-tree": (Path(sys.executable), "run_labelwise.py",
-                       ["--system", "linear-tree", "--path", "torch", "--topk", "10"], "labelwise:linear-tree"),
+    "labelwise-tree": _xmc_system("linear-tree"),
     # the tree with matcher-aware negatives (tree.train_beam), the config chosen on validation
-    "labelwise-tree-man": (Path(sys.executable), "run_labelwise.py",
-                           ["--system", "linear-tree-man", "--path", "torch", "--topk", "10"], "labelwise:linear-tree-man"),
+    "labelwise-tree-man": _xmc_system("linear-tree-man"),
     # an ensemble of three trees (tree.trees), the count chosen on validation
-    "labelwise-tree-ens3": (Path(sys.executable), "run_labelwise.py",
-                            ["--system", "linear-tree-ens3", "--path", "torch", "--topk", "10"],
-                            "labelwise:linear-tree-ens3"),
+    "labelwise-tree-ens3": _xmc_system("linear-tree-ens3"),
     # a flatter tree (64 clusters a node, leaves of 200 labels), chosen on validation
-    "labelwise-tree-flat": (Path(sys.executable), "run_labelwise.py",
-                            ["--system", "linear-tree-flat", "--path", "torch", "--topk", "10"],
-                            "labelwise:linear-tree-flat"),
+    "labelwise-tree-flat": _xmc_system("linear-tree-flat"),
     "lml-tree": (VENVS / "libmultilabel/bin/python", "run_libmultilabel.py", ["--method", "tree", "--topk", "10"],
                  "libmultilabel:tree"),
     "pecos": (VENVS / "pecos/bin/python", "run_pecos.py", ["--topk", "10"], "pecos:xr-linear"),

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 
 from labelwise import checkpoint as ckpt
-from labelwise import rundir
+from labelwise import linear_tree, rundir
 
 FORMAT_VERSION = 4  # 2: label trees; 3: their weights sparse; 4: ensembles of trees
 SINGLE_TREE_FORMAT = 3  # a single tree is still written as 3, one-vs-rest models as 1
@@ -75,7 +75,7 @@ def save_state(state: LinearState, directory: str | Path) -> Path:
         num_labels, num_features = state.coef.shape
     meta = {
         "format_version": 1 if state.tree is None else
-        FORMAT_VERSION if "tree_label.1" in state.tree else SINGLE_TREE_FORMAT,
+        FORMAT_VERSION if linear_tree.tree_count(state.tree) > 1 else SINGLE_TREE_FORMAT,
         "task": state.task,
         "num_labels": int(num_labels),
         "num_features": int(num_features),

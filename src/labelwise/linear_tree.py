@@ -361,13 +361,14 @@ def mean_probability(reached: list[sp.csr_matrix]) -> sp.csr_matrix:
     row = np.concatenate([c.row for c in coo]).astype(np.int64)
     col = np.concatenate([c.col for c in coo]).astype(np.int64)
     val = np.concatenate([c.data for c in coo]).astype(np.float64)
+    if not len(val):
+        return sp.csr_matrix(shape)
     key = row * shape[1] + col
     order = np.argsort(key, kind="stable")
     key, val = key[order], val[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
-    best = np.maximum.reduceat(val, starts) if len(key) else np.zeros(0)
-    size = np.diff(np.r_[starts, len(key)])
-    total = np.add.reduceat(np.exp(val - np.repeat(best, size)), starts) if len(key) else np.zeros(0)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    best = np.maximum.reduceat(val, starts)
+    total = np.add.reduceat(np.exp(val - np.repeat(best, np.diff(np.r_[starts, len(key)]))), starts)
     score = best + np.log(total) - np.log(len(reached))
     r, c = np.divmod(key[starts], shape[1])
     return sp.csr_matrix((score, (r, c)), shape=shape)
@@ -506,6 +507,14 @@ def _member(name: str, i: int) -> str:
     return name if i == 0 else f"{name}.{i}"
 
 
+def tree_count(arrays: dict[str, np.ndarray]) -> int:
+    """How many trees :func:`tree_arrays` wrote into ``arrays`` (at least one)."""
+    n = 1
+    while _member("tree_label", n) in arrays:
+        n += 1
+    return n
+
+
 def tree_arrays(forest: list[tuple[LabelTree, NodeWeights]]) -> dict[str, np.ndarray]:
     """The trees and their weights as named arrays (``tree_*`` and ``node_*``, then
     ``tree_*.1``... for the further trees of an ensemble), for safetensors."""
@@ -523,9 +532,7 @@ def tree_arrays(forest: list[tuple[LabelTree, NodeWeights]]) -> dict[str, np.nda
 def tree_from_arrays(arrays: dict[str, np.ndarray], num_features: int) -> list[tuple[LabelTree, NodeWeights]]:
     """What :func:`tree_arrays` wrote, checked: one (tree, weights) per tree. Runs saved
     before the weights were sparse (``node_values`` (S, K) dense, no ``node_indptr``) load too."""
-    forest = [_one_tree(arrays, num_features, 0)]
-    while f"tree_label.{len(forest)}" in arrays:
-        forest.append(_one_tree(arrays, num_features, len(forest)))
+    forest = [_one_tree(arrays, num_features, i) for i in range(tree_count(arrays))]
     if any(t.num_labels != forest[0][0].num_labels for t, _ in forest):
         raise ValueError("label tree: the trees of the ensemble hold different numbers of labels")
     return forest
